@@ -1,0 +1,47 @@
+"""The backend interface: launch a trial, observe it, stop it. Local subprocesses or Vertex CustomJobs.
+
+The reconciler records a trial's intent (its id, architecture and args) in state *before* calling
+:meth:`Backend.launch`; a backend must make ``launch`` of an id that already runs adopt it instead of
+starting a second copy (locally: the trial's run lock; on Vertex: the ``nasctl-key`` label).
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from trainers_jax.protocol import TrialResult
+
+# What a backend sees of a trial.
+ALIVE, FINISHED, LOST, NOT_LAUNCHED = "alive", "finished", "lost", "not_launched"
+
+
+@dataclass(frozen=True)
+class TrialObservation:
+    state: str  # ALIVE, FINISHED (result set), LOST (launched, gone without a result), NOT_LAUNCHED
+    result: TrialResult | None = None
+    cycles: list[dict[str, Any]] = field(default_factory=list)  # per-cycle metrics reported so far
+    elapsed_seconds: float | None = None
+
+
+class Backend(ABC):
+    @property
+    @abstractmethod
+    def slots(self) -> int:
+        """How many trials may run at once on this backend (beyond the stage's parallelTrials)."""
+
+    @abstractmethod
+    def launch(self, trial_id: str, trial_spec: dict[str, Any]) -> dict[str, Any]:
+        """Start (or adopt) the trial; returns a reference recorded in the trial's backend_ref."""
+
+    @abstractmethod
+    def observe(self, trial_id: str) -> TrialObservation:
+        """What the trial is doing now."""
+
+    @abstractmethod
+    def stop(self, trial_id: str, reason: str) -> None:
+        """Stop a running trial (no error if it is not running)."""
+
+    @abstractmethod
+    def trial_dir_uri(self, trial_id: str) -> str:
+        """Where the trial's protocol files live."""

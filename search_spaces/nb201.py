@@ -1,0 +1,33 @@
+"""The NAS-Bench-201 cell space: 6 edges of a 4-node cell, each one of 5 operations (5^6 = 15,625)."""
+from __future__ import annotations
+
+from typing import Any
+
+import pyglove as pg
+
+OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+# Edges in NB201 order: (to_node, from_node): 1<-0; 2<-0, 2<-1; 3<-0, 3<-1, 3<-2.
+EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
+
+
+def space() -> Any:
+    return pg.Dict(edges=pg.List([pg.oneof(OPERATIONS, name=f"edge_{to}_{src}") for to, src in EDGES]))
+
+
+def to_arch_string(arch: dict[str, Any]) -> str:
+    """The NB201 string, e.g. ``|nor_conv_3x3~0|+|...~0|...~1|+|...|``."""
+    ops = arch["edges"]
+    if len(ops) != len(EDGES) or any(op not in OPERATIONS for op in ops):
+        raise ValueError(f"not an NB201 cell: {ops!r}")
+    nodes = []
+    for node in (1, 2, 3):
+        cells = [f"{ops[i]}~{src}" for i, (to, src) in enumerate(EDGES) if to == node]
+        nodes.append("|" + "|".join(cells) + "|")
+    return "+".join(nodes)
+
+
+def from_arch_string(text: str) -> dict[str, Any]:
+    ops = [cell.split("~")[0] for node in text.split("+") for cell in node.strip("|").split("|")]
+    arch = {"edges": ops}
+    to_arch_string(arch)  # validates
+    return arch

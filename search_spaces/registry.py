@@ -1,0 +1,43 @@
+"""Search spaces by name, by 'module:function', or inline choices. Names are checked without PyGlove."""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from specs.model import SearchSpaceSpec
+
+PREBUILT_SPACES: dict[str, str] = {
+    "nb201": "search_spaces.nb201:space",
+}
+
+
+def check_search_space(spec: SearchSpaceSpec) -> str | None:
+    """An error message for an unknown prebuilt space, else None."""
+    if spec.prebuilt is not None and spec.prebuilt not in PREBUILT_SPACES:
+        return f"unknown prebuilt search space {spec.prebuilt!r}; expected one of {sorted(PREBUILT_SPACES)}"
+    return None
+
+
+def _call(reference: str, args: dict[str, Any]) -> Any:
+    module_name, _, function_name = reference.partition(":")
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load search space function {reference!r}: {exc}") from None
+    return function(**args)
+
+
+def build_search_space(spec: SearchSpaceSpec) -> "SearchSpace":
+    import pyglove as pg  # noqa: PLC0415 - PyGlove is imported only when a space is built
+
+    from search_spaces.space import SearchSpace  # noqa: PLC0415
+
+    if spec.prebuilt is not None:
+        message = check_search_space(spec)
+        if message:
+            raise ValueError(message)
+        return SearchSpace(spec.prebuilt, _call(PREBUILT_SPACES[spec.prebuilt], spec.args))
+    if spec.function is not None:
+        return SearchSpace(spec.function, _call(spec.function, spec.args))
+    choices = {name: pg.oneof(list(values), name=name) for name, values in (spec.choices or {}).items()}
+    return SearchSpace("inline", pg.Dict(choices))

@@ -1,0 +1,113 @@
+"""Load a NASExperiment YAML file with errors that name the field path and the YAML line."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from specs.model import NASExperiment
+
+
+@dataclass(frozen=True)
+class SpecIssue:
+    path: str  # dotted field path, e.g. "spec.search.maxTrials"
+    line: int | None  # 1-based YAML line, when known
+    message: str
+
+    def render(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line else source
+        field = f" {self.path}:" if self.path else ""
+        return f"{where}:{field} {self.message}"
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; carries every issue found."""
+
+    def __init__(self, source: str, issues: list[SpecIssue]):
+        self.source = source
+        self.issues = issues
+        super().__init__("\n".join(issue.render(source) for issue in issues))
+
+
+def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
+    """Walk the composed YAML node tree along `path`; the deepest node reached gives the line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for key in path:
+        if isinstance(node, yaml.MappingNode):
+            match = next((v for k, v in node.value if k.value == key), None)
+            if match is None:
+                key_node = next((k for k, _ in node.value if k.value == key), None)
+                return key_node.start_mark.line + 1 if key_node is not None else line
+            node = match
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+        else:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def _issues_from_validation(error: ValidationError, root: yaml.Node | None) -> list[SpecIssue]:
+    issues = []
+    for item in error.errors(by_alias=True):
+        loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        expected = item["msg"]
+        if item["type"] == "extra_forbidden":
+            expected = "unknown field"
+        elif item["type"] == "missing":
+            expected = "required field is missing"
+        issues.append(SpecIssue(".".join(str(p) for p in loc), _line_of(root, loc), expected))
+    return issues
+
+
+def parse_experiment(text: str, source: str = "<spec>") -> NASExperiment:
+    """Parse and validate YAML text; raise SpecError naming field path and line."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(source, [SpecIssue("", line, f"malformed YAML: {problem}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError(source, [SpecIssue("", 1, "expected a mapping with apiVersion, kind, metadata, spec")])
+    try:
+        return NASExperiment.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(source, _issues_from_validation(exc, root)) from None
+
+
+def load_experiment(path: str | Path) -> NASExperiment:
+    """Read and validate a spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError(str(path), [SpecIssue("", None, f"cannot read spec file: {exc.strerror}")]) from None
+    experiment = parse_experiment(text, str(path))
+    from search_spaces.registry import check_search_space  # noqa: PLC0415 - keeps pyglove out of parsing
+    from trainers_jax.registry import check_trainer  # noqa: PLC0415
+    from reconciler.controllers.registry import check_algorithm  # noqa: PLC0415
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    problems = [
+        (("spec", "searchSpace", "prebuilt"), check_search_space(experiment.spec.search_space)),
+        (("spec", "trainer", "prebuilt"), check_trainer(experiment.spec.trainer)),
+        (("spec", "search", "algorithm"), check_algorithm(experiment.spec.search.algorithm)),
+    ]
+    issues = [SpecIssue(".".join(loc), _line_of(root, loc), msg) for loc, msg in problems if msg]
+    if issues:
+        raise SpecError(str(path), issues)
+    return experiment
+
+
+def spec_generation(experiment: NASExperiment) -> str:
+    """A stable hash of the normalised spec: defaults filled in, keys sorted."""
+    normalised = json.dumps(experiment.model_dump(mode="json", by_alias=True), sort_keys=True)
+    return hashlib.sha256(normalised.encode()).hexdigest()[:12]

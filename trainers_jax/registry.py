@@ -1,0 +1,27 @@
+"""Prebuilt trainers by name → 'module:function' (imported only inside the trial process)."""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from specs.model import TrainerSpec
+
+PREBUILT_TRAINERS: dict[str, str] = {
+    "nb201-tabular": "trainers_jax.nb201_tabular:train",
+}
+
+
+def check_trainer(spec: TrainerSpec) -> str | None:
+    """An error message for an unknown prebuilt trainer, else None."""
+    if spec.prebuilt is not None and spec.prebuilt not in PREBUILT_TRAINERS:
+        return f"unknown prebuilt trainer {spec.prebuilt!r}; expected one of {sorted(PREBUILT_TRAINERS)}"
+    return None
+
+
+def import_function(reference: str) -> Callable:
+    module_name, _, function_name = reference.partition(":")
+    return getattr(importlib.import_module(module_name), function_name)
+
+
+def resolve_trainer(prebuilt: str | None, module: str | None) -> Callable:
+    return import_function(PREBUILT_TRAINERS[prebuilt] if prebuilt else module)
