@@ -36,7 +36,10 @@ class TrialRecord:
     message: str = ""
     reward: float | None = None
     metrics: dict[str, float] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)  # trainer args after stage overrides
     source_trial: str | None = None  # stage-2: the stage-1 trial whose architecture it trains
+    seed: int | None = None  # training seed of this trial; None = the experiment's search seed
+    labels: dict[str, str] = field(default_factory=dict)  # stage-specific tags, e.g. a proxy-task candidate
     attempt: int = 0
     launched_at: float | None = None
     finished_at: float | None = None

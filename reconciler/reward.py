@@ -35,3 +35,26 @@ def compute_reward(metrics: Mapping[str, float], spec: RewardSpec) -> float:
         if term is not None:
             reward *= _factor(metrics, term, spec)
     return reward
+
+
+# Vertex's MIN_ALLOWED_METRIC / MAX_ALLOWED_METRIC: rewards outside are legal but usually a units mistake.
+REWARD_RANGE = (1e-3, 10.0)
+
+
+def reward_warnings(reward: float, spec: RewardSpec) -> list[str]:
+    """Warnings the reconciler records and prints for a reward outside Vertex's [1e-3, 10] range."""
+    low, high = REWARD_RANGE
+    if low <= reward <= high:
+        return []
+    return [
+        f"reward {reward:.6g} is outside [{low:g}, {high:g}] (Vertex's allowed range); check the units of "
+        f"{spec.metric!r} (e.g. accuracy as a fraction, not a percentage) and of the latency/memory targets"
+    ]
+
+
+def satisfies_targets(metrics: Mapping[str, float], spec: RewardSpec) -> bool:
+    """Whether every latency/memory metric is within its target (True when there is no target)."""
+    for term in (spec.latency, spec.memory):
+        if term is not None and _metric(metrics, term.metric) > term.target:
+            return False
+    return True

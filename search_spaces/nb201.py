@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pyglove as pg
 
 OPERATIONS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # Edges in NB201 order: (to_node, from_node): 1<-0; 2<-0, 2<-1; 3<-0, 3<-1, 3<-2.
@@ -11,6 +10,8 @@ EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
 
 
 def space() -> Any:
+    import pyglove as pg  # noqa: PLC0415 - trainers read arch strings without PyGlove
+
     return pg.Dict(edges=pg.List([pg.oneof(OPERATIONS, name=f"edge_{to}_{src}") for to, src in EDGES]))
 
 

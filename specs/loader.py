@@ -54,7 +54,7 @@ def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
 
 def _issues_from_validation(error: ValidationError, root: yaml.Node | None) -> list[SpecIssue]:
     issues = []
-    for item in error.errors(by_alias=True):
+    for item in error.errors():
         loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
         expected = item["msg"]
         if item["type"] == "extra_forbidden":

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -49,24 +48,52 @@ def _read_text(path: Path) -> str:
     return gzip.decompress(raw).decode() if path.suffix == ".gz" else raw.decode()
 
 
-@lru_cache(maxsize=4)
-def load_table(path: str | Path | None = None) -> NB201Table:
-    """Load (and cache) a table; None = the bundled CIFAR-10 table."""
-    source = Path(path) if path else BUNDLED_TABLE
-    reader = csv.DictReader(io.StringIO(_read_text(source)))
-    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+def _header(text: str, source: Path) -> list[str]:
+    columns = text[: text.index("\n")].strip().split(",")
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
         raise ValueError(f"{source}: missing columns {missing}; expected {REQUIRED_COLUMNS} + latency_<device>_ms")
-    latency_columns = [c for c in reader.fieldnames or [] if c.startswith("latency_")]
+    return columns
+
+
+def _parse_row(columns: list[str], line: str, where: str) -> NB201Row:
+    record = dict(zip(columns, next(csv.reader([line]))))
+    try:
+        return NB201Row(
+            arch=record["arch"],
+            val_acc_12ep=float(record["val_acc_12ep"]),
+            test_acc_200ep=float(record["test_acc_200ep"]),
+            latencies_ms={c: float(v) for c, v in record.items() if c.startswith("latency_") and v != ""},
+        )
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None
+
+
+def _source(path: str | Path | None) -> Path:
+    return Path(path) if path else BUNDLED_TABLE
+
+
+@lru_cache(maxsize=4)
+def load_table(path: str | Path | None = None) -> NB201Table:
+    """Load (and cache) a whole table; None = the bundled CIFAR-10 table."""
+    source = _source(path)
+    text = _read_text(source)
+    columns = _header(text, source)
     rows = {}
-    for line_number, record in enumerate(reader, start=2):
-        try:
-            rows[record["arch"]] = NB201Row(
-                arch=record["arch"],
-                val_acc_12ep=float(record["val_acc_12ep"]),
-                test_acc_200ep=float(record["test_acc_200ep"]),
-                latencies_ms={c: float(record[c]) for c in latency_columns if record.get(c) not in (None, "")},
-            )
-        except ValueError as exc:
-            raise ValueError(f"{source}:{line_number}: {exc}") from None
+    for line_number, line in enumerate(text.splitlines()[1:], start=2):
+        if line.strip():
+            row = _parse_row(columns, line, f"{source}:{line_number}")
+            rows[row.arch] = row
     return NB201Table(rows, str(source))
+
+
+def find_row(arch: str, path: str | Path | None = None) -> NB201Row:
+    """One architecture's row without parsing the whole table (what a single trial needs)."""
+    source = _source(path)
+    text = _read_text(source)
+    columns = _header(text, source)
+    start = text.find("\n" + arch + ",")
+    if start < 0:
+        raise KeyError(f"architecture {arch} is not in {source}")
+    end = text.find("\n", start + 1)
+    return _parse_row(columns, text[start + 1: end if end >= 0 else None], str(source))

@@ -12,7 +12,7 @@ from typing import Any
 
 from search_spaces.nb201 import to_arch_string
 from trainers_jax.context import TrialContext
-from trainers_jax.nb201_table import load_table
+from trainers_jax.nb201_table import find_row
 from trainers_jax.protocol import FAILED, TrialFailure
 
 _CYCLES = 4
@@ -26,7 +26,7 @@ def train(ctx: TrialContext) -> dict[str, Any]:
     arch = to_arch_string(ctx.arch())
     if arch in args.get("failArchs", []):
         raise TrialFailure(FAILED, f"architecture {arch} configured to fail")
-    row = load_table(args.get("table")).lookup(arch)
+    row = find_row(arch, args.get("table"))
     accuracy = (row.val_acc_12ep if mode == "proxy" else row.test_acc_200ep) / 100.0
     delay = float(args.get("delaySeconds", 0.0))
     for cycle in range(1, _CYCLES + 1):

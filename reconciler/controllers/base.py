@@ -11,9 +11,10 @@ from __future__ import annotations
 import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
-from search_spaces.space import DNANumbers, SearchSpace
+if TYPE_CHECKING:  # PyGlove is imported only where a space is built, not by `nasctl status`/`diff`
+    from search_spaces.space import DNANumbers, SearchSpace
 
 
 @dataclass(frozen=True)

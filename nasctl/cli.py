@@ -1,0 +1,166 @@
+"""The nasctl command line: parse arguments, call the packages, render. No reconcile logic here."""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable, TypeVar
+
+import typer
+
+from nasctl import render
+from reconciler.session import Session, spec_files
+from reconciler.store import StateError
+from specs.loader import SpecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Declarative Neural Architecture Search: apply a NASExperiment spec, idempotently.")
+
+F = TypeVar("F", bound=Callable[..., Any])
+SpecOption = typer.Option(..., "--file", "-f", help="NASExperiment YAML file.", exists=False)
+
+
+class Output(str, Enum):
+    text = "text"
+    json = "json"
+
+
+OutputOption = typer.Option(Output.text, "--output", "-o", help="Output format.")
+
+
+def handles_errors(command: F) -> F:
+    """Known failures (bad spec, locked or corrupt state) become a clear message and exit code 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SpecError as exc:
+            for issue in exc.issues:
+                render.error(issue.render(exc.source))
+        except (StateError, ValueError, FileNotFoundError) as exc:
+            render.error(str(exc))
+        raise typer.Exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@handles_errors
+def validate(file: Path = SpecOption, output: Output = OutputOption) -> None:
+    """Check a spec: schema, values, names of spaces, trainers and algorithms. Writes nothing."""
+    session = Session.open(file)
+    if output is Output.json:
+        render.print_json({"valid": True, "name": session.experiment.metadata.name,
+                           "spec": session.experiment.model_dump(mode="json", by_alias=True)})
+    else:
+        render.console.print(f"{file}: valid NASExperiment {session.experiment.metadata.name!r}")
+
+
+@app.command()
+@handles_errors
+def diff(file: Path = SpecOption, output: Output = OutputOption,
+         detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
+                                                help="Exit 0: no changes, 2: changes, 1: error.")) -> None:
+    """Show what `apply` would do, acting on nothing. A folder diffs every spec in it."""
+    plans = []
+    for path in spec_files(file):
+        session = Session.open(path)
+        plan = session.reconciler().preview().plan
+        plans.append((session, plan))
+    if output is Output.json:
+        views = [{"name": s.experiment.metadata.name, "file": str(s.path), **p.to_json()} for s, p in plans]
+        render.print_json(views[0] if len(views) == 1 and not Path(file).is_dir() else views)
+    else:
+        for session, plan in plans:
+            render.render_plan(session.experiment.metadata.name, plan.to_json())
+    if detailed_exitcode and any(plan.has_changes for _, plan in plans):
+        raise typer.Exit(2)
+
+
+@app.command()
+@handles_errors
+def apply(file: Path = SpecOption,
+          yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+          progress: bool = typer.Option(True, help="Show a progress bar.")) -> None:
+    """Reconcile: launch or resume what is missing, until the experiment succeeds or fails."""
+    from nasctl.progress import ApplyProgress  # noqa: PLC0415
+
+    session = Session.open(file)
+    reconciler = session.reconciler()
+    plan = reconciler.preview().plan
+    name = session.experiment.metadata.name
+    render.render_plan(name, plan.to_json())
+    if not plan.has_changes and plan.observed_generation == plan.generation:
+        return
+    if plan.has_changes and not yes:
+        if not sys.stdin.isatty():
+            render.error("refusing to apply without confirmation in a non-interactive session: pass --yes")
+            raise typer.Exit(1)
+        if not typer.confirm("Apply this plan?"):
+            render.console.print("Cancelled; nothing was changed.")
+            raise typer.Exit(1)
+    with session.store.locked() as lock, ApplyProgress(session.experiment, enabled=progress) as bar:
+        try:
+            result = reconciler.run(lock, session.experiment.spec.backend.poll_seconds, on_pass=bar.update)
+        except KeyboardInterrupt:
+            render.error("interrupted: running trials keep running; `nasctl apply` again adopts them")
+            raise typer.Exit(130) from None
+    from reconciler.status import status_view  # noqa: PLC0415
+
+    view = status_view(session.experiment, result.state)
+    render.render_status(view)
+    if view["phase"] == "Failed":
+        raise typer.Exit(1)
+
+
+@app.command()
+@handles_errors
+def status(file: Path = SpecOption, output: Output = OutputOption) -> None:
+    """Where the experiment stands, from recorded state alone."""
+    from reconciler.status import status_view  # noqa: PLC0415
+
+    session = Session.open(file)
+    view = status_view(session.experiment, session.state())
+    render.print_json(view) if output is Output.json else render.render_status(view)
+
+
+@app.command()
+@handles_errors
+def trials(file: Path = SpecOption, output: Output = OutputOption,
+           stage: str = typer.Option(None, help="Only this stage's trials (search, train, ...).")) -> None:
+    """Every recorded trial: architecture, status, reward, metrics."""
+    from reconciler.status import trials_view  # noqa: PLC0415
+
+    views = [t for t in trials_view(Session.open(file).state()) if stage is None or t["stage"] == stage]
+    render.print_json(views) if output is Output.json else render.render_trials(views)
+
+
+@app.command()
+def schema() -> None:
+    """Print the NASExperiment JSON Schema (for editors and CI linters)."""
+    from specs.model import NASExperiment  # noqa: PLC0415
+
+    sys.stdout.write(json.dumps(NASExperiment.model_json_schema(by_alias=True), indent=2) + "\n")
+
+
+@app.command()
+@handles_errors
+def unlock(file: Path = SpecOption,
+           force: bool = typer.Option(False, "--force", help="Required: remove the lock whoever holds it.")) -> None:
+    """Remove a stale state lock left by a holder that is gone."""
+    if not force:
+        render.error("unlock removes another holder's lock; pass --force if that holder is gone")
+        raise typer.Exit(1)
+    removed = Session.open(file).store.force_unlock()
+    render.console.print(f"removed lock held by {removed.describe()}" if removed else "no lock was held")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

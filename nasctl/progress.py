@@ -1,0 +1,34 @@
+"""A rich progress bar over an experiment's trials, updated after every reconcile pass."""
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from nasctl.render import err_console
+from specs.model import NASExperiment
+
+
+class ApplyProgress:
+    def __init__(self, experiment: NASExperiment, enabled: bool = True):
+        spec = experiment.spec
+        self.total = spec.search.max_trials + (spec.train.top_n if spec.train else 0)
+        self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                 TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
+        self.task = self.progress.add_task(experiment.metadata.name, total=self.total)
+
+    def __enter__(self) -> "ApplyProgress":
+        self.progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.progress.stop()
+
+    def update(self, result) -> None:  # noqa: ANN001 - reconciler.apply.PassResult
+        trials = result.state.trials.values()
+        done = sum(t.terminal for t in trials)
+        running = sum(not t.terminal for t in trials)
+        total = max(self.total, len(result.state.trials))
+        description = f"{result.plan.phase}: {running} running"
+        self.progress.update(self.task, completed=done, total=total, description=description)

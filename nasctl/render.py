@@ -1,0 +1,84 @@
+"""Human views of plans, status and trials (rich). JSON views are the dicts themselves."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+_SYMBOL_STYLE = {"+": "green", "~": "yellow", "-": "red"}
+_COLLAPSE_AFTER = 8
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _action_line(action: dict[str, Any]) -> str:
+    from reconciler.plan import SYMBOLS  # noqa: PLC0415
+
+    symbol = SYMBOLS[action["kind"]]
+    when = "" if action["now"] else " (queued)"
+    reason = f"  # {action['reason']}" if action["reason"] else ""
+    return f"[{_SYMBOL_STYLE[symbol]}]{symbol} {action['kind']} trial {action['trial_id']}[/]{when}{reason}"
+
+
+def render_plan(name: str, plan: dict[str, Any]) -> None:
+    actions = plan["actions"]
+    console.print(f"[bold]{name}[/] generation {plan['generation']} (observed {plan['observedGeneration']})")
+    if not actions:
+        console.print("No changes. The experiment matches its spec.")
+        return
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for action in actions:
+        groups.setdefault((action["kind"], action["stage"]), []).append(action)
+    for group in groups.values():
+        shown = group if len(group) <= _COLLAPSE_AFTER else group[: _COLLAPSE_AFTER - 2]
+        for action in shown:
+            console.print("  " + _action_line(action))
+        if len(shown) < len(group):
+            console.print(f"  … {len(group) - len(shown) - 1} more …")
+            console.print("  " + _action_line(group[-1]))
+    summary = plan["summary"]
+    console.print(
+        f"Plan: {summary['create']} to create, {summary['launch'] + summary['relaunch']} to launch, "
+        f"{summary['adopt']} to adopt, {summary['stop']} to stop."
+    )
+
+
+def render_status(status: dict[str, Any]) -> None:
+    table = Table(title=f"{status['name']}: {status['phase']}", show_header=True)
+    for column in ("stage", "phase", "total", "succeeded", "failed", "running", "pending"):
+        table.add_column(column)
+    for stage, info in status["stages"].items():
+        summary = info["summary"]
+        table.add_row(stage, info["phase"], *(str(summary.get(k, 0)) for k in
+                                               ("total", "succeeded", "failed", "running", "pending")))
+    console.print(table)
+    console.print(f"generation {status['generation']}, observed {status['observedGeneration']}")
+    for condition in status["conditions"]:
+        console.print(f"{condition['type']}={condition['status']} ({condition['reason']}): {condition['message']}")
+    best = status.get("best")
+    if best:
+        console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}")
+
+
+def render_trials(trials: list[dict[str, Any]]) -> None:
+    table = Table(show_header=True)
+    for column in ("id", "status", "reward", "metrics", "arch"):
+        table.add_column(column, overflow="fold")
+    for trial in trials:
+        reward = "" if trial["reward"] is None else f"{trial['reward']:.4f}"
+        status = trial["status"] + (f" ({trial['reason']})" if trial.get("reason") else "")
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(trial["metrics"].items()) if isinstance(v, float))
+        table.add_row(trial["id"], status, reward, metrics, json.dumps(trial["arch"]))
+    console.print(table)
+
+
+def error(message: str) -> None:
+    err_console.print(f"[red]error:[/] {message}", highlight=False)

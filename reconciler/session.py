@@ -1,0 +1,45 @@
+"""What a CLI command needs for one experiment: its spec, its state store, its reconciler.
+
+Kept apart from the CLI so that the CLI only parses arguments and renders results.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.state import ExperimentState, load_state
+from reconciler.store import StateStore
+from reconciler.stores import open_store
+from specs.loader import load_experiment, spec_generation
+from specs.model import NASExperiment
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class Session:
+    path: Path
+    experiment: NASExperiment
+    store: StateStore
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Session":
+        experiment = load_experiment(path)
+        return cls(Path(path), experiment, open_store(experiment.spec.state_uri, experiment.metadata.name))
+
+    def state(self) -> ExperimentState:
+        return load_state(self.store, self.experiment.metadata.name, spec_generation(self.experiment))
+
+    def reconciler(self):  # noqa: ANN201 - Reconciler; imported lazily to keep `status` light
+        from reconciler.apply import Reconciler  # noqa: PLC0415
+        from reconciler.backends.factory import make_backend  # noqa: PLC0415
+
+        return Reconciler(self.experiment, self.store, make_backend(self.experiment, self.store))
+
+
+def spec_files(path: str | Path) -> list[Path]:
+    """A spec file, or every *.yaml/*.yml in a folder (sorted), for `nasctl diff -f specs/`."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
+    return [path]

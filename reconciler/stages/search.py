@@ -1,0 +1,61 @@
+"""Stage 1: the controller proposes architectures; each trial trains the proxy task."""
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.controllers.base import Controller, Observation
+from reconciler.controllers.registry import make_controller
+from reconciler.records import SEARCH, SUCCEEDED, TrialRecord
+from reconciler.stages.base import Stage, StageContext
+from reconciler.stages.proxy_task_search import proxy_stages_complete, search_trainer_args
+from search_spaces.registry import build_search_space
+from specs.model import NASExperiment
+
+
+def rebuild_controller(ctx: StageContext) -> Controller:
+    """A controller fed with every finished stage-1 trial, in index order."""
+    search = ctx.spec.search
+    space = build_search_space(ctx.spec.search_space)
+    controller = make_controller(search.algorithm, space, search.seed, search.algorithm_settings)
+    for trial in ctx.state.stage_trials(SEARCH):
+        if trial.terminal:
+            reward = trial.reward if trial.status == SUCCEEDED else None
+            controller.feedback(Observation(trial.index, tuple(trial.dna), reward, dict(trial.metrics)))
+    return controller
+
+
+class SearchStage(Stage):
+    name = SEARCH
+
+    def enabled(self, experiment: NASExperiment) -> bool:
+        return True
+
+    def ready(self, ctx: StageContext) -> bool:
+        return proxy_stages_complete(ctx)
+
+    def missing(self, ctx: StageContext) -> int:
+        return max(0, ctx.spec.search.max_trials - len(self.trials(ctx))) if self.ready(ctx) else 0
+
+    def new_trials(self, ctx: StageContext, ids: list[str], indices: list[int]) -> list[TrialRecord]:
+        controller = rebuild_controller(ctx)
+        pending = [tuple(t.dna) for t in self.trials(ctx) if not t.terminal]
+        args = search_trainer_args(ctx)
+        records = []
+        for trial_id, index in zip(ids, indices):
+            dna = controller.propose(index, pending)
+            pending.append(dna)
+            arch = controller.space.materialize(controller.space.dna(dna))
+            records.append(TrialRecord(id=trial_id, stage=SEARCH, index=index, dna=list(dna), arch=arch, args=args))
+        return records
+
+    def parallel_trials(self, experiment: NASExperiment) -> int:
+        return experiment.spec.search.parallel_trials
+
+    def failure_budget(self, experiment: NASExperiment) -> int | None:
+        return experiment.spec.search.failure_budget
+
+    def timeout_seconds(self, experiment: NASExperiment) -> float | None:
+        return experiment.spec.search.timeout_seconds
+
+    def summary(self, ctx: StageContext) -> dict[str, Any]:
+        return {**super().summary(ctx), "maxTrials": ctx.spec.search.max_trials}

@@ -1,0 +1,56 @@
+"""Stage 2: the top-N stage-1 architectures trained fully, scored by the same reward."""
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.records import SEARCH, TRAIN, TrialRecord
+from reconciler.selection import rank_trials
+from reconciler.stages.base import Stage, StageContext, merged_args
+from reconciler.stages.search import SearchStage
+from specs.model import NASExperiment
+
+
+class TrainStage(Stage):
+    name = TRAIN
+
+    def enabled(self, experiment: NASExperiment) -> bool:
+        return experiment.spec.train is not None
+
+    def ready(self, ctx: StageContext) -> bool:
+        return SearchStage().complete(ctx)
+
+    def _untrained_sources(self, ctx: StageContext) -> list[TrialRecord]:
+        """Top-N distinct stage-1 architectures without a stage-2 trial yet, best first."""
+        trained = {tuple(t.dna) for t in self.trials(ctx)}
+        top, seen = [], set()
+        for trial in rank_trials(ctx.state.stage_trials(SEARCH), ctx.spec.reward):
+            key = tuple(trial.dna)
+            if key not in seen:
+                seen.add(key)
+                top.append(trial)
+            if len(top) == ctx.spec.train.top_n:
+                break
+        return [t for t in top if tuple(t.dna) not in trained]
+
+    def missing(self, ctx: StageContext) -> int:
+        return len(self._untrained_sources(ctx)) if self.ready(ctx) else 0
+
+    def new_trials(self, ctx: StageContext, ids: list[str], indices: list[int]) -> list[TrialRecord]:
+        args = merged_args(ctx.spec.trainer.args, ctx.spec.train.trainer_args)
+        return [
+            TrialRecord(id=trial_id, stage=TRAIN, index=index, dna=list(source.dna), arch=source.arch,
+                        args=args, source_trial=source.id)
+            for trial_id, index, source in zip(ids, indices, self._untrained_sources(ctx))
+        ]
+
+    def parallel_trials(self, experiment: NASExperiment) -> int:
+        return experiment.spec.train.parallel_trials
+
+    def failure_budget(self, experiment: NASExperiment) -> int | None:
+        return experiment.spec.train.max_failed_trials
+
+    def timeout_seconds(self, experiment: NASExperiment) -> float | None:
+        return experiment.spec.train.timeout_seconds
+
+    def summary(self, ctx: StageContext) -> dict[str, Any]:
+        return {**super().summary(ctx), "topN": ctx.spec.train.top_n}

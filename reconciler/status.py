@@ -1,0 +1,56 @@
+"""The status and trials views, derived from recorded state alone (no backend, no JAX)."""
+from __future__ import annotations
+
+from typing import Any
+
+from reconciler.records import FAILED, PENDING, RUNNING, SUCCEEDED, TRAIN, TrialRecord
+from reconciler.selection import rank_trials
+from reconciler.state import ExperimentState
+from specs.model import NASExperiment
+
+
+def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord | None:
+    """Stage-2's best by score when stage 2 has results, else stage-1's best by reward."""
+    trained = state.stage_trials(TRAIN)
+    candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials("search")
+    ranked = rank_trials(candidates, experiment.spec.reward)
+    return ranked[0] if ranked else None
+
+
+def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, Any]:
+    record = state.experiment
+    trials = list(state.trials.values())
+    best = best_trial(experiment, state)
+    return {
+        "name": experiment.metadata.name,
+        "generation": record.generation,
+        "observedGeneration": record.observed_generation,
+        "phase": record.phase,
+        "conditions": [c.__dict__ for c in record.conditions],
+        "stages": record.stages,
+        "trials": {
+            "total": len(trials),
+            "succeeded": sum(t.status == SUCCEEDED for t in trials),
+            "failed": sum(t.status == FAILED for t in trials),
+            "running": sum(t.status == RUNNING for t in trials),
+            "pending": sum(t.status == PENDING for t in trials),
+        },
+        "best": {"trialId": best.id, "stage": best.stage, "reward": best.reward, "arch": best.arch}
+        if best else None,
+    }
+
+
+def trial_view(trial: TrialRecord) -> dict[str, Any]:
+    view = {"id": trial.id, "stage": trial.stage, "arch": trial.arch, "status": trial.status,
+            "reward": trial.reward, "metrics": trial.metrics}
+    if trial.reason:
+        view["reason"] = trial.reason
+        view["message"] = trial.message
+    if trial.source_trial:
+        view["sourceTrial"] = trial.source_trial
+    return view
+
+
+def trials_view(state: ExperimentState) -> list[dict[str, Any]]:
+    ordered = sorted(state.trials.values(), key=lambda t: (t.stage != "search", t.stage, t.index))
+    return [trial_view(t) for t in ordered]

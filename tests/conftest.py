@@ -1,0 +1,59 @@
+"""Shared fixtures: write NASExperiment specs into a temporary directory and run the real CLI."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+NASCTL = [sys.executable, "-m", "nasctl.cli"]
+
+
+def nb201_spec(name: str = "exp", max_trials: int = 12, parallel: int = 3, top_n: int | None = 3,
+               **search: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "apiVersion": "nasctl.dev/v1alpha1",
+        "kind": "NASExperiment",
+        "metadata": {"name": name},
+        "spec": {
+            "stateUri": "state",
+            "backend": {"type": "local", "pollSeconds": 0.05},
+            "searchSpace": {"prebuilt": "nb201"},
+            "trainer": {"prebuilt": "nb201-tabular"},
+            "search": {"algorithm": "random", "maxTrials": max_trials, "parallelTrials": parallel, "seed": 1,
+                       "trainerArgs": {"mode": "proxy"}, **search},
+        },
+    }
+    if top_n:
+        spec["spec"]["train"] = {"topN": top_n, "parallelTrials": 2, "trainerArgs": {"mode": "full"}}
+    return spec
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
+    def write(spec: dict[str, Any], name: str = "exp.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(spec, sort_keys=False))
+        return path
+
+    return write
+
+
+@pytest.fixture
+def nasctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
+    """Run the real CLI in a subprocess, in tmp_path (where relative stateUri resolves)."""
+
+    def run(*args: str, timeout: float = 120, check: bool = False) -> subprocess.CompletedProcess:
+        env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+        result = subprocess.run([*NASCTL, *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                                timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise AssertionError(f"nasctl {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    return run

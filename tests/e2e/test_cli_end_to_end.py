@@ -1,0 +1,154 @@
+"""The CLI end to end on the real local backend and the NB201 table: apply, diff, status, trials, faults."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import nb201_spec
+
+
+def test_apply_runs_search_and_stage_two_then_everything_is_idempotent(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec(max_trials=12, parallel=3, top_n=3))
+    assert nasctl("diff", "-f", str(spec), "--detailed-exitcode").returncode == 2
+    assert not (tmp_path / "state").exists(), "diff must write no state"
+
+    applied = nasctl("apply", "-f", str(spec), "--yes", "--no-progress", check=True)
+    assert "Plan: 12 to create" in applied.stdout
+
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Succeeded"
+    assert status["generation"] == status["observedGeneration"]
+    assert status["trials"] == {"total": 15, "succeeded": 15, "failed": 0, "running": 0, "pending": 0}
+    assert set(status["stages"]) == {"search", "train"}
+    assert status["conditions"][0]["reason"] == "AllStagesComplete"
+
+    trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json", check=True).stdout)
+    search = [t for t in trials if t["stage"] == "search"]
+    train = [t for t in trials if t["stage"] == "train"]
+    assert len(search) == 12 and len({t["id"] for t in search}) == 12 and len(train) == 3
+    top3 = sorted(search, key=lambda t: -t["reward"])[:3]
+    assert {json.dumps(t["arch"]) for t in train} == {json.dumps(t["arch"]) for t in top3}
+    # stage 2 reports the full-training (200-epoch) accuracy, not the proxy
+    assert all(t["status"] == "succeeded" and 0 < t["reward"] <= 1 for t in trials)
+    assert status["best"]["trialId"] == max(train, key=lambda t: t["reward"])["id"]
+
+    assert nasctl("diff", "-f", str(spec), "--detailed-exitcode").returncode == 0
+    again = nasctl("apply", "-f", str(spec), "--yes", check=True)
+    assert "No changes" in again.stdout
+    assert len(json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)) == 15
+
+
+def test_raising_max_trials_adds_only_the_difference(write_spec, nasctl):
+    spec = write_spec(nb201_spec(max_trials=6, parallel=2, top_n=None))
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    before = json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)
+    spec = write_spec(nb201_spec(max_trials=9, parallel=2, top_n=None))
+    planned = json.loads(nasctl("diff", "-f", str(spec), "-o", "json").stdout)
+    assert [a["trial_id"] for a in planned["actions"]] == ["search-0006", "search-0007", "search-0008"]
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    after = json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)
+    assert after[:6] == before and len(after) == 9
+
+
+def test_non_interactive_apply_without_yes_refuses_and_writes_nothing(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec())
+    result = nasctl("apply", "-f", str(spec))
+    assert result.returncode == 1 and "pass --yes" in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_bad_spec_exits_non_zero_with_line_and_writes_nothing(write_spec, nasctl, tmp_path):
+    bad = nb201_spec()
+    bad["spec"]["search"]["parallelTrials"] = "four"
+    spec = write_spec(bad)
+    for command in (["validate"], ["diff"], ["apply", "--yes"], ["status"]):
+        result = nasctl(*command, "-f", str(spec))
+        assert result.returncode == 1, command
+        assert "spec.search.parallelTrials" in result.stderr and "exp.yaml:" in result.stderr
+    assert not (tmp_path / "state").exists()
+
+
+def test_corrupt_state_is_an_error_naming_the_file(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec(max_trials=3, parallel=1, top_n=None))
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    trials_file = tmp_path / "state" / "exp" / "trials.json"
+    trials_file.write_text("{not json")
+    for command in (["status"], ["diff"], ["apply", "--yes"]):
+        result = nasctl(*command, "-f", str(spec))
+        assert result.returncode == 1
+        assert str(trials_file) in result.stderr.replace("\n", "")
+    assert trials_file.read_text() == "{not json"
+
+
+def test_lock_held_by_a_live_apply_is_refused_until_unlocked(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec(max_trials=2, parallel=1, top_n=None))
+    lock = tmp_path / "state" / "exp" / "lock.json"
+    lock.parent.mkdir(parents=True)
+    sleeper = subprocess.Popen(["sleep", "60"])  # a live process on this host holds the lease
+    try:
+        lock.write_text(json.dumps({"holder": f"{os.uname().nodename}:{sleeper.pid}",
+                                    "expires_at": time.time() + 600, "token": "t"}))
+        result = nasctl("apply", "-f", str(spec), "--yes")
+        assert result.returncode == 1
+        assert f":{sleeper.pid} until" in result.stderr and "unlock --force" in result.stderr
+        assert not (tmp_path / "state" / "exp" / "trials.json").exists()
+        assert nasctl("unlock", "-f", str(spec)).returncode == 1  # needs --force
+        assert "removed lock" in nasctl("unlock", "-f", str(spec), "--force", check=True).stdout
+        nasctl("apply", "-f", str(spec), "--yes", check=True)
+    finally:
+        sleeper.kill()
+
+
+FAULTY_TRAINER = '''
+import math, os, time
+from trainers_jax.protocol import FAILED_NAN, TrialFailure
+
+def train(ctx):
+    edges = ctx.arch()["edges"]
+    if edges[0] == "none":
+        os._exit(3)  # a hard crash: no result written by the trainer
+    if edges[0] == "skip_connect":
+        raise TrialFailure(FAILED_NAN, "loss became NaN at step 3")
+    if edges[0] == "avg_pool_3x3":
+        time.sleep(30)  # exceeds timeoutSeconds
+    if edges[0] == "nor_conv_1x1":
+        return {"accuracy": math.nan}
+    return {"accuracy": 0.9}
+'''
+
+
+def test_crashes_nan_and_timeouts_are_recorded_with_reasons(write_spec, nasctl, tmp_path):
+    (tmp_path / "faulty_trainer.py").write_text(FAULTY_TRAINER)
+    spec = nb201_spec(max_trials=20, parallel=4, top_n=None, timeoutSeconds=3, maxFailedTrials=20)
+    spec["spec"]["trainer"] = {"module": "faulty_trainer:train"}
+    spec = write_spec(spec)
+    nasctl("apply", "-f", str(spec), "--yes", "--no-progress", check=True, timeout=240)
+    trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)
+    assert len(trials) == 20
+    expected = {"none": "crashed", "skip_connect": "nan", "avg_pool_3x3": "timeout", "nor_conv_1x1": "nan"}
+    for trial in trials:
+        first = trial["arch"]["edges"][0]
+        if first in expected:
+            assert (trial["status"], trial["reason"]) == ("failed", expected[first]), trial
+        else:
+            assert trial["status"] == "succeeded" and trial["reward"] == 0.9
+
+
+def test_exceeding_max_failed_trials_fails_the_experiment_with_a_reason(write_spec, nasctl, tmp_path):
+    (tmp_path / "faulty_trainer.py").write_text(FAULTY_TRAINER)
+    spec = nb201_spec(max_trials=30, parallel=2, top_n=None, maxFailedTrials=1)
+    spec["spec"]["trainer"] = {"module": "faulty_trainer:train"}
+    spec["spec"]["searchSpace"] = {"choices": {"edges": [["skip_connect"] * 6]}}
+    spec = write_spec(spec)
+    result = nasctl("apply", "-f", str(spec), "--yes", "--no-progress", timeout=120)
+    assert result.returncode == 1
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json").stdout)
+    assert status["phase"] == "Failed"
+    [condition] = status["conditions"]
+    assert condition["reason"] == "TooManyFailedTrials" and "loss became NaN" in condition["message"]
+    assert status["trials"]["failed"] >= 2 and status["trials"]["total"] < 30

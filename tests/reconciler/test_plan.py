@@ -1,0 +1,146 @@
+"""The reconciler's plan over recorded state: fresh, unchanged, raised maxTrials, partial, failures."""
+from __future__ import annotations
+
+import yaml
+
+from reconciler.apply import default_stages
+from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, TrialObservation
+from reconciler.plan import ADOPT, CREATE, LAUNCH, RELAUNCH, STOP, MAX_ATTEMPTS, compute_plan, refresh
+from reconciler.records import (
+    FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, RUNNING, SEARCH, SUCCEEDED,
+    TRAIN, ExperimentRecord, TrialRecord,
+)
+from reconciler.stages.base import StageContext
+from reconciler.state import ExperimentState
+from specs.loader import parse_experiment
+from tests.conftest import nb201_spec
+from trainers_jax.protocol import TrialResult
+
+UNLIMITED = 1000
+
+
+def experiment(**kwargs):
+    return parse_experiment(yaml.safe_dump(nb201_spec(**kwargs)))
+
+
+def trial(index: int, status: str = SUCCEEDED, stage: str = SEARCH, reward: float | None = None) -> TrialRecord:
+    record = TrialRecord(id=f"{stage}-{index:04d}", stage=stage, index=index, dna=[index % 5] * 6,
+                         arch={"edges": ["none"] * 6}, status=status)
+    if status == SUCCEEDED:
+        record.reward = reward if reward is not None else 0.5 + index / 1000
+        record.metrics = {"accuracy": record.reward}
+    return record
+
+
+def plan_for(exp, trials, observations=None, slots=UNLIMITED):
+    state = ExperimentState(ExperimentRecord(name="exp", generation="g1", observed_generation="g0"),
+                            {t.id: t for t in trials})
+    ctx = StageContext(exp, state, observations or {})
+    refresh(ctx)
+    return compute_plan(ctx, default_stages(), slots), state
+
+
+def kinds(plan, now_only=False):
+    return [(a.kind, a.trial_id) for a in plan.actions if a.now or not now_only]
+
+
+def test_fresh_spec_creates_every_trial_and_starts_parallel_ones():
+    plan, _ = plan_for(experiment(max_trials=10, parallel=3), [])
+    assert [a.trial_id for a in plan.actions] == [f"search-{i:04d}" for i in range(10)]
+    assert all(a.kind == CREATE for a in plan.actions)
+    assert [a.trial_id for a in plan.actions if a.now] == ["search-0000", "search-0001", "search-0002"]
+    assert plan.phase == PHASE_PENDING
+
+
+def test_backend_slots_cap_what_starts_now():
+    plan, _ = plan_for(experiment(max_trials=10, parallel=3), [], slots=2)
+    assert len([a for a in plan.actions if a.now]) == 2
+
+
+def test_completed_experiment_with_unchanged_spec_has_no_changes():
+    exp = experiment(max_trials=6, parallel=2, top_n=2)
+    search = [trial(i) for i in range(6)]
+    train = [trial(0, stage=TRAIN), trial(1, stage=TRAIN)]
+    train[0].dna, train[1].dna = search[5].dna, search[4].dna  # the top two by reward
+    plan, _ = plan_for(exp, search + train)
+    assert plan.actions == [] and not plan.has_changes
+    assert plan.phase == PHASE_SUCCEEDED
+
+
+def test_raised_max_trials_plans_only_the_difference():
+    plan, _ = plan_for(experiment(max_trials=8, parallel=2, top_n=None), [trial(i) for i in range(5)])
+    assert kinds(plan) == [(CREATE, "search-0005"), (CREATE, "search-0006"), (CREATE, "search-0007")]
+
+
+def test_lowered_max_trials_never_deletes_results():
+    plan, state = plan_for(experiment(max_trials=3, parallel=1, top_n=None), [trial(i) for i in range(5)])
+    assert plan.actions == []
+    assert len(state.trials) == 5 and plan.phase == PHASE_SUCCEEDED
+
+
+def test_partial_state_adopts_launches_relaunches_and_records_results():
+    trials = [trial(0), trial(1, PENDING), trial(2, RUNNING), trial(3, RUNNING), trial(4, RUNNING), trial(5, PENDING)]
+    trials[4].attempt = 1
+    observations = {
+        "search-0001": TrialObservation(ALIVE, elapsed_seconds=1.0),
+        "search-0002": TrialObservation(FINISHED, TrialResult("succeeded", {"accuracy": 0.7})),
+        "search-0003": TrialObservation(ALIVE, elapsed_seconds=1.0),
+        "search-0004": TrialObservation(LOST),
+        "search-0005": TrialObservation(NOT_LAUNCHED),
+    }
+    plan, state = plan_for(experiment(max_trials=8, parallel=4, top_n=None), trials, observations)
+    assert state.trials["search-0002"].status == SUCCEEDED and state.trials["search-0002"].reward == 0.7
+    assert kinds(plan) == [(ADOPT, "search-0001"), (RELAUNCH, "search-0004"), (LAUNCH, "search-0005"),
+                           (CREATE, "search-0006"), (CREATE, "search-0007")]
+    # active: 0001, 0003, 0004, 0005 → no free slot of 4 for new trials yet
+    assert [a.trial_id for a in plan.actions if a.kind == CREATE and a.now] == []
+    assert plan.phase == PHASE_RUNNING
+
+
+def test_trial_lost_twice_is_recorded_as_crashed():
+    lost = trial(0, RUNNING)
+    lost.attempt = MAX_ATTEMPTS
+    plan, state = plan_for(experiment(max_trials=2, parallel=1, top_n=None, maxFailedTrials=1), [lost],
+                           {"search-0000": TrialObservation(LOST)})
+    assert state.trials["search-0000"].status == FAILED and state.trials["search-0000"].reason == "crashed"
+    assert kinds(plan, now_only=True) == [(CREATE, "search-0001")]
+
+
+def test_failures_map_to_reasons():
+    results = {"failed_nan": "nan", "failed_oom": "oom", "failed": "error", "timeout": "timeout"}
+    trials = [trial(i, RUNNING) for i in range(len(results))]
+    observations = {t.id: TrialObservation(FINISHED, TrialResult(status, message="boom"))
+                    for t, status in zip(trials, results)}
+    _, state = plan_for(experiment(max_trials=10, parallel=4, maxFailedTrials=10, top_n=None), trials, observations)
+    assert [state.trials[t.id].reason for t in trials] == list(results.values())
+    assert all(state.trials[t.id].status == FAILED for t in trials)
+
+
+def test_too_many_failures_fail_the_experiment_and_stop_running_trials():
+    trials = [trial(i, FAILED) for i in range(3)] + [trial(3, RUNNING)]
+    for failed in trials[:3]:
+        failed.reason, failed.message = "nan", "loss is NaN"
+    plan, _ = plan_for(experiment(max_trials=10, parallel=2, maxFailedTrials=2, top_n=None), trials,
+                       {"search-0003": TrialObservation(ALIVE, elapsed_seconds=0.1)})
+    assert plan.phase == PHASE_FAILED
+    assert plan.condition.reason == "TooManyFailedTrials"
+    assert "3 failed trials exceed maxFailedTrials=2" in plan.condition.message
+    assert "search-0002 (nan)" in plan.condition.message
+    assert kinds(plan) == [(STOP, "search-0003")]
+
+
+def test_timeout_stops_a_trial():
+    plan, _ = plan_for(experiment(max_trials=1, parallel=1, top_n=None, timeoutSeconds=5), [trial(0, RUNNING)],
+                       {"search-0000": TrialObservation(ALIVE, elapsed_seconds=6.0)})
+    assert [(a.kind, a.reason) for a in plan.actions] == [(STOP, "timeout")]
+
+
+def test_stage_two_waits_for_search_then_takes_top_n_distinct_archs():
+    exp = experiment(max_trials=4, parallel=2, top_n=2)
+    running, _ = plan_for(exp, [trial(0), trial(1), trial(2), trial(3, RUNNING)],
+                          {"search-0003": TrialObservation(ALIVE, elapsed_seconds=0.1)})
+    assert not [a for a in running.actions if a.stage == TRAIN]
+    search = [trial(0, reward=0.9), trial(1, reward=0.8), trial(2, reward=0.95), trial(3, reward=0.1)]
+    search[1].dna = search[0].dna  # same architecture twice: stage 2 trains it once
+    done, _ = plan_for(exp, search)
+    assert kinds(done) == [(CREATE, "train-0000"), (CREATE, "train-0001")]
