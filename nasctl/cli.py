@@ -11,6 +11,7 @@ from typing import Any, Callable, TypeVar
 import typer
 
 from nasctl import render
+from reconciler.records import PHASE_FAILED, PHASE_SUCCEEDED
 from reconciler.session import Session, spec_files
 from reconciler.store import StateError
 from specs.loader import SpecError
@@ -84,17 +85,24 @@ def diff(file: Path = SpecOption, output: Output = OutputOption,
 @handles_errors
 def apply(file: Path = SpecOption,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
-          progress: bool = typer.Option(True, help="Show a progress bar.")) -> None:
+          progress: bool = typer.Option(True, help="Show a progress bar."),
+          dry_run: bool = typer.Option(False, "--dry-run", help="Print the cost preview and act on nothing."),
+          once: bool = typer.Option(False, "--once", help="One reconcile pass, then return (for CI and cron).")) -> None:
     """Reconcile: launch or resume what is missing, until the experiment succeeds or fails."""
     from nasctl.progress import ApplyProgress  # noqa: PLC0415
 
     session = Session.open(file)
+    if dry_run:
+        _render_cost(session, Output.text)
+        render.console.print("Dry run: nothing was applied.")
+        return
     reconciler = session.reconciler()
     plan = reconciler.preview().plan
     name = session.experiment.metadata.name
     render.render_plan(name, plan.to_json())
-    if not plan.has_changes and plan.observed_generation == plan.generation:
-        return
+    if not plan.has_changes and plan.observed_generation == plan.generation and plan.phase in (
+            PHASE_SUCCEEDED, PHASE_FAILED):
+        return  # nothing to do and nothing running: running trials (or later stages) are waited for
     if plan.has_changes and not yes:
         if not sys.stdin.isatty():
             render.error("refusing to apply without confirmation in a non-interactive session: pass --yes")
@@ -104,7 +112,8 @@ def apply(file: Path = SpecOption,
             raise typer.Exit(1)
     with session.store.locked() as lock, ApplyProgress(session.experiment, enabled=progress) as bar:
         try:
-            result = reconciler.run(lock, session.experiment.spec.backend.poll_seconds, on_pass=bar.update)
+            result = (reconciler.run_pass() if once else
+                      reconciler.run(lock, session.experiment.spec.backend.poll_seconds, on_pass=bar.update))
         except KeyboardInterrupt:
             render.error("interrupted: running trials keep running; `nasctl apply` again adopts them")
             raise typer.Exit(130) from None
@@ -114,6 +123,37 @@ def apply(file: Path = SpecOption,
     render.render_status(view)
     if view["phase"] == "Failed":
         raise typer.Exit(1)
+
+
+def _render_cost(session: Session, output: Output) -> None:
+    from nasctl.cost_view import render_cost  # noqa: PLC0415
+    from reconciler.cost import cost_preview  # noqa: PLC0415
+
+    report = cost_preview(session.experiment, session.store).to_json()
+    render.print_json(report) if output is Output.json else render_cost(session.experiment.metadata.name, report)
+
+
+@app.command()
+@handles_errors
+def cost(file: Path = SpecOption, output: Output = OutputOption) -> None:
+    """Preview runtime, GPU-hours, GPU quota and dollars per stage (spent and remaining once under way)."""
+    _render_cost(Session.open(file), output)
+
+
+@app.command()
+@handles_errors
+def build(file: Path = SpecOption,
+          context: Path = typer.Option(Path("."), help="The nasctl project root (holds pyproject.toml).")) -> None:
+    """Write the trainer container's Dockerfile for Vertex AI and print the commands that build and push it."""
+    from reconciler.build import write_build_files  # noqa: PLC0415
+
+    backend = Session.open(file).experiment.spec.backend
+    if backend.type != "vertex":
+        render.error("nasctl build makes the Vertex AI trainer image: the spec's backend must be of type vertex")
+        raise typer.Exit(1)
+    plan = write_build_files(backend.container_image, context)
+    render.console.print(f"wrote {plan.dockerfile} and {plan.dockerignore}; build and push with:")
+    render.console.print(plan.shell(), markup=False, soft_wrap=True)
 
 
 @app.command()

@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 from reconciler.backends.base import Backend, TrialObservation
-from reconciler.plan import ADOPT, CREATE, LAUNCH, RELAUNCH, STOP, Action, Plan, compute_plan, refresh
+from reconciler.plan import (
+    ADOPT, CREATE, LAUNCH, RELAUNCH, STOP, Action, Plan, compute_plan, enabled_stages, experiment_phase, refresh,
+)
 from reconciler.local_store import LocalStore
 from reconciler.records import (
     FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_TIMEOUT, RUNNING, STOPPED,
@@ -25,6 +27,7 @@ from specs.loader import spec_generation
 from specs.model import NASExperiment
 
 TERMINAL_PHASES = (PHASE_SUCCEEDED, PHASE_FAILED)
+_MIN_POLL_SECONDS = 0.02
 
 
 def default_stages() -> list[Stage]:
@@ -87,6 +90,8 @@ class Reconciler:
                 state.trials[action.trial_id].status = RUNNING
         if to_launch or any(a.kind == ADOPT for a in now):
             save_trials(self.store, state)
+        if plan.phase != PHASE_FAILED:  # the phase after acting: trials created now make it Running
+            plan.phase, plan.condition = experiment_phase(ctx, enabled_stages(ctx, self.stages))
         self._record_experiment(ctx, plan)
         if ctx.artifacts_dir is not None:
             for stage in self.stages:
@@ -150,13 +155,16 @@ class Reconciler:
     def run(self, lock: LockHandle, poll_seconds: float,
             on_pass: Callable[[PassResult], None] | None = None) -> PassResult:
         """Reconcile until the experiment is Succeeded or Failed, renewing the lock between passes."""
+        delay = _MIN_POLL_SECONDS
         while True:
             result = self.run_pass()
             if on_pass:
                 on_pass(result)
             if result.plan.phase in TERMINAL_PHASES and not any(a.now for a in result.plan.actions):
                 return result
-            time.sleep(poll_seconds)
+            # poll quickly right after acting (short trials finish fast), back off while nothing happens
+            delay = _MIN_POLL_SECONDS if any(a.now for a in result.plan.actions) else min(poll_seconds, delay * 2)
+            time.sleep(delay)
             lock.renew()
 
 

@@ -1,4 +1,4 @@
-"""State in a local directory: atomic writes (temp file + os.replace), O_CREAT|O_EXCL lock file.
+"""State in a local directory: atomic writes (temp file + os.replace), create-only lock file.
 
 Each document is a JSON file ``{"generation": n, "data": {...}}``. Compare-and-swap is made atomic
 across processes by an ``flock`` on a mutex file held only for the read-compare-replace.
@@ -141,12 +141,17 @@ class LocalStore(StateStore):
         lease = Lease(holder=holder, expires_at=time.time() + lease_seconds, token=uuid.uuid4().hex)
         path = self._path(LOCK_KEY)
         self.root.mkdir(parents=True, exist_ok=True)
+        # Create-only with content in one step: the lease goes to a temp file that is then hard-linked
+        # to lock.json (link fails if it exists, like O_CREAT|O_EXCL), so no reader sees an empty lock.
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".lock.", suffix=".tmp")
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(dumps(encode_lease(lease)))
+            os.link(tmp, path)
         except FileExistsError:
             return self._take_over_stale(lease)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(dumps(encode_lease(lease)))
+        finally:
+            Path(tmp).unlink(missing_ok=True)
         return lease
 
     def _take_over_stale(self, lease: Lease) -> Lease:

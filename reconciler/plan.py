@@ -5,6 +5,7 @@ nothing; `nasctl apply` acts on the actions marked ``now`` and records the outco
 """
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -60,10 +61,9 @@ class Plan:
                 "actions": [a.to_json() for a in self.actions]}
 
 
-def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, metrics: dict[str, float],
-            finished_at: float | None) -> None:
+def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, metrics: dict[str, float]) -> None:
     trial.status, trial.reason, trial.message = status, reason, message
-    trial.metrics, trial.finished_at = metrics, finished_at
+    trial.metrics, trial.finished_at = metrics, time.time()
 
 
 def refresh(ctx: StageContext) -> None:
@@ -79,15 +79,15 @@ def refresh(ctx: StageContext) -> None:
             if result.status == protocol.SUCCEEDED:
                 try:
                     trial.reward = compute_reward(result.metrics, ctx.spec.reward)
-                    _finish(trial, SUCCEEDED, None, result.message, result.metrics, None)
+                    _finish(trial, SUCCEEDED, None, result.message, result.metrics)
                 except RewardError as exc:
-                    _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", result.metrics, None)
+                    _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", result.metrics)
             else:
                 _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message,
-                        result.metrics, None)
+                        result.metrics)
         elif observation.state == LOST and trial.attempt >= MAX_ATTEMPTS:
             _finish(trial, FAILED, REASON_CRASHED,
-                    f"trial process ended without a result {trial.attempt} times (see its trial.log)", {}, None)
+                    f"trial process ended without a result {trial.attempt} times (see its trial.log)", {})
 
 
 def _failed_stage(ctx: StageContext, stages: list[Stage]) -> tuple[Stage, int, int] | None:
@@ -138,11 +138,15 @@ def _next_ids(ctx: StageContext, stage: Stage, count: int) -> list[tuple[str, in
     return [(f"{stage.name}-{index:04d}", index) for index in range(start, start + count)]
 
 
+def enabled_stages(ctx: StageContext, stages: list[Stage]) -> list[Stage]:
+    return [s for s in stages if s.enabled(ctx.experiment)]
+
+
 def compute_plan(ctx: StageContext, stages: list[Stage], backend_slots: int) -> Plan:
     """Actions that take recorded state to the spec; ``now`` marks what fits in free slots this pass."""
     experiment = ctx.state.experiment
     plan = Plan(generation=experiment.generation, observed_generation=experiment.observed_generation)
-    stages = [s for s in stages if s.enabled(ctx.experiment)]
+    stages = enabled_stages(ctx, stages)
     failed = _failed_stage(ctx, stages)
     condition = _failure_condition(ctx, *failed) if failed else _stage_failure(ctx, stages)
     if condition:
@@ -168,11 +172,12 @@ def compute_plan(ctx: StageContext, stages: list[Stage], backend_slots: int) -> 
         for position, (trial_id, _) in enumerate(_next_ids(ctx, stage, missing)):
             plan.actions.append(Action(CREATE, trial_id, stage.name, position < free))
         active_total += max(0, min(free, missing))
-    plan.phase, plan.condition = _phase(ctx, stages, plan)
+    plan.phase, plan.condition = experiment_phase(ctx, stages)
     return plan
 
 
-def _phase(ctx: StageContext, stages: list[Stage], plan: Plan) -> tuple[str, Condition]:
+def experiment_phase(ctx: StageContext, stages: list[Stage]) -> tuple[str, Condition]:
+    """Phase and condition of an experiment that has not failed, from its recorded trials."""
     trials = list(ctx.state.trials.values())
     pending_stages = [s for s in stages if not s.complete(ctx)]
     if not pending_stages:

@@ -11,7 +11,7 @@ from reconciler.state import ExperimentState, load_state
 from reconciler.store import StateStore
 from reconciler.stores import open_store
 from specs.loader import load_experiment, spec_generation
-from specs.model import NASExperiment
+from specs.model import VERTEX_ALGORITHMS, NASExperiment
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -34,7 +34,12 @@ class Session:
         from reconciler.apply import Reconciler  # noqa: PLC0415
         from reconciler.backends.factory import make_backend  # noqa: PLC0415
 
-        return Reconciler(self.experiment, self.store, make_backend(self.experiment, self.store))
+        backend = make_backend(self.experiment, self.store)
+        if self.experiment.spec.search.algorithm in VERTEX_ALGORITHMS:
+            from reconciler.nas_job import NasJobReconciler  # noqa: PLC0415
+
+            return NasJobReconciler(self.experiment, self.store, backend)
+        return Reconciler(self.experiment, self.store, backend)
 
 
 def spec_files(path: str | Path) -> list[Path]:

@@ -11,6 +11,10 @@ def open_store(state_uri: str, experiment_name: str, base_dir: Path | None = Non
 
     Relative paths are resolved against `base_dir` (default: the current working directory).
     """
+    if state_uri.startswith("gs://"):
+        from reconciler.gcs_store import GcsStore  # noqa: PLC0415 - google-cloud-storage is heavy
+
+        return GcsStore(f"{state_uri.rstrip('/')}/{experiment_name}")
     if state_uri.startswith("file://"):
         state_uri = state_uri[len("file://"):]
     if "://" in state_uri:

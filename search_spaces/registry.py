@@ -8,6 +8,9 @@ from specs.model import SearchSpaceSpec
 
 PREBUILT_SPACES: dict[str, str] = {
     "nb201": "search_spaces.nb201:space",
+    "mnasnet": "search_spaces.mnasnet:space",
+    "efficientnet-scaling": "search_spaces.efficientnet_scaling:space",
+    "randaugment": "search_spaces.augmentation:space",
 }
 
 

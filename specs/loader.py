@@ -52,10 +52,25 @@ def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
     return line
 
 
-def _issues_from_validation(error: ValidationError, root: yaml.Node | None) -> list[SpecIssue]:
+def _document_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Pydantic's error location minus the parts that are not in the document: union tags such as
+    ``vertex`` in ``spec.backend.vertex.project`` and validator names."""
+    path: list[Any] = []
+    for part in loc:
+        if isinstance(data, dict) and isinstance(part, str) and part not in data and part == data.get("type"):
+            continue  # the discriminator value pydantic inserts for a tagged union
+        if isinstance(part, str) and part.startswith("function-"):
+            continue
+        path.append(part)
+        data = data.get(part) if isinstance(data, dict) else (
+            data[part] if isinstance(data, list) and isinstance(part, int) and part < len(data) else None)
+    return tuple(path)
+
+
+def _issues_from_validation(error: ValidationError, root: yaml.Node | None, data: Any) -> list[SpecIssue]:
     issues = []
     for item in error.errors():
-        loc = tuple(part for part in item["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+        loc = _document_path(tuple(item["loc"]), data)
         expected = item["msg"]
         if item["type"] == "extra_forbidden":
             expected = "unknown field"
@@ -80,7 +95,7 @@ def parse_experiment(text: str, source: str = "<spec>") -> NASExperiment:
     try:
         return NASExperiment.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(source, _issues_from_validation(exc, root)) from None
+        raise SpecError(source, _issues_from_validation(exc, root, data)) from None
 
 
 def load_experiment(path: str | Path) -> NASExperiment:

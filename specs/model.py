@@ -5,9 +5,9 @@ YAML keys are camelCase (``maxTrials``); Python attributes are snake_case. Unkno
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "nasctl.dev/v1alpha1"
@@ -50,6 +50,84 @@ class LocalBackend(SpecModel):
     )
     trials_per_gpu: int = Field(1, ge=1, description="Trials packed on one GPU (each gets 1/N of its memory).")
     poll_seconds: float = Field(0.2, gt=0, description="How often apply polls running trials.")
+
+
+# Vertex AI NAS's own controllers: with one of them, stage 1 runs as a single Vertex NasJob.
+VERTEX_ALGORITHMS = ("REINFORCEMENT_LEARNING", "GRID_SEARCH")
+
+
+class VertexResources(SpecModel):
+    """The machine one trial (or the latency calculator) gets on Vertex AI."""
+
+    machine_type: str = Field("n1-standard-8", description="Compute Engine machine type, e.g. 'n1-highmem-16'.")
+    accelerator_type: str | None = Field(
+        None, description="Vertex accelerator enum name, e.g. 'NVIDIA_TESLA_T4'; none = CPU only."
+    )
+    accelerator_count: int = Field(0, ge=0, description="Accelerators per trial.")
+    hours_per_trial: float | None = Field(
+        None, gt=0, description="Expected hours per trial, for the cost preview (measured hours win once trials finish)."
+    )
+
+    @model_validator(mode="after")
+    def _accelerator_consistent(self) -> "VertexResources":
+        if (self.accelerator_type is None) != (self.accelerator_count == 0):
+            raise ValueError("set acceleratorType and acceleratorCount together (or neither)")
+        return self
+
+
+class PriceOverrides(SpecModel):
+    """Hourly USD prices that replace the bundled catalog's (for discounts or regions it lacks)."""
+
+    machines: dict[str, float] = Field(default_factory=dict, description="{machine type: USD per hour}.")
+    accelerators: dict[str, float] = Field(default_factory=dict, description="{accelerator: USD per hour}.")
+    nas_multiplier: float | None = Field(None, gt=0, description="Factor on trial-hours billed inside a NasJob.")
+
+
+class VertexBackend(SpecModel):
+    """Trials run on Vertex AI: one NasJob (Vertex's controllers) or one CustomJob per trial (ours)."""
+
+    type: Literal["vertex"]
+    project: str = Field(description="Google Cloud project id.")
+    region: str = Field("us-central1", description="Vertex AI region.")
+    service_account: str | None = Field(None, description="Service account the jobs run as.")
+    container_image: str = Field(description="Trainer image (see `nasctl build`), e.g. 'us-docker.pkg.dev/p/r/trainer:1'.")
+    staging_uri: str = Field(description="gs:// folder holding each trial's directory (protocol files, checkpoints).")
+    search: VertexResources = Field(default_factory=VertexResources, description="Stage-1 trial machine.")
+    train: VertexResources | None = Field(None, description="Stage-2 trial machine; default: the stage-1 machine.")
+    latency: VertexResources | None = Field(
+        None, description="Latency-calculator machine (a CustomJob driven by apply); none = no calculator job."
+    )
+    train_frequency: int | None = Field(
+        None, ge=1, description="NasJob only: run stage-2 training every N stage-1 trials during the search."
+    )
+    gpu_quota: int | None = Field(None, ge=0, description="GPUs of the accelerator type this project may use at once.")
+    prices: PriceOverrides = Field(default_factory=PriceOverrides, description="Overrides of the price catalog.")
+    api_endpoint: str | None = Field(None, description="Vertex API endpoint override (private endpoints, tests).")
+    poll_seconds: float = Field(60.0, gt=0, description="How often `apply` polls Vertex jobs.")
+
+    @field_validator("staging_uri")
+    @classmethod
+    def _gs_only(cls, value: str) -> str:
+        if not value.startswith("gs://") or not value[len("gs://"):].split("/", 1)[0]:
+            raise ValueError("expected gs://bucket/prefix")
+        return value.rstrip("/")
+
+    @property
+    def train_resources(self) -> VertexResources:
+        return self.train or self.search
+
+
+def _backend_type(value: Any) -> str:
+    """The backend's `type`, defaulting to 'local' so specs written before `type` existed still load."""
+    if isinstance(value, dict):
+        return value.get("type", "local")
+    return getattr(value, "type", "local")
+
+
+Backend = Annotated[
+    Annotated[LocalBackend, Tag("local")] | Annotated[VertexBackend, Tag("vertex")],
+    Discriminator(_backend_type),
+]
 
 
 class SearchSpaceSpec(SpecModel):
@@ -136,6 +214,9 @@ class SearchStage(StageTrainerOverrides):
         None, ge=0, description="Failures tolerated before the experiment fails; default 20 % of maxTrials."
     )
     seed: int = Field(0, description="Seed of the controller: same seed, same proposals.")
+    use_best_proxy_task: bool = Field(
+        False, description="Train with the proxyTaskSearch winner's args and finalTrainingSteps (cosine decay to it)."
+    )
 
     @model_validator(mode="after")
     def _consistent_counts(self) -> "SearchStage":
@@ -157,28 +238,150 @@ class TrainStage(StageTrainerOverrides):
     """Stage 2: the top-N stage-1 architectures trained fully."""
 
     top_n: int = Field(10, ge=1, description="How many of the best stage-1 architectures to train.")
+    frequency: int | None = Field(
+        None, ge=1, description="Also train the current top N every this many finished search trials (Vertex's train_frequency)."
+    )
     parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
     max_failed_trials: int | None = Field(None, ge=0, description="Default: all may fail without failing the experiment.")
 
 
+# -- proxy-task design tools (Vertex's three controller jobs, here stages of one experiment) ----------
+_CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class VarianceMeasurementStage(StageTrainerOverrides):
+    """Tool 1: find a workable model, train copies of it with the proxy settings (`trainerArgs`), report
+    the coefficient of variation of their final accuracy and the smoothness of their curves."""
+
+    copies: int = Field(5, ge=2, description="Copies of the workable model trained with the proxy settings.")
+    max_workable_attempts: int = Field(
+        10, ge=1, description="Random models tried (each a short training) to find one without NaN/OOM."
+    )
+    workable_fraction: float = Field(
+        0.01, gt=0, le=1, description="Share of training an attempt must complete to count as workable."
+    )
+    max_cv: float = Field(0.4, gt=0, description="Good if the coefficient of variation is at most this.")
+    max_smoothness: float = Field(10.0, gt=0, description="Good if the smoothness (Vertex's definition) is at most this.")
+    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    seed: int = Field(0, description="Seed of the random attempts and of the copies' training seeds.")
+
+
+class ModelSelectionStage(StageTrainerOverrides):
+    """Tool 2: from `startModels` random models, keep `finalModels` with a good spread of (accuracy,
+    latency), trained to completion with the baseline (full) training in `trainerArgs`."""
+
+    start_models: int = Field(30, ge=3, description="Random models to start from.")
+    final_models: int = Field(10, ge=2, description="Reference models kept and trained to completion.")
+    remove_per_round: int = Field(5, ge=1, description="Models removed per round (failures included).")
+    max_failure_fraction: float = Field(
+        0.2, ge=0, le=1, description="Abort when more than this share of startModels has failed (Vertex: 20 %)."
+    )
+    latency_metric: str | None = Field(
+        None, description="Latency metric of the spread; default: reward.latency.metric, if any."
+    )
+    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    seed: int = Field(0, description="Seed of the random starting models.")
+
+    @model_validator(mode="after")
+    def _shrinks(self) -> "ModelSelectionStage":
+        if self.final_models > self.start_models:
+            raise ValueError(f"finalModels ({self.final_models}) must not exceed startModels ({self.start_models})")
+        return self
+
+
+class ProxyTaskCandidate(SpecModel):
+    name: str = Field(description="Candidate name (letters, digits, '_', '-', '.').")
+    trainer_args: dict[str, Any] = Field(
+        default_factory=dict, description="Merged over the baseline (trainer.args + modelSelection.trainerArgs)."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not _CANDIDATE_NAME_RE.match(value):
+            raise ValueError("expected letters, digits, '_', '-' or '.', at most 63 characters")
+        return value
+
+
+class ProxyTaskSearchStage(SpecModel):
+    """Tool 3: retrain the model-selection reference models with each candidate proxy task and stop it
+    when its Kendall τ against their full-training scores reaches `desiredCorrelation`."""
+
+    candidates: list[ProxyTaskCandidate] = Field(default_factory=list, description="Candidate proxy tasks.")
+    generator: str | None = Field(
+        None, description="'module:function' given the baseline trainer args, returning [{name, trainerArgs}]."
+    )
+    desired_correlation: float | None = Field(0.65, ge=-1, le=1, description="Stop once τ reaches this (success).")
+    desired_accuracy: float | None = Field(None, description="Stop once the median accuracy reaches this (success).")
+    max_training_hours: float | None = Field(None, gt=0, description="Stop once the median model trained this long.")
+    stop_if_slower_than_best: bool = Field(False, description="Stop a candidate already slower than the best one.")
+    desired_latency_correlation: float = Field(
+        0.65, ge=-1, le=1, description="When latency is measured, a success also needs this latency τ."
+    )
+    min_pairs: int = Field(5, ge=2, description="τ needs at least this many models with both scores.")
+    min_valid_ratio: float = Field(0.7, ge=0, le=1, description="... and this share of the reference models.")
+    steps_arg: str = Field("steps", description="Trainer arg holding the step count (set to finalTrainingSteps).")
+    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    timeout_seconds: float | None = Field(None, gt=0, description="A trial running longer is stopped.")
+
+    _check_generator = field_validator("generator")(_check_module_function)
+
+    @model_validator(mode="after")
+    def _has_candidates(self) -> "ProxyTaskSearchStage":
+        if not self.candidates and self.generator is None:
+            raise ValueError("set candidates, generator, or both")
+        names = [c.name for c in self.candidates]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"candidate names must be unique (repeated: {duplicates})")
+        if self.desired_correlation is None and self.desired_accuracy is None:
+            raise ValueError("set desiredCorrelation or desiredAccuracy: nothing would ever succeed")
+        return self
+
+
 class ExperimentSpec(SpecModel):
-    backend: LocalBackend = Field(default_factory=LocalBackend, description="Where trials run.")
+    backend: Backend = Field(default_factory=LocalBackend, description="Where trials run: local or vertex.")
     state_uri: str = Field(
-        ".nasctl", description="Where state is recorded: a directory (bare path or file://)."
+        ".nasctl", description="Where state is recorded: a directory (bare path or file://) or gs://bucket/prefix."
     )
     search_space: SearchSpaceSpec
     trainer: TrainerSpec
     reward: RewardSpec = Field(default_factory=RewardSpec)
     search: SearchStage
     train: TrainStage | None = Field(None, description="Stage-2 full training; omit to stop after search.")
+    variance_measurement: VarianceMeasurementStage | None = Field(
+        None, description="Proxy-task tool 1, run before the search; omit to skip."
+    )
+    model_selection: ModelSelectionStage | None = Field(
+        None, description="Proxy-task tool 2, run before the search; omit to skip."
+    )
+    proxy_task_search: ProxyTaskSearchStage | None = Field(
+        None, description="Proxy-task tool 3 (needs modelSelection), run before the search; omit to skip."
+    )
 
     @field_validator("state_uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
         scheme = value.split("://", 1)[0] if "://" in value else ""
-        if scheme not in ("", "file"):
-            raise ValueError(f"unsupported state location scheme {scheme!r}; expected a path or file://")
+        if scheme not in ("", "file", "gs"):
+            raise ValueError(f"unsupported state location scheme {scheme!r}; expected a path, file:// or gs://")
+        if scheme == "gs" and not value[len("gs://"):].split("/", 1)[0]:
+            raise ValueError("a gs:// state location needs a bucket: gs://bucket/prefix")
         return value
+
+    @model_validator(mode="after")
+    def _proxy_search_needs_references(self) -> "ExperimentSpec":
+        if self.proxy_task_search is not None and self.model_selection is None:
+            raise ValueError("proxyTaskSearch retrains the modelSelection reference models: add modelSelection")
+        if self.search.use_best_proxy_task and self.proxy_task_search is None:
+            raise ValueError("search.useBestProxyTask needs a proxyTaskSearch stage")
+        return self
+
+    @model_validator(mode="after")
+    def _vertex_algorithms_need_vertex(self) -> "ExperimentSpec":
+        if self.search.algorithm in VERTEX_ALGORITHMS and self.backend.type != "vertex":
+            raise ValueError(f"algorithm {self.search.algorithm} is Vertex AI NAS's own; it needs backend type vertex")
+        return self
 
 
 class NASExperiment(SpecModel):

@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import importlib
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from specs.model import TrainerSpec
+if TYPE_CHECKING:  # the trial process must not pay for building the spec models
+    from specs.model import TrainerSpec
 
 PREBUILT_TRAINERS: dict[str, str] = {
     "nb201-tabular": "trainers_jax.nb201_tabular:train",
+    "image-classifier": "trainers_jax.image_classifier:train",
 }
 
 

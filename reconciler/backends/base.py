@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from trainers_jax.protocol import TrialResult
+from trainers_jax.protocol import StopSignal, TrialResult
 
 # What a backend sees of a trial.
 ALIVE, FINISHED, LOST, NOT_LAUNCHED = "alive", "finished", "lost", "not_launched"
@@ -41,6 +41,10 @@ class Backend(ABC):
     @abstractmethod
     def stop(self, trial_id: str, reason: str) -> None:
         """Stop a running trial (no error if it is not running)."""
+
+    def signal(self, trial_id: str, stop_signal: StopSignal) -> None:
+        """Write the trial's stop signal (desired fraction, max seconds) where its trainer reads it."""
+        raise NotImplementedError(f"{type(self).__name__} cannot send stop signals to trials")
 
     @abstractmethod
     def trial_dir_uri(self, trial_id: str) -> str:

@@ -54,6 +54,7 @@ class LocalBackend(Backend):
         self.gpu_slots = [gpu for gpu in (gpus or []) for _ in range(trials_per_gpu)]
         self.trials_per_gpu = trials_per_gpu
         self.parallel_limit = parallel_limit
+        self._children: dict[str, subprocess.Popen] = {}  # launched by this process, reaped when done
 
     @property
     def slots(self) -> int:
@@ -116,6 +117,7 @@ class LocalBackend(Backend):
                 )
         finally:
             os.close(lock_fd)  # the child keeps the lock through its inherited descriptor
+        self._children[trial_id] = process
         write_json_atomic(trial.path / LAUNCH_FILE, {"pid": process.pid, "started_at": time.time(), "gpu": gpu})
         return {"trial_dir": str(trial.path), "pid": process.pid, "gpu": gpu}
 
@@ -123,6 +125,9 @@ class LocalBackend(Backend):
         self.trial_dir(trial_id).write_stop(stop_signal)
 
     def observe(self, trial_id: str) -> TrialObservation:
+        child = self._children.get(trial_id)
+        if child is not None and child.poll() is not None:  # reap: no zombie per finished trial
+            del self._children[trial_id]
         trial = self.trial_dir(trial_id)
         result = trial.read_result()
         alive = _lock_is_held(trial.run_lock)

@@ -4,14 +4,22 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from pydantic.alias_generators import to_snake
+
+from specs.model import VERTEX_ALGORITHMS
+
 ALGORITHMS: dict[str, str] = {
     "random": "reconciler.controllers.random_search:RandomSearch",
+    "grid": "reconciler.controllers.grid_search:GridSearch",
+    "evolution": "reconciler.controllers.evolution:RegularizedEvolution",
+    "reinforce": "reconciler.controllers.reinforce:Reinforce",
+    "bayesopt": "reconciler.controllers.bayesopt:BayesOpt",
 }
 
 
 def check_algorithm(name: str) -> str | None:
-    if name not in ALGORITHMS:
-        return f"unknown search algorithm {name!r}; expected one of {sorted(ALGORITHMS)}"
+    if name not in ALGORITHMS and name not in VERTEX_ALGORITHMS:  # Vertex's own run inside a NasJob
+        return f"unknown search algorithm {name!r}; expected one of {sorted(ALGORITHMS) + list(VERTEX_ALGORITHMS)}"
     return None
 
 
@@ -19,5 +27,10 @@ def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any]) 
     message = check_algorithm(name)
     if message:
         raise ValueError(message)
+    if name in VERTEX_ALGORITHMS:
+        raise ValueError(f"{name} is Vertex AI NAS's own controller: it runs inside a Vertex NasJob "
+                         "(reconciler.backends.vertex_nas), not in the reconciler")
     module_name, _, class_name = ALGORITHMS[name].partition(":")
-    return getattr(importlib.import_module(module_name), class_name)(space, seed, **settings)
+    # The spec's algorithmSettings are camelCase like every other key; controllers take snake_case.
+    keywords = {to_snake(key): value for key, value in settings.items()}
+    return getattr(importlib.import_module(module_name), class_name)(space, seed, **keywords)

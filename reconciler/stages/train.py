@@ -17,13 +17,31 @@ class TrainStage(Stage):
         return experiment.spec.train is not None
 
     def ready(self, ctx: StageContext) -> bool:
-        return SearchStage().complete(ctx)
+        return self._pool(ctx) is not None
+
+    def complete(self, ctx: StageContext) -> bool:
+        return SearchStage().complete(ctx) and super().complete(ctx)
+
+    def _pool(self, ctx: StageContext) -> list[TrialRecord] | None:
+        """The stage-1 trials whose top N are trained now: all once the search is complete; with
+        `frequency` K, during the search, the first c·K trials once they have all finished (Vertex's
+        train_frequency). None while nothing is to be trained."""
+        search = ctx.state.stage_trials(SEARCH)
+        if SearchStage().complete(ctx):
+            return search
+        every = ctx.spec.train.frequency
+        if every is None:
+            return None
+        done = 0
+        while len(search[done:done + every]) == every and all(t.terminal for t in search[done:done + every]):
+            done += every
+        return search[:done] or None
 
     def _untrained_sources(self, ctx: StageContext) -> list[TrialRecord]:
-        """Top-N distinct stage-1 architectures without a stage-2 trial yet, best first."""
+        """Top-N distinct stage-1 architectures (of the current pool) without a stage-2 trial yet, best first."""
         trained = {tuple(t.dna) for t in self.trials(ctx)}
         top, seen = [], set()
-        for trial in rank_trials(ctx.state.stage_trials(SEARCH), ctx.spec.reward):
+        for trial in rank_trials(self._pool(ctx) or [], ctx.spec.reward):
             key = tuple(trial.dna)
             if key not in seen:
                 seen.add(key)

@@ -152,3 +152,15 @@ def test_exceeding_max_failed_trials_fails_the_experiment_with_a_reason(write_sp
     [condition] = status["conditions"]
     assert condition["reason"] == "TooManyFailedTrials" and "loss became NaN" in condition["message"]
     assert status["trials"]["failed"] >= 2 and status["trials"]["total"] < 30
+
+
+def test_apply_once_runs_a_single_pass_and_later_passes_continue(write_spec, nasctl):
+    spec = write_spec(nb201_spec(max_trials=5, parallel=2, top_n=None, trainerArgs={"mode": "proxy",
+                                                                                     "delaySeconds": 1.0}))
+    nasctl("apply", "-f", str(spec), "--yes", "--once", check=True)
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json").stdout)
+    assert status["phase"] == "Running" and status["trials"]["total"] == 2
+    assert status["conditions"][0]["reason"] == "TrialsRunning"
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json").stdout)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 5

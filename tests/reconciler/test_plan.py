@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import yaml
+from hypothesis import given, settings, strategies as st
 
 from reconciler.apply import default_stages
 from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, TrialObservation
@@ -144,3 +145,42 @@ def test_stage_two_waits_for_search_then_takes_top_n_distinct_archs():
     search[1].dna = search[0].dna  # same architecture twice: stage 2 trains it once
     done, _ = plan_for(exp, search)
     assert kinds(done) == [(CREATE, "train-0000"), (CREATE, "train-0001")]
+
+
+_OBSERVATIONS = {
+    "alive": TrialObservation(ALIVE, elapsed_seconds=1.0),
+    "finished": TrialObservation(FINISHED, TrialResult("succeeded", {"accuracy": 0.6})),
+    "nan": TrialObservation(FINISHED, TrialResult("failed_nan", message="nan")),
+    "lost": TrialObservation(LOST),
+    "not_launched": TrialObservation(NOT_LAUNCHED),
+}
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    max_trials=st.integers(1, 12),
+    parallel=st.integers(1, 12),
+    recorded=st.lists(st.tuples(st.sampled_from([SUCCEEDED, FAILED, RUNNING, PENDING]),
+                                st.sampled_from(sorted(_OBSERVATIONS))), max_size=14),
+)
+def test_plan_invariants_hold_for_any_recorded_state(max_trials, parallel, recorded):
+    parallel = min(parallel, max_trials)
+    trials, observations = [], {}
+    for index, (status, seen) in enumerate(recorded):
+        record = trial(index, status)
+        if status == FAILED:
+            record.reason = "nan"
+        trials.append(record)
+        if not record.terminal:
+            observations[record.id] = _OBSERVATIONS[seen]
+    exp = experiment(max_trials=max_trials, parallel=parallel, top_n=None, maxFailedTrials=100)
+    plan, state = plan_for(exp, trials, observations)
+    ids = [a.trial_id for a in plan.actions]
+    assert len(ids) == len(set(ids)), "one action per trial"
+    assert all(not state.trials[a.trial_id].terminal for a in plan.actions if a.kind != CREATE)
+    creates = [a for a in plan.actions if a.kind == CREATE]
+    assert len(creates) == max(0, max_trials - len(trials))
+    assert [a.trial_id for a in creates] == [f"search-{i:04d}" for i in range(len(trials), len(trials) + len(creates))]
+    active = sum(not t.terminal for t in state.trials.values())
+    assert sum(a.now for a in creates) == max(0, min(len(creates), parallel - active))
+    assert (plan.phase == PHASE_SUCCEEDED) == (not creates and all(t.terminal for t in state.trials.values()))

@@ -123,3 +123,13 @@ def test_arbitrary_text_never_crashes_the_parser(text):
         parse_experiment(text)
     except SpecError as error:
         assert error.issues
+
+
+def test_errors_inside_a_tagged_union_use_the_document_path():
+    spec = nb201_spec()
+    spec["spec"]["backend"] = {"type": "vertex", "region": "us-central1", "projekt": "x"}
+    text = yaml.safe_dump(spec, sort_keys=False)
+    issues = _issues(text)
+    unknown = [i for i in issues if i.message == "unknown field"]
+    assert [i.path for i in unknown] == ["spec.backend.projekt"]
+    assert "projekt" in text.splitlines()[unknown[0].line - 1]

@@ -1,0 +1,52 @@
+"""Human view of the cost preview (`nasctl cost`, `nasctl apply --dry-run`); JSON is the report itself."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from nasctl.render import console
+
+
+def _number(value: float | None, digits: int = 0) -> str:
+    return "?" if value is None else f"{value:,.{digits}f}"
+
+
+def _money(value: float | None) -> str:
+    return "?" if value is None else f"${value:,.0f}"
+
+
+def _gpus(stage: dict[str, Any]) -> str:
+    if not stage["gpusPerTrial"]:
+        return "-"
+    short = stage["accelerator"].removeprefix("NVIDIA_").removeprefix("TESLA_")
+    return f"{stage['gpusPerTrial']}×{short}"
+
+
+def render_cost(name: str, report: dict[str, Any]) -> None:
+    spending = any(stage["spentUsd"] for stage in report["stages"])
+    table = Table(title=f"{name}: cost preview")
+    columns = ["stage", "trials", "GPUs/trial", "h/trial", "parallel", "runtime h", "GPU-h", "quota", "cost"]
+    for column in columns + (["spent"] if spending else []):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    notes = []
+    for stage in report["stages"]:
+        hours = _number(stage["hoursPerTrial"], 2)
+        if stage["hoursSource"] not in ("spec", "unknown"):
+            hours += "*"
+            notes.append(f"* {stage['name']}: hours per trial from {stage['hoursSource']}")
+        row = [stage["name"], f"{stage['trials']:,}", _gpus(stage), hours, str(stage["parallelTrials"]),
+               _number(stage["runtimeHours"], 1), _number(stage["gpuHours"]), str(stage["quotaGpus"]),
+               _money(stage["costUsd"])]
+        table.add_row(*row, *([_money(stage["spentUsd"])] if spending else []))
+    console.print(table)
+    for note in notes:
+        console.print(note)
+    total = f"Total: {_money(report['totalCostUsd'])}"
+    if spending:
+        total += f", spent so far {_money(report['spentUsd'])}, remaining {_money(report['remainingUsd'])}"
+    console.print(total)
+    if report["priceCatalog"]:
+        console.print(f"Prices: {report['priceCatalog']} (approximate list prices; override under spec.backend.prices)")
+    for warning in report["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")

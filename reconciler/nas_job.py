@@ -1,0 +1,72 @@
+"""Stage 1 (and stage 2 via train_frequency) as one Vertex NasJob, for Vertex's own algorithms.
+
+Vertex's controller proposes the architectures, so nasctl does not create trials: each pass adopts,
+creates or resumes the NasJob (labelled, so a crash never duplicates it), then replaces the recorded
+search/train trials with the job's trial details (level-triggered). The apply loop, the lock, status
+and trials views are the same as for nasctl's own controllers.
+"""
+from __future__ import annotations
+
+from reconciler.apply import PassResult, Reconciler
+from reconciler.backends.base import Backend
+from reconciler.backends.vertex_nas import NasSearchStatus, VertexNasSearch, trial_records
+from reconciler.plan import CREATE, Action, Plan
+from reconciler.records import (
+    PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
+)
+from reconciler.state import save_experiment, save_trials
+from reconciler.store import StateStore
+from search_spaces.registry import build_search_space
+from specs.model import NASExperiment
+
+_FAILED_JOB_STATES = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
+NAS_JOB_ID = "nasjob"
+
+
+def _phase(status: NasSearchStatus) -> tuple[str, Condition]:
+    if status.finished:
+        return PHASE_SUCCEEDED, Condition("Succeeded", "True", "NasJobSucceeded", status.job)
+    if status.state in _FAILED_JOB_STATES:
+        return PHASE_FAILED, Condition("Failed", "True", "NasJobFailed", f"{status.job} ended in {status.state}")
+    return PHASE_RUNNING, Condition("Running", "True", "NasJobRunning", f"{status.job}: {status.state}")
+
+
+def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str) -> None:
+    experiment.phase, condition = _phase(status)
+    experiment.conditions = [condition]
+    experiment.observed_generation = generation
+    experiment.stages = {"search": {"phase": experiment.phase, "summary": {"nasJob": status.job, "state": status.state,
+                                                                          "jobs": status.jobs}}}
+
+
+class NasJobReconciler(Reconciler):
+    def __init__(self, experiment: NASExperiment, store: StateStore, backend: Backend,
+                 search: VertexNasSearch | None = None):
+        super().__init__(experiment, store, backend)
+        self.search = search or VertexNasSearch(experiment)
+        self.space = build_search_space(experiment.spec.search_space)
+
+    def preview(self) -> PassResult:
+        """A plan that creates the NasJob when none exists yet (a read-only list of jobs)."""
+        state = self.load()
+        plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
+                    phase=state.experiment.phase)
+        if not self.search.jobs():
+            algorithm = self.experiment.spec.search.algorithm
+            plan.actions.append(Action(CREATE, NAS_JOB_ID, "search", True, f"Vertex NasJob ({algorithm})"))
+            plan.phase = PHASE_PENDING
+        return PassResult(plan, state)
+
+    def run_pass(self) -> PassResult:
+        state = self.load()
+        status = self.search.reconcile(self.space.to_json_str())
+        state.trials = {record.id: record for record in trial_records(status, self.space)}
+        save_trials(self.store, state)
+        _record(state.experiment, status, self.generation)
+        save_experiment(self.store, state)
+        plan = Plan(generation=self.generation, observed_generation=self.generation, phase=state.experiment.phase,
+                    condition=state.experiment.conditions[0])
+        if status.created:
+            plan.actions.append(Action(CREATE, NAS_JOB_ID, "search", True, status.job))
+        return PassResult(plan, state)
+

