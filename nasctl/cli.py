@@ -179,6 +179,34 @@ def trials(file: Path = SpecOption, output: Output = OutputOption,
 
 
 @app.command()
+@handles_errors
+def report(file: Path = SpecOption) -> None:
+    """Write the search's plots (search curve; accuracy vs latency with the Pareto front) as PNG files."""
+    from reconciler.report import write_report  # noqa: PLC0415
+
+    session = Session.open(file)
+    trials = list(session.state().trials.values())
+    for path in write_report(session.experiment, trials, session.report_dir()):
+        render.console.print(str(path), highlight=False)
+
+
+@app.command()
+@handles_errors
+def spaces(output: Output = OutputOption,
+           sample: str = typer.Option(None, help="Print random architectures of this prebuilt space."),
+           count: int = typer.Option(3, "--count", "-n", help="How many architectures to sample."),
+           seed: int = typer.Option(0, help="Seed of the samples.")) -> None:
+    """List the prebuilt search spaces with their sizes, or sample architectures of one."""
+    from search_spaces import catalog  # noqa: PLC0415
+
+    if sample is not None:
+        render.print_json(catalog.sample(sample, count, seed))
+        return
+    rows = catalog.list_spaces()
+    render.print_json(rows) if output is Output.json else render.render_spaces(rows)
+
+
+@app.command()
 def schema() -> None:
     """Print the NASExperiment JSON Schema (for editors and CI linters)."""
     from specs.model import NASExperiment  # noqa: PLC0415

@@ -66,6 +66,12 @@ def render_status(status: dict[str, Any]) -> None:
     best = status.get("best")
     if best:
         console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}")
+    front = status.get("paretoFront")
+    if front:
+        console.print(f"Pareto front ({len(front)} trials):")
+        for point in front:
+            values = ", ".join(f"{name}={value:.4g}" for name, value in point["values"].items())
+            console.print(f"  {point['trialId']}: {values}")
 
 
 def render_trials(trials: list[dict[str, Any]]) -> None:
@@ -77,6 +83,15 @@ def render_trials(trials: list[dict[str, Any]]) -> None:
         status = trial["status"] + (f" ({trial['reason']})" if trial.get("reason") else "")
         metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(trial["metrics"].items()) if isinstance(v, float))
         table.add_row(trial["id"], status, reward, metrics, json.dumps(trial["arch"]))
+    console.print(table)
+
+
+def render_spaces(rows: list[dict[str, Any]]) -> None:
+    table = Table(show_header=True)
+    for column in ("name", "architectures", "description"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], f"{row['size']:,}", row["description"])
     console.print(table)
 
 

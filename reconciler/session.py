@@ -27,6 +27,14 @@ class Session:
         experiment = load_experiment(path)
         return cls(Path(path), experiment, open_store(experiment.spec.state_uri, experiment.metadata.name))
 
+    def report_dir(self) -> Path:
+        """Where plots go: beside the state when it is local, else ./nasctl-report/<name>/."""
+        from reconciler.local_store import LocalStore  # noqa: PLC0415
+
+        if isinstance(self.store, LocalStore):
+            return self.store.root / "report"
+        return Path("nasctl-report") / self.experiment.metadata.name
+
     def state(self) -> ExperimentState:
         return load_state(self.store, self.experiment.metadata.name, spec_generation(self.experiment))
 

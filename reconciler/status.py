@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.records import FAILED, PENDING, RUNNING, SUCCEEDED, TRAIN, TrialRecord
+from reconciler.pareto import pareto_front
+from reconciler.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
 from reconciler.selection import rank_trials
 from reconciler.state import ExperimentState
 from specs.model import NASExperiment
@@ -12,7 +13,7 @@ from specs.model import NASExperiment
 def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord | None:
     """Stage-2's best by score when stage 2 has results, else stage-1's best by reward."""
     trained = state.stage_trials(TRAIN)
-    candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials("search")
+    candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials(SEARCH)
     ranked = rank_trials(candidates, experiment.spec.reward)
     return ranked[0] if ranked else None
 
@@ -37,7 +38,16 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         },
         "best": {"trialId": best.id, "stage": best.stage, "reward": best.reward, "arch": best.arch}
         if best else None,
+        "paretoFront": _front(experiment, state),
     }
+
+
+def _front(experiment: NASExperiment, state: ExperimentState) -> list[dict[str, Any]] | None:
+    """The stage-1 Pareto front when the reward has a latency or memory term, else None."""
+    reward = experiment.spec.reward
+    if reward.latency is None and reward.memory is None:
+        return None
+    return [{"trialId": p.trial_id, "values": p.values} for p in pareto_front(state.stage_trials(SEARCH), reward)]
 
 
 def trial_view(trial: TrialRecord) -> dict[str, Any]:

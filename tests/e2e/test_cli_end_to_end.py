@@ -164,3 +164,37 @@ def test_apply_once_runs_a_single_pass_and_later_passes_continue(write_spec, nas
     nasctl("apply", "-f", str(spec), "--yes", check=True)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json").stdout)
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 5
+
+
+def test_latency_aware_search_reports_front_and_plots(write_spec, nasctl, tmp_path):
+    spec = nb201_spec(max_trials=16, parallel=4, top_n=None)
+    spec["spec"]["reward"] = {"metric": "accuracy", "latency": {"metric": "latency_fpga_ms", "target": 4.0}}
+    spec = write_spec(spec)
+    nasctl("apply", "-f", str(spec), "--yes", "--no-progress", check=True)
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
+    trials = {t["id"]: t for t in json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)}
+    front = status["paretoFront"]
+    assert front, "a latency-aware search shows its Pareto front"
+    for point in front:  # no trial beats a front point on both objectives
+        mine = trials[point["trialId"]]["metrics"]
+        assert not any(t["metrics"]["accuracy"] > mine["accuracy"]
+                       and t["metrics"]["latency_fpga_ms"] < mine["latency_fpga_ms"] for t in trials.values())
+    feasible = [t for t in trials.values() if t["metrics"]["latency_fpga_ms"] <= 4.0]
+    if feasible:
+        assert trials[status["best"]["trialId"]]["metrics"]["latency_fpga_ms"] <= 4.0
+    assert "Pareto front" in nasctl("status", "-f", str(spec), check=True).stdout
+
+    printed = nasctl("report", "-f", str(spec), check=True).stdout.split()
+    assert [Path(p).name for p in printed] == ["search_curve.png", "accuracy_latency.png"]
+    for path in printed:
+        assert Path(path).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert Path(path).is_relative_to(tmp_path / "state" / "exp")
+
+
+def test_spaces_lists_prebuilt_spaces_with_sizes_and_samples(nasctl):
+    rows = json.loads(nasctl("spaces", "-o", "json", check=True).stdout)
+    sizes = {row["name"]: row["size"] for row in rows}
+    assert sizes["nb201"] == 15625
+    samples = json.loads(nasctl("spaces", "--sample", "nb201", "-n", "4", check=True).stdout)
+    assert len(samples) == 4 and len({json.dumps(s) for s in samples}) == 4
+    assert nasctl("spaces", "--sample", "nope").returncode == 1
