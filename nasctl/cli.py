@@ -206,6 +206,30 @@ def spaces(output: Output = OutputOption,
     render.print_json(rows) if output is Output.json else render.render_spaces(rows)
 
 
+@app.command("latency-worker")
+@handles_errors
+def latency_worker(file: Path = SpecOption,
+                   batch_size: int = typer.Option(1, help="Images per timed forward pass."),
+                   image_size: int = typer.Option(None, help="Input size; default: the size the model trained at."),
+                   warmup: int = typer.Option(20, help="Untimed runs first."),
+                   runs: int = typer.Option(50, help="Timed runs (median, p90 and CV are reported)."),
+                   poll_seconds: float = typer.Option(5.0, help="How often to look for new trials."),
+                   once: bool = typer.Option(False, "--once", help="Measure what is waiting, then exit.")) -> None:
+    """Measure each trial's saved model on this machine (an on-prem latency worker); Ctrl-C stops."""
+    from latency.measure import LatencyOptions  # noqa: PLC0415
+    from latency.worker import run_worker  # noqa: PLC0415
+    from reconciler.backends.factory import local_work_dir  # noqa: PLC0415
+
+    session = Session.open(file)
+    options = LatencyOptions(batch_size=batch_size, image_size=image_size, warmup=warmup, runs=runs)
+    try:
+        measured = run_worker(session.store, local_work_dir(session.experiment, session.store), options=options,
+                              poll_seconds=poll_seconds, once=once)
+    except KeyboardInterrupt:
+        return
+    render.console.print(f"measured {len(measured)} trials: {', '.join(measured) or '-'}")
+
+
 @app.command()
 def schema() -> None:
     """Print the NASExperiment JSON Schema (for editors and CI linters)."""

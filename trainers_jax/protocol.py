@@ -26,6 +26,7 @@ RUN_LOCK_FILE = "run.lock"
 LAUNCH_FILE = "launch.json"
 LOG_FILE = "trial.log"
 CHECKPOINT_DIR = "checkpoints"
+COMPILATION_CACHE_ENV = "NASCTL_JAX_CACHE_DIR"  # XLA's persistent cache, shared by a backend's trials
 
 # Final statuses a trial may write.
 SUCCEEDED = "succeeded"

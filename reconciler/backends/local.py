@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
-from trainers_jax.protocol import LAUNCH_FILE, RESULT_FILE, StopSignal, TrialDir, TrialResult, write_json_atomic
+from trainers_jax.protocol import COMPILATION_CACHE_ENV, LAUNCH_FILE, RESULT_FILE, StopSignal, TrialDir, TrialResult, write_json_atomic
 
 _TIMEOUT_GRACE_SECONDS = 5.0
 
@@ -78,6 +78,8 @@ class LocalBackend(Backend):
 
     def _environment(self, gpu: int | None) -> dict[str, str]:
         env = dict(os.environ)
+        # one persistent XLA compilation cache (and GPU autotuning results) shared by all trials
+        env.setdefault(COMPILATION_CACHE_ENV, str(self.work_dir.parent / "jax-cache"))
         if gpu is None:
             env.setdefault("JAX_PLATFORMS", "cpu")
             return env

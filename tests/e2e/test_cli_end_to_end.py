@@ -198,3 +198,10 @@ def test_spaces_lists_prebuilt_spaces_with_sizes_and_samples(nasctl):
     samples = json.loads(nasctl("spaces", "--sample", "nb201", "-n", "4", check=True).stdout)
     assert len(samples) == 4 and len({json.dumps(s) for s in samples}) == 4
     assert nasctl("spaces", "--sample", "nope").returncode == 1
+
+
+def test_latency_worker_once_on_an_experiment_with_nothing_to_measure(write_spec, nasctl):
+    spec = write_spec(nb201_spec(max_trials=2, parallel=1, top_n=None))
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    result = nasctl("latency-worker", "-f", str(spec), "--once", check=True)
+    assert "measured 0 trials" in result.stdout  # tabular trials save no model to measure

@@ -1,0 +1,33 @@
+"""Fixtures of the trainer tests: trial directories and a shared compilation cache."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from trainers_jax.protocol import StopSignal, TrialDir
+from trainer_fixtures import FAST_ARGS, TINY_ARCH
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _shared_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    import os
+
+    os.environ.setdefault("NASCTL_JAX_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+
+
+@pytest.fixture
+def make_trial(tmp_path: Path) -> Callable[..., TrialDir]:
+    def make(name: str = "trial", arch: Any = None, args: dict[str, Any] | None = None,
+             trainer: dict[str, Any] | None = None, stop: StopSignal | None = None, seed: int = 0) -> TrialDir:
+        trial = TrialDir(tmp_path / name)
+        trial.path.mkdir(parents=True, exist_ok=True)
+        trial.write_spec({"id": name, "stage": "search", "arch": TINY_ARCH if arch is None else arch,
+                          "trainer": trainer or {"prebuilt": "image-classifier"},
+                          "args": {**FAST_ARGS, **(args or {})}, "seed": seed})
+        if stop is not None:
+            trial.write_stop(stop)
+        return trial
+
+    return make

@@ -1,0 +1,225 @@
+"""The prebuilt ``image-classifier`` trainer: a Flax MnasNet-space or NB201 network trained with optax.
+
+Trainer args (camelCase, unknown keys are errors) are :class:`ClassifierArgs`. The three proxy-task
+levers: ``steps`` (fewer steps; the cosine schedule still decays to 0 at the last one),
+``trainFraction`` (class-balanced, shuffled sub-sample of the training set) and a scaled-down model
+(``width``, ``depth`` multipliers, ``imageSize``).
+
+A relaunched trial resumes from its orbax checkpoint with the same step count, optimizer state and
+schedule; the ``desired_fraction`` stop signal ends training exactly at that share of ``steps``.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.alias_generators import to_camel
+
+from trainers_jax.context import TrialContext
+from trainers_jax.protocol import COMPILATION_CACHE_ENV, FAILED, FAILED_NAN, FAILED_OOM, TrialFailure
+
+
+
+class LatencyArgs(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    batch_size: int = Field(1, ge=1)
+    image_size: int | None = Field(None, ge=1, description="Default: the training image size.")
+    warmup: int = Field(20, ge=0)
+    runs: int = Field(50, ge=2)
+
+
+class ClassifierArgs(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    dataset: str = Field("digits", description="'digits', an .npz file, an image folder (or a registered URI).")
+    image_size: int | None = Field(None, ge=4, description="Resize images to this size (default: digits 32).")
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    train_fraction: float = Field(1.0, gt=0, le=1, description="Class-balanced sub-sample of the training set.")
+    steps: int = Field(200, ge=1)
+    batch_size: int = Field(64, ge=1)
+    eval_every: int = Field(50, ge=1)
+    eval_batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(0.1, gt=0)
+    warmup_steps: int | None = Field(None, ge=0)
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(5e-5, ge=0)
+    label_smoothing: float = Field(0.1, ge=0, lt=1)
+    clip_norm: float | None = Field(1.0, gt=0)
+    ema_decay: float | None = Field(None, gt=0, lt=1)
+    width: float = Field(1.0, gt=0, description="Width multiplier (MnasNet).")
+    depth: float = Field(1.0, gt=0, description="Depth multiplier (MnasNet).")
+    nb201_channels: int = Field(16, ge=1)
+    nb201_cells: int = Field(5, ge=1)
+    bf16: bool | None = Field(None, description="bf16 compute; default on for GPU/TPU, off on CPU.")
+    latency: LatencyArgs | None = Field(None, description="Measure the trained model's latency (own process).")
+    wait_for_latency_seconds: float | None = Field(
+        None, gt=0, description="Wait this long for latency.json from an on-prem latency worker.")
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> "ClassifierArgs":
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise TrialFailure(FAILED, f"image-classifier: bad trainer args: {problems}") from None
+
+
+def configure_jax() -> None:
+    """Persistent compilation cache (XLA's GPU autotuning results are kept in it too) shared by trials."""
+    import jax  # noqa: PLC0415
+
+    cache = os.environ.get(COMPILATION_CACHE_ENV) or str(Path.home() / ".cache" / "nasctl" / "jax")
+    jax.config.update("jax_compilation_cache_dir", cache)
+
+
+def out_of_memory(exc: Exception, batch_size: int) -> TrialFailure | None:
+    """A `failed_oom` failure for a device allocation failure (XLA's RESOURCE_EXHAUSTED status), else None."""
+    import jax  # noqa: PLC0415
+
+    if isinstance(exc, jax.errors.JaxRuntimeError) and str(exc).startswith("RESOURCE_EXHAUSTED"):
+        return TrialFailure(FAILED_OOM, f"device out of memory at batch size {batch_size}: {str(exc).splitlines()[0]}")
+    return None
+
+
+def train(ctx: TrialContext) -> dict[str, Any]:
+    args = ClassifierArgs.parse(ctx.args)
+    configure_jax()
+    try:
+        return _train(ctx, args)
+    except Exception as exc:
+        failure = out_of_memory(exc, args.batch_size)
+        if failure is not None:
+            raise failure from None
+        raise
+
+
+def _load_data(ctx: TrialContext, args: ClassifierArgs) -> Any:
+    from trainers_jax.data import DataError, load_dataset, subsample  # noqa: PLC0415
+
+    size = args.image_size or (32 if args.dataset == "digits" else None)
+    try:
+        data = load_dataset(args.dataset, size, seed=ctx.seed, test_fraction=args.test_fraction)
+        return subsample(data, args.train_fraction, seed=ctx.seed)
+    except DataError as exc:
+        raise TrialFailure(FAILED, f"bad training data: {exc}") from None
+
+
+def _build(ctx: TrialContext, args: ClassifierArgs, data: Any, bf16: bool) -> tuple[Any, Any]:
+    import jax.numpy as jnp  # noqa: PLC0415
+
+    from trainers_jax.models import ArchitectureError, ModelConfig, build_model  # noqa: PLC0415
+
+    config = ModelConfig(arch=ctx.arch(), num_classes=data.num_classes, image_size=data.image_size,
+                         channels=data.channels, width=args.width, depth=args.depth,
+                         nb201_channels=args.nb201_channels, nb201_cells=args.nb201_cells)
+    try:
+        return config, build_model(config, jnp.bfloat16 if bf16 else jnp.float32)
+    except ArchitectureError as exc:
+        raise TrialFailure(FAILED, f"architecture cannot be built: {exc}") from None
+
+
+def _train(ctx: TrialContext, args: ClassifierArgs) -> dict[str, Any]:
+    from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.models import ArchitectureError  # noqa: PLC0415
+
+    data = _load_data(ctx, args)
+    bf16 = training.use_bf16() if args.bf16 is None else args.bf16
+    config, model = _build(ctx, args, data, bf16)
+    try:
+        cfg = training.TrainConfig(args.steps, args.batch_size, args.learning_rate, args.warmup_steps,
+                                   args.optimizer, args.momentum, args.weight_decay, args.label_smoothing,
+                                   args.clip_norm, args.ema_decay)
+    except ValueError as exc:
+        raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
+    tx = training.make_optimizer(cfg)
+    try:
+        state = training.init_state(model, tx, cfg, data.x_train[:1], ctx.seed)
+    except (ArchitectureError, TypeError, ValueError) as exc:  # shapes that do not fit the input
+        raise TrialFailure(FAILED, f"architecture cannot be built: {type(exc).__name__}: {exc}") from None
+    checkpoints = training.Checkpointer(ctx.checkpoint_dir())
+    try:
+        if checkpoints.latest_step() is not None:
+            state = checkpoints.restore(state)
+        state, metrics = _loop(ctx, args, cfg, model, tx, data, state, checkpoints)
+    finally:
+        checkpoints.close()
+    variables = {"params": training.eval_params(state), "batch_stats": state["batch_stats"]}
+    return _finish(ctx, args, config, variables, metrics)
+
+
+def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any, data: Any,
+          state: Any, checkpoints: Any) -> tuple[Any, dict[str, Any]]:
+    """Evaluate every `evalEvery` steps; check stop signals before every cycle; checkpoint after it."""
+    import jax  # noqa: PLC0415
+
+    from trainers_jax import training  # noqa: PLC0415
+
+    step_fn = training.make_train_step(model, tx, cfg, data.num_classes)
+    evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(data.x_test)))
+    sampler = training.BatchSampler(len(data.x_train), cfg.batch_size, ctx.seed)
+    images, labels = jax.device_put(data.x_train), jax.device_put(data.y_train)
+    step, started, trained_seconds = int(state["step"]), time.monotonic(), 0.0
+    metrics: dict[str, Any] = {}
+    while step < cfg.steps and not ctx.should_stop(step / cfg.steps):
+        end = min(cfg.steps, (step // args.eval_every + 1) * args.eval_every)  # same cycles as an unbroken run
+        desired = ctx.stop_signal().desired_fraction
+        if desired is not None:
+            end = min(end, max(step + 1, training.steps_for_fraction(desired, cfg.steps)))
+        for s in range(step, end):
+            state, loss = step_fn(state, images, labels, sampler(s))
+        step = end
+        if not bool(state["finite"]):
+            raise TrialFailure(FAILED_NAN, f"training loss became NaN/Inf by step {step} "
+                                           f"(learning rate {training.learning_rate(state):.3g}, last loss {float(loss)})")
+        trained_seconds = time.monotonic() - started
+        metrics = {**evaluate(state, data.x_test, data.y_test), "train_loss": float(loss),
+                   "learning_rate": training.learning_rate(state)}
+        ctx.report(step, metrics, fraction=step / cfg.steps)
+        checkpoints.save(state)
+    if not metrics:  # relaunched with nothing left to train: still report the restored model's accuracy
+        metrics = {**evaluate(state, data.x_test, data.y_test), "learning_rate": training.learning_rate(state)}
+    return state, {**metrics, "steps": step, "train_seconds": trained_seconds}
+
+
+def _finish(ctx: TrialContext, args: ClassifierArgs, config: Any, variables: Any,
+            metrics: dict[str, Any]) -> dict[str, Any]:
+    """Save the trained model, then measure (or wait for) its latency."""
+    import jax  # noqa: PLC0415
+
+    from trainers_jax.saved_model import save_model  # noqa: PLC0415
+
+    metrics["num_params"] = float(sum(x.size for x in jax.tree_util.tree_leaves(variables["params"])))
+    save_model(ctx.dir.path, config, variables)
+    if args.latency is not None:
+        from latency.calculator import LatencyError, run_calculator  # noqa: PLC0415
+        from latency.measure import LatencyOptions  # noqa: PLC0415
+
+        try:
+            latency = run_calculator(ctx.dir.path, LatencyOptions(**args.latency.model_dump()))
+        except LatencyError as exc:
+            raise TrialFailure(FAILED, str(exc)) from None
+        metrics.update(_numeric(latency))
+    elif args.wait_for_latency_seconds is not None:
+        metrics.update(_numeric(_wait_for_latency(ctx, args.wait_for_latency_seconds)))
+    return metrics
+
+
+def _numeric(values: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _wait_for_latency(ctx: TrialContext, timeout: float, poll: float = 1.0) -> dict[str, Any]:
+    """Vertex's on-prem flow: an external latency worker measures the saved model and writes latency.json."""
+    deadline = time.monotonic() + timeout
+    while (latency := ctx.dir.read_latency()) is None:
+        if time.monotonic() >= deadline:
+            raise TrialFailure(FAILED, f"no latency.json from a latency worker within {timeout:.0f} s")
+        time.sleep(poll)
+    if "error" in latency:
+        raise TrialFailure(FAILED, f"latency worker failed: {latency['error']}")
+    return latency
