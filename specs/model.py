@@ -206,7 +206,7 @@ class StageTrainerOverrides(SpecModel):
 class SearchStage(StageTrainerOverrides):
     """Stage 1: the controller proposes architectures, each trained with the proxy task."""
 
-    algorithm: str = Field("random", description="Search controller, e.g. 'random'.")
+    algorithm: str = Field("bayesopt", description="Search controller: bayesopt (default), random, grid, evolution, reinforce.")
     algorithm_settings: dict[str, Any] = Field(default_factory=dict, description="Controller-specific settings.")
     max_trials: int = Field(ge=1, description="Stage-1 trials in total (failed ones included).")
     parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
@@ -239,7 +239,8 @@ class TrainStage(StageTrainerOverrides):
 
     top_n: int = Field(10, ge=1, description="How many of the best stage-1 architectures to train.")
     frequency: int | None = Field(
-        None, ge=1, description="Also train the current top N every this many finished search trials (Vertex's train_frequency)."
+        None, ge=1,
+        description="Also train the current top N every this many finished search trials (Vertex's train_frequency).",
     )
     parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
     max_failed_trials: int | None = Field(None, ge=0, description="Default: all may fail without failing the experiment.")
@@ -261,7 +262,9 @@ class VarianceMeasurementStage(StageTrainerOverrides):
         0.01, gt=0, le=1, description="Share of training an attempt must complete to count as workable."
     )
     max_cv: float = Field(0.4, gt=0, description="Good if the coefficient of variation is at most this.")
-    max_smoothness: float = Field(10.0, gt=0, description="Good if the smoothness (Vertex's definition) is at most this.")
+    max_smoothness: float = Field(
+        10.0, gt=0, description="Good if the smoothness (Vertex's definition) is at most this."
+    )
     parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
     seed: int = Field(0, description="Seed of the random attempts and of the copies' training seeds.")
 

@@ -1,0 +1,6 @@
+"""The three proxy-task design tools (variance measurement, model selection, proxy-task search).
+
+The math modules (curves, variance, selection, correlation, stopping) do no I/O: the stages in
+``reconciler/stages/`` feed them recorded trial curves and record what they return. Plots live in
+:mod:`reconciler.proxy.plots` (matplotlib, lazy); :mod:`reconciler.proxy.trials` is what the stages share.
+"""
