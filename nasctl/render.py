@@ -66,6 +66,8 @@ def render_status(status: dict[str, Any]) -> None:
     best = status.get("best")
     if best:
         console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}")
+    for warning in status.get("warnings", []):
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
     front = status.get("paretoFront")
     if front:
         console.print(f"Pareto front ({len(front)} trials):")

@@ -14,7 +14,7 @@ from reconciler.records import (
     FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_CRASHED, REASON_ERROR,
     REASON_NAN, REASON_OOM, REASON_TIMEOUT, RUNNING, SUCCEEDED, Condition, TrialRecord,
 )
-from reconciler.reward import RewardError, compute_reward
+from reconciler.reward import RewardError, compute_reward, reward_warnings
 from reconciler.stages.base import Stage, StageContext
 from trainers_jax import protocol
 
@@ -79,7 +79,9 @@ def refresh(ctx: StageContext) -> None:
             if result.status == protocol.SUCCEEDED:
                 try:
                     trial.reward = compute_reward(result.metrics, ctx.spec.reward)
-                    _finish(trial, SUCCEEDED, None, result.message, result.metrics)
+                    warnings = reward_warnings(trial.reward, ctx.spec.reward)
+                    _finish(trial, SUCCEEDED, None, "; ".join([result.message, *warnings]).strip("; "),
+                            result.metrics)
                 except RewardError as exc:
                     _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", result.metrics)
             else:

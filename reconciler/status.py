@@ -5,6 +5,7 @@ from typing import Any
 
 from reconciler.pareto import pareto_front
 from reconciler.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
+from reconciler.reward import REWARD_RANGE, reward_warnings
 from reconciler.selection import rank_trials
 from reconciler.state import ExperimentState
 from specs.model import NASExperiment
@@ -39,7 +40,18 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         "best": {"trialId": best.id, "stage": best.stage, "reward": best.reward, "arch": best.arch}
         if best else None,
         "paretoFront": _front(experiment, state),
+        "warnings": _reward_warnings(experiment, trials),
     }
+
+
+def _reward_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:
+    """One line when rewards fall outside Vertex's [1e-3, 10]: usually a unit mistake in the spec."""
+    odd = [t for t in trials if t.reward is not None and reward_warnings(t.reward, experiment.spec.reward)]
+    if not odd:
+        return []
+    first = odd[0]
+    return [f"{len(odd)} trial(s) have rewards outside [{REWARD_RANGE[0]:g}, {REWARD_RANGE[1]:g}], "
+            f"e.g. {first.id}: {reward_warnings(first.reward, experiment.spec.reward)[0]}"]
 
 
 def _front(experiment: NASExperiment, state: ExperimentState) -> list[dict[str, Any]] | None:
@@ -52,9 +64,10 @@ def _front(experiment: NASExperiment, state: ExperimentState) -> list[dict[str, 
 
 def trial_view(trial: TrialRecord) -> dict[str, Any]:
     view = {"id": trial.id, "stage": trial.stage, "arch": trial.arch, "status": trial.status,
-            "reward": trial.reward, "metrics": trial.metrics}
+            "reward": trial.reward, "metrics": trial.metrics, "args": trial.args}
     if trial.reason:
         view["reason"] = trial.reason
+    if trial.message:
         view["message"] = trial.message
     if trial.source_trial:
         view["sourceTrial"] = trial.source_trial

@@ -33,6 +33,9 @@ class Observation:
 
 class Controller(ABC):
     name: ClassVar[str]
+    # The experiment's reward spec (set by `make_controller`); constraint-aware controllers read its
+    # latency/memory targets. None when the caller does not say.
+    reward_spec: Any = None
 
     def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         self.space = space

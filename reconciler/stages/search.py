@@ -16,7 +16,8 @@ def rebuild_controller(ctx: StageContext) -> Controller:
     """A controller fed with every finished stage-1 trial, in index order."""
     search = ctx.spec.search
     space = build_search_space(ctx.spec.search_space)
-    controller = make_controller(search.algorithm, space, search.seed, search.algorithm_settings)
+    controller = make_controller(search.algorithm, space, search.seed, search.algorithm_settings,
+                                 reward=ctx.spec.reward)
     for trial in ctx.state.stage_trials(SEARCH):
         if trial.terminal:
             reward = trial.reward if trial.status == SUCCEEDED else None

@@ -205,3 +205,17 @@ def test_latency_worker_once_on_an_experiment_with_nothing_to_measure(write_spec
     nasctl("apply", "-f", str(spec), "--yes", check=True)
     result = nasctl("latency-worker", "-f", str(spec), "--once", check=True)
     assert "measured 0 trials" in result.stdout  # tabular trials save no model to measure
+
+
+def test_rewards_outside_vertex_range_are_warned_in_status(write_spec, nasctl, tmp_path):
+    (tmp_path / "percent_trainer.py").write_text("def train(ctx):\n    return {'accuracy': 93.5}\n")
+    spec = nb201_spec(max_trials=3, parallel=1, top_n=None)
+    spec["spec"]["trainer"] = {"module": "percent_trainer:train"}
+    spec = write_spec(spec)
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json").stdout)
+    [warning] = status["warnings"]
+    assert warning.startswith("3 trial(s) have rewards outside [0.001, 10]") and "percentage" in warning
+    assert "warning:" in nasctl("status", "-f", str(spec)).stdout
+    trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)
+    assert all("outside" in t["message"] for t in trials)
