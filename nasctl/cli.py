@@ -29,6 +29,8 @@ class Output(str, Enum):
 
 
 OutputOption = typer.Option(Output.text, "--output", "-o", help="Output format.")
+# Credentials, permissions, quota, network: shown as one clear line, never as a traceback.
+_CLOUD_ERROR_MODULES = ("google.auth", "google.api_core", "google.cloud.exceptions", "google.resumable_media")
 
 
 def handles_errors(command: F) -> F:
@@ -43,6 +45,10 @@ def handles_errors(command: F) -> F:
                 render.error(issue.render(exc.source))
         except (StateError, ValueError, FileNotFoundError) as exc:
             render.error(str(exc))
+        except Exception as exc:  # noqa: BLE001 - only Google Cloud client errors are rendered here
+            if not type(exc).__module__.startswith(_CLOUD_ERROR_MODULES):
+                raise
+            render.error(f"Google Cloud: {type(exc).__name__}: {exc}")
         raise typer.Exit(1)
 
     return wrapper  # type: ignore[return-value]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -219,3 +220,20 @@ def test_rewards_outside_vertex_range_are_warned_in_status(write_spec, nasctl, t
     assert "warning:" in nasctl("status", "-f", str(spec)).stdout
     trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)
     assert all("outside" in t["message"] for t in trials)
+
+
+def test_missing_cloud_credentials_is_one_clear_line_not_a_traceback(write_spec, tmp_path):
+    spec = nb201_spec()
+    spec["spec"]["stateUri"] = "gs://some-bucket/state"
+    path = write_spec(spec)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "STORAGE_EMULATOR_HOST", "CLOUDSDK_CONFIG")}
+    # never probe a real metadata server: only loopback, and refused
+    env.update(PYTHONPATH=str(Path(__file__).resolve().parents[2]), NO_GCE_CHECK="True",
+               GCE_METADATA_HOST="127.0.0.1:9", GCE_METADATA_IP="127.0.0.1:9", CLOUDSDK_CONFIG=str(tmp_path / "gcloud"),
+               HOME=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "nasctl.cli", "status", "-f", str(path)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert "Google Cloud: DefaultCredentialsError" in result.stderr
+    assert "Traceback" not in result.stderr and "╭" not in result.stderr
