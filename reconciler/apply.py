@@ -90,6 +90,7 @@ class Reconciler:
                 state.trials[action.trial_id].status = RUNNING
         if to_launch or any(a.kind == ADOPT for a in now):
             save_trials(self.store, state)
+        self.backend.reconcile_helpers([t.id for t in state.trials.values() if t.status == RUNNING])
         if plan.phase != PHASE_FAILED:  # the phase after acting: trials created now make it Running
             plan.phase, plan.condition = experiment_phase(ctx, enabled_stages(ctx, self.stages))
         self._record_experiment(ctx, plan)

@@ -46,6 +46,9 @@ class Backend(ABC):
         """Write the trial's stop signal (desired fraction, max seconds) where its trainer reads it."""
         raise NotImplementedError(f"{type(self).__name__} cannot send stop signals to trials")
 
+    def reconcile_helpers(self, running: list[str]) -> None:
+        """Start what running trials wait for (on Vertex: latency-calculator jobs). Default: nothing."""
+
     @abstractmethod
     def trial_dir_uri(self, trial_id: str) -> str:
         """Where the trial's protocol files live."""

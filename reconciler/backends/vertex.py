@@ -12,11 +12,12 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
-from reconciler.backends.vertex_jobs import custom_job, make_job_client, parent, trial_dir_uri
+from reconciler.backends.vertex_jobs import custom_job, latency_job, make_job_client, parent, trial_dir_uri
 from reconciler.backends.vertex_labels import KEY_LABEL, job_key, job_labels, label_filter
 from reconciler.backends.vertex_trial_dir import GcsTrialDir
 from specs.model import NASExperiment, VertexBackend as VertexSpec
-from trainers_jax.protocol import FAILED, StopSignal, TrialResult
+from trainers_jax.protocol import FAILED, LATENCY_FILE, StopSignal, TrialResult
+from trainers_jax.saved_model import MODEL_CONFIG_FILE
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import CustomJob, JobServiceClient
@@ -117,6 +118,24 @@ class VertexCustomJobBackend(Backend):
         if result is None:  # cancelled, or succeeded without writing a result
             return TrialObservation(LOST, None, directory.read_metrics(), elapsed)
         return TrialObservation(FINISHED, result, directory.read_metrics(), elapsed)
+
+    def reconcile_helpers(self, running: list[str]) -> None:
+        """A latency-calculator job for each running trial that saved its model but has no latency.json yet
+        (the trainer waits for it, as Vertex's trainers wait for its latency calculator). Labelled like
+        trials (key ``<trial>-latency``), so a crash never starts a second calculator for one trial."""
+        if self.spec.latency is None:
+            return
+        for trial_id in running:
+            directory = self.trial_dir(trial_id)
+            if not directory.exists(MODEL_CONFIG_FILE) or directory.exists(LATENCY_FILE):
+                continue
+            helper = f"{trial_id}-latency"
+            if self._latest_job(helper) is not None:
+                continue  # launched already: its outcome lands in latency.json (or the trial's wait times out)
+            labels = job_labels(self.experiment, job_key(self.experiment, helper), "latency")
+            created = self._client.create_custom_job(
+                parent=parent(self.spec), custom_job=latency_job(self.spec, self.experiment, trial_id, labels))
+            self._jobs[helper] = created.name
 
     def stop(self, trial_id: str, reason: str) -> None:
         job = self._latest_job(trial_id)

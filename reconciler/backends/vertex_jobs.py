@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
 TRIAL_MODULE = "trainers_jax.run_trial"  # CustomJob trials (our controllers)
 NAS_TRIAL_MODULE = "reconciler.backends.vertex_nas_trial"  # NasJob trials (Vertex's controllers)
+LATENCY_MODULE = "latency.calculator"  # measures a trial's saved model, writes its latency.json
 
 
 def make_job_client(backend: VertexBackend) -> "JobServiceClient":
@@ -91,6 +92,16 @@ def custom_job(backend: VertexBackend, experiment: str, trial_id: str, stage: st
     spec = _job_spec(backend, stage_resources(backend, stage), TRIAL_MODULE, [fuse_path(trial_uri)], trial_uri,
                      timeout_seconds)
     return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}"[:128], job_spec=spec, labels=labels)
+
+
+def latency_job(backend: VertexBackend, experiment: str, trial_id: str, labels: dict[str, str]) -> "CustomJob":
+    """The latency calculator for one trial, on the `latency` machine (the target device class)."""
+    from google.cloud import aiplatform_v1 as v1  # noqa: PLC0415
+
+    trial_uri = trial_dir_uri(backend, experiment, trial_id)
+    spec = _job_spec(backend, backend.latency, LATENCY_MODULE, [fuse_path(trial_uri)], f"{trial_uri}/latency-job",
+                     None)
+    return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}-latency"[:128], job_spec=spec, labels=labels)
 
 
 def nas_job(backend: VertexBackend, experiment: str, *, algorithm: str, search_space_json: str, metric: str,

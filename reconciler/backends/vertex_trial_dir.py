@@ -54,6 +54,11 @@ class GcsTrialDir:
         self._bucket.blob(f"{self._prefix}/{name}").upload_from_string(
             json.dumps(data, sort_keys=True), content_type="application/json")
 
+    def exists(self, name: str) -> bool:
+        from google.cloud.storage.retry import DEFAULT_RETRY  # noqa: PLC0415
+
+        return self._bucket.blob(f"{self._prefix}/{name}").exists(retry=DEFAULT_RETRY)
+
     def write_spec(self, spec: dict[str, Any]) -> None:
         self._write_json(TRIAL_FILE, spec)
 
