@@ -51,15 +51,25 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
     )
 
 
+_COUNT_COLUMNS = ("total", "succeeded", "failed", "running", "pending")
+
+
+def _summary_text(summary: dict[str, Any]) -> str:
+    """A stage's own results (CV and verdict, best proxy task, ...): the summary beyond the counts."""
+    extra = {k: v for k, v in summary.items() if k not in _COUNT_COLUMNS and k != "stopped"}
+    return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={json.dumps(v, default=str)}"
+                     for k, v in extra.items())
+
+
 def render_status(status: dict[str, Any]) -> None:
     table = Table(title=f"{status['name']}: {status['phase']}", show_header=True)
-    for column in ("stage", "phase", "total", "succeeded", "failed", "running", "pending"):
-        table.add_column(column)
+    for column in ("stage", "phase", *_COUNT_COLUMNS):
+        table.add_column(column, no_wrap=True)
     for stage, info in status["stages"].items():
-        summary = info["summary"]
-        table.add_row(stage, info["phase"], *(str(summary.get(k, 0)) for k in
-                                               ("total", "succeeded", "failed", "running", "pending")))
+        table.add_row(stage, info["phase"], *(str(info["summary"].get(k, 0)) for k in _COUNT_COLUMNS))
     console.print(table)
+    for stage, info in status["stages"].items():
+        console.print(f"{stage}: {_summary_text(info['summary'])}", highlight=False)
     console.print(f"generation {status['generation']}, observed {status['observedGeneration']}")
     for condition in status["conditions"]:
         console.print(f"{condition['type']}={condition['status']} ({condition['reason']}): {condition['message']}")
