@@ -3,8 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.table import Table
-
 from nasctl.render import console
 
 
@@ -25,11 +23,9 @@ def _gpus(stage: dict[str, Any]) -> str:
 
 def render_cost(name: str, report: dict[str, Any]) -> None:
     spending = any(stage["spentUsd"] for stage in report["stages"])
-    table = Table(title=f"{name}: cost preview")
-    columns = ["stage", "trials", "GPUs/trial", "h/trial", "parallel", "runtime h", "GPU-h", "quota", "cost"]
-    for column in columns + (["spent"] if spending else []):
-        table.add_column(column, justify="left" if column == "stage" else "right")
-    notes = []
+    header = ["stage", "trials", "GPUs", "h/trial", "parallel", "runtime h", "GPU-h", "quota", "cost"]
+    header += ["spent"] if spending else []
+    rows, notes = [], []
     for stage in report["stages"]:
         hours = _number(stage["hoursPerTrial"], 2)
         if stage["hoursSource"] not in ("spec", "unknown"):
@@ -38,8 +34,18 @@ def render_cost(name: str, report: dict[str, Any]) -> None:
         row = [stage["name"], f"{stage['trials']:,}", _gpus(stage), hours, str(stage["parallelTrials"]),
                _number(stage["runtimeHours"], 1), _number(stage["gpuHours"]), str(stage["quotaGpus"]),
                _money(stage["costUsd"])]
-        table.add_row(*row, *([_money(stage["spentUsd"])] if spending else []))
-    console.print(table)
+        rows.append(row + ([_money(stage["spentUsd"])] if spending else []))
+    # plain fixed-width columns: a number is never cut to fit a narrow terminal
+    widths = [max(len(column), *(len(row[position]) for row in rows)) for position, column in enumerate(header)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
+
+    console.print(f"[bold]{name}: cost preview[/]")
+    console.print(line(header), highlight=False, soft_wrap=True)
+    console.print("  ".join("-" * w for w in widths), highlight=False, soft_wrap=True)
+    for row in rows:
+        console.print(line(row), highlight=False, soft_wrap=True)
     for note in notes:
         console.print(note)
     total = f"Total: {_money(report['totalCostUsd'])}"
