@@ -60,7 +60,7 @@ class BayesOpt(Controller):
         initial_trials: int = 10,
         candidates: int = 2000,
         enumerate_limit: int = 50_000,
-        refit_every: int = 5,
+        refit_every: int = 1,
         warp: bool = True,
         **settings: Any,
     ):
