@@ -35,14 +35,18 @@ class FlakyProxy:
             def log_message(self, *args: object) -> None:
                 pass
 
+            def _fail(self) -> None:
+                """Answer 503 and count one injected failure."""
+                proxy.failures -= 1
+                proxy.seen.append((self.command, self.path, 503))
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.command == proxy.method and proxy.failures > 0 and not proxy.forward_failures:
-                    proxy.failures -= 1
-                    proxy.seen.append((self.command, self.path, 503))
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._fail()
                     return
                 conn = http.client.HTTPConnection(proxy.upstream.hostname, proxy.upstream.port, timeout=10)
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
@@ -50,11 +54,7 @@ class FlakyProxy:
                 response = conn.getresponse()
                 payload = response.read()
                 if self.command == proxy.method and proxy.failures > 0:  # applied, but answer lost
-                    proxy.failures -= 1
-                    proxy.seen.append((self.command, self.path, 503))
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self._fail()
                     return
                 proxy.seen.append((self.command, self.path, response.status))
                 self.send_response(response.status)
