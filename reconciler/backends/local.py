@@ -48,17 +48,16 @@ def _with_latency(result: TrialResult, trial: TrialDir) -> TrialResult:
 
 
 class LocalBackend(Backend):
-    def __init__(self, work_dir: Path, gpus: list[int] | None = None, trials_per_gpu: int = 1,
-                 parallel_limit: int | None = None):
+    def __init__(self, work_dir: Path, gpus: list[int] | None = None, trials_per_gpu: int = 1):
         self.work_dir = Path(work_dir)
         self.gpu_slots = [gpu for gpu in (gpus or []) for _ in range(trials_per_gpu)]
         self.trials_per_gpu = trials_per_gpu
-        self.parallel_limit = parallel_limit
         self._children: dict[str, subprocess.Popen] = {}  # launched by this process, reaped when done
 
     @property
     def slots(self) -> int:
-        return len(self.gpu_slots) if self.gpu_slots else (self.parallel_limit or 1 << 30)
+        """GPU slots when GPUs are configured; on CPU only the stages' parallelTrials limit trials."""
+        return len(self.gpu_slots) if self.gpu_slots else 1 << 30
 
     def trial_dir_uri(self, trial_id: str) -> str:
         return str(self.work_dir / trial_id)
