@@ -29,23 +29,9 @@ from reconciler.store import (
     dumps,
     encode_lease,
 )
+from trainers_jax.protocol import atomic_write
 
 _MUTEX = ".mutex"
-
-
-def atomic_write(path: Path, payload: bytes) -> None:
-    """Write via a temp file in the same directory and os.replace: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _holder_is_dead(holder: str) -> bool:
