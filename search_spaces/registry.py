@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from specs.model import SearchSpaceSpec
+
+if TYPE_CHECKING:  # PyGlove is imported only when a space is built
+    from search_spaces.space import SearchSpace
 
 PREBUILT_SPACES: dict[str, str] = {
     "nb201": "search_spaces.nb201:space",
