@@ -2,7 +2,7 @@
 
 One seed = one search of `--evaluations` proxy evaluations (reward from ``val_acc_12ep``, latency-adjusted
 with the hard Vertex reward when `--latency-target-ms` is given). Its score is ``test_acc_200ep`` of the
-final pick (``reconciler.selection.rank_trials``: feasible first, then reward) = stage-1, and the best
+final pick (``objective.ranking.rank_trials``: feasible first, then reward) = stage-1, and the best
 ``test_acc_200ep`` among the 10 best-ranked = stage-1 + stage-2. Peers (`optuna-tpe`,
 `pyglove-evolution`) are scored by the same code.
 
@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
-from reconciler.records import SEARCH, SUCCEEDED, TrialRecord
-from reconciler.reward import compute_reward
-from reconciler.selection import is_feasible, rank_trials
-from specs.model import ObjectiveTarget, RewardSpec, SearchStage
+from state.records import SEARCH, SUCCEEDED, TrialRecord
+from objective.reward import compute_reward
+from objective.ranking import is_feasible, rank_trials
+from specs.model import ObjectiveTargetSpec, RewardSpec, SearchStageSpec
 from trainers_jax.nb201_table import NB201Row, load_table
 
 PEERS = ("optuna-tpe", "pyglove-evolution")
@@ -43,7 +43,7 @@ class Task:
     def reward_spec(self) -> RewardSpec:
         if self.latency_column is None:
             return RewardSpec(metric="accuracy")
-        return RewardSpec(metric="accuracy", latency=ObjectiveTarget(metric=self.latency_column,
+        return RewardSpec(metric="accuracy", latency=ObjectiveTargetSpec(metric=self.latency_column,
                                                                      target=self.latency_target_ms))
 
 
@@ -87,7 +87,7 @@ def _run_controller(task: Task, seed: int, evaluate: Evaluator) -> None:
     from reconciler.controllers.base import Observation  # noqa: PLC0415
     from reconciler.controllers.registry import make_controller  # noqa: PLC0415
 
-    name = SearchStage(max_trials=1).algorithm if task.algorithm == "default" else task.algorithm
+    name = SearchStageSpec(max_trials=1).algorithm if task.algorithm == "default" else task.algorithm
     controller = make_controller(name, _nb201_space(), seed, dict(task.settings), reward=task.reward_spec)
     for index in range(task.evaluations):
         dna = tuple(controller.propose(index, []))

@@ -146,21 +146,21 @@ def _latency(args: argparse.Namespace) -> ResultLine:
 def _packing(count: int, steps: int) -> ResultLine:
     """K digits proxy trials sequentially, then concurrently, as separate trial processes."""
     from search_spaces.mnasnet import mnasnet_b1  # noqa: PLC0415
-    from trainers_jax.protocol import TrialDir  # noqa: PLC0415
+    from trial.dirs import LocalTrialDir  # noqa: PLC0415
 
     def run_all(parallel: bool, root: Path) -> float:
         env = dict(os.environ, XLA_PYTHON_CLIENT_PREALLOCATE="false",
                    XLA_PYTHON_CLIENT_MEM_FRACTION=f"{0.9 / (count if parallel else 1):.3f}")
         dirs = []
         for i in range(count):
-            trial = TrialDir(root / f"{'packed' if parallel else 'single'}-{i}")
+            trial = LocalTrialDir(root / f"{'packed' if parallel else 'single'}-{i}")
             trial.path.mkdir(parents=True)
             trial.write_spec({"id": trial.path.name, "stage": "search", "arch": mnasnet_b1(), "seed": i,
                               "trainer": {"prebuilt": "image-classifier"},
                               "args": {"dataset": "digits", "imageSize": 32, "width": 0.25, "depth": 0.3, "steps": steps,
                                        "evalEvery": steps, "batchSize": 128}})
             dirs.append(trial)
-        command = [sys.executable, "-m", "trainers_jax.run_trial"]
+        command = [sys.executable, "-m", "trial.runner"]
         start = time.perf_counter()
         if parallel:
             for process in [subprocess.Popen([*command, str(d.path)], env=env) for d in dirs]:
@@ -183,7 +183,7 @@ def _packing(count: int, steps: int) -> ResultLine:
 def _configure_cache(path: str | None) -> None:
     import jax  # noqa: PLC0415
 
-    from trainers_jax.protocol import COMPILATION_CACHE_ENV  # noqa: PLC0415
+    from trial.protocol import COMPILATION_CACHE_ENV  # noqa: PLC0415
 
     cache = path or os.environ.get(COMPILATION_CACHE_ENV) or str(Path.home() / ".cache" / "nasctl" / "jax")
     os.environ[COMPILATION_CACHE_ENV] = cache  # packed trial processes share it too

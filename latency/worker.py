@@ -16,23 +16,17 @@ from pathlib import Path
 from typing import Any, Callable
 
 from latency.measure import LatencyOptions
-from reconciler.records import TRIALS_KEY
-from reconciler.store import PreconditionFailed, StateStore
-from trainers_jax.protocol import TrialDir
-from trainers_jax.saved_model import has_saved_model
+from state.records import TRIALS_KEY
+from state.store import PreconditionFailed, StateStore
+from trial.dirs import LocalTrialDir
 
 CLAIMS_PREFIX = "latency-claims/"
-Measure = Callable[[Path, LatencyOptions], dict[str, Any]]
+Measure = Callable[[Path, LatencyOptions], dict[str, Any]]  # measures a trial directory, writes its latency.json
+Ready = Callable[[Path], bool]  # whether a trial directory holds a model to measure
 
 
 def claim_key(trial_id: str) -> str:
     return f"{CLAIMS_PREFIX}{trial_id}.json"
-
-
-def _default_measure(trial_dir: Path, options: LatencyOptions) -> dict[str, Any]:
-    from latency.calculator import run_calculator  # noqa: PLC0415
-
-    return run_calculator(trial_dir, options)
 
 
 def claim(store: StateStore, trial_id: str, worker_id: str, lease_seconds: float) -> bool:
@@ -53,13 +47,13 @@ def claim(store: StateStore, trial_id: str, worker_id: str, lease_seconds: float
         return False
 
 
-def pending_trials(store: StateStore, trial_dir_root: Path) -> list[str]:
-    """Recorded trials with a saved model and no latency.json, in record order."""
+def pending_trials(store: StateStore, trial_dir_root: Path, ready: Ready) -> list[str]:
+    """Recorded trials with a model to measure (`ready`) and no latency.json, in record order."""
     doc = store.get(TRIALS_KEY)
     trials = doc.data.get("trials", []) if doc else []
     return [
         t["id"] for t in trials
-        if has_saved_model(trial_dir_root / t["id"]) and TrialDir(trial_dir_root / t["id"]).read_latency() is None
+        if ready(trial_dir_root / t["id"]) and LocalTrialDir(trial_dir_root / t["id"]).read_latency() is None
     ]
 
 
@@ -69,25 +63,28 @@ def measure_one(store: StateStore, trial_dir: Path, trial_id: str, worker_id: st
     try:
         measure(trial_dir, options)
     except Exception as exc:  # noqa: BLE001 - a bad model must not stop the worker
-        TrialDir(trial_dir).write_latency({"error": f"{type(exc).__name__}: {exc}", "worker": worker_id})
+        LocalTrialDir(trial_dir).write_latency({"error": f"{type(exc).__name__}: {exc}", "worker": worker_id})
     current = store.get(claim_key(trial_id))
     if current is not None and current.data.get("worker") == worker_id:
         store.put(claim_key(trial_id), {**current.data, "done": True}, if_generation=current.generation)
 
 
-def run_worker(store: StateStore, trial_dir_root: str | Path, *, options: LatencyOptions | None = None,
-               worker_id: str | None = None, measure: Measure | None = None, poll_seconds: float = 5.0,
+def run_worker(store: StateStore, trial_dir_root: str | Path, *, measure: Measure, ready: Ready,
+               options: LatencyOptions | None = None, worker_id: str | None = None, poll_seconds: float = 5.0,
                lease_seconds: float = 900.0, once: bool = False,
                stop: threading.Event | None = None) -> list[str]:
-    """Claim and measure trials until `stop` is set (or after one pass with `once`); returns the ids measured."""
+    """Claim and measure trials until `stop` is set (or after one pass with `once`); returns the ids measured.
+
+    `measure` and `ready` come from the trainer whose models are measured (the prebuilt one:
+    ``trainers_jax.latency_calculator.run_calculator`` and ``trainers_jax.saved_model.has_saved_model``).
+    """
     root = Path(trial_dir_root)
     options = options or LatencyOptions()
     worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
-    measure = measure or _default_measure
     stop = stop or threading.Event()
     measured: list[str] = []
     while not stop.is_set():
-        for trial_id in pending_trials(store, root):
+        for trial_id in pending_trials(store, root, ready):
             if stop.is_set():
                 break
             if claim(store, trial_id, worker_id, lease_seconds):

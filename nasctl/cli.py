@@ -11,9 +11,9 @@ from typing import Any, Callable, TypeVar
 import typer
 
 from nasctl import render
-from reconciler.records import PHASE_FAILED, PHASE_SUCCEEDED
+from state.records import PHASE_FAILED, PHASE_SUCCEEDED
 from reconciler.session import Session, spec_files
-from reconciler.store import StateError
+from state.store import StateError
 from specs.loader import SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -123,7 +123,7 @@ def apply(file: Path = SpecOption,
         except KeyboardInterrupt:
             render.error("interrupted: running trials keep running; `nasctl apply` again adopts them")
             raise typer.Exit(130) from None
-    from reconciler.status import status_view  # noqa: PLC0415
+    from nasctl.views import status_view  # noqa: PLC0415
 
     view = status_view(session.experiment, result.state)
     render.render_status(view)
@@ -133,7 +133,7 @@ def apply(file: Path = SpecOption,
 
 def _render_cost(session: Session, output: Output) -> None:
     from nasctl.cost_view import render_cost  # noqa: PLC0415
-    from reconciler.cost import cost_preview  # noqa: PLC0415
+    from pricing.preview import cost_preview  # noqa: PLC0415
 
     report = cost_preview(session.experiment, session.store).to_json()
     render.print_json(report) if output is Output.json else render_cost(session.experiment.metadata.name, report)
@@ -151,7 +151,7 @@ def cost(file: Path = SpecOption, output: Output = OutputOption) -> None:
 def build(file: Path = SpecOption,
           context: Path = typer.Option(Path("."), help="The nasctl project root (holds pyproject.toml).")) -> None:
     """Write the trainer container's Dockerfile for Vertex AI and print the commands that build and push it."""
-    from reconciler.build import write_build_files  # noqa: PLC0415
+    from nasctl.build import write_build_files  # noqa: PLC0415
 
     backend = Session.open(file).experiment.spec.backend
     if backend.type != "vertex":
@@ -166,7 +166,7 @@ def build(file: Path = SpecOption,
 @handles_errors
 def status(file: Path = SpecOption, output: Output = OutputOption) -> None:
     """Where the experiment stands, from recorded state alone."""
-    from reconciler.status import status_view  # noqa: PLC0415
+    from nasctl.views import status_view  # noqa: PLC0415
 
     session = Session.open(file)
     view = status_view(session.experiment, session.state())
@@ -178,7 +178,7 @@ def status(file: Path = SpecOption, output: Output = OutputOption) -> None:
 def trials(file: Path = SpecOption, output: Output = OutputOption,
            stage: str = typer.Option(None, help="Only this stage's trials (search, train, ...).")) -> None:
     """Every recorded trial: architecture, status, reward, metrics."""
-    from reconciler.status import trials_view  # noqa: PLC0415
+    from nasctl.views import trials_view  # noqa: PLC0415
 
     views = [t for t in trials_view(Session.open(file).state()) if stage is None or t["stage"] == stage]
     render.print_json(views) if output is Output.json else render.render_trials(views)
@@ -187,12 +187,15 @@ def trials(file: Path = SpecOption, output: Output = OutputOption,
 @app.command()
 @handles_errors
 def report(file: Path = SpecOption) -> None:
-    """Write the search's plots (search curve; accuracy vs latency with the Pareto front) as PNG files."""
-    from reconciler.report import write_report  # noqa: PLC0415
+    """Write the search's plots (search curve; accuracy vs latency with the Pareto front) as PNG files,
+    and list the proxy-task stages' plots (copied out of the bucket when the state is on GCS)."""
+    from nasctl.report import stage_plots, write_report  # noqa: PLC0415
+    from reconciler.graph import STAGE_NAMES  # noqa: PLC0415
 
     session = Session.open(file)
     trials = list(session.state().trials.values())
-    for path in write_report(session.experiment, trials, session.report_dir()):
+    written = write_report(session.experiment, trials, session.report_dir())
+    for path in written + stage_plots(session.store, STAGE_NAMES, session.report_dir()):
         render.console.print(str(path), highlight=False)
 
 
@@ -224,13 +227,15 @@ def latency_worker(file: Path = SpecOption,
     """Measure each trial's saved model on this machine (an on-prem latency worker); Ctrl-C stops."""
     from latency.measure import LatencyOptions  # noqa: PLC0415
     from latency.worker import run_worker  # noqa: PLC0415
-    from reconciler.backends.factory import local_work_dir  # noqa: PLC0415
+    from backends.factory import local_work_dir  # noqa: PLC0415
+    from trainers_jax.latency_calculator import run_calculator  # noqa: PLC0415
+    from trainers_jax.saved_model import has_saved_model  # noqa: PLC0415
 
     session = Session.open(file)
     options = LatencyOptions(batch_size=batch_size, image_size=image_size, warmup=warmup, runs=runs)
     try:
-        measured = run_worker(session.store, local_work_dir(session.experiment, session.store), options=options,
-                              poll_seconds=poll_seconds, once=once)
+        measured = run_worker(session.store, local_work_dir(session.experiment, session.store),
+                              measure=run_calculator, ready=has_saved_model, options=options, poll_seconds=poll_seconds, once=once)
     except KeyboardInterrupt:
         return
     render.console.print(f"measured {len(measured)} trials: {', '.join(measured) or '-'}")

@@ -6,11 +6,13 @@ import sys
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
 err_console = Console(stderr=True)
 
+_ARCH_WIDTH = 120  # an architecture is shown, cut to this many characters
 _SYMBOL_STYLE = {"+": "green", "~": "yellow", "-": "red"}
 _COLLAPSE_AFTER = 8
 
@@ -25,7 +27,13 @@ def _action_line(action: dict[str, Any]) -> str:
     symbol = SYMBOLS[action["kind"]]
     when = "" if action["now"] else " (queued)"
     reason = f"  # {action['reason']}" if action["reason"] else ""
-    return f"[{_SYMBOL_STYLE[symbol]}]{symbol} {action['kind']} trial {action['trial_id']}[/]{when}{reason}"
+    detail = ""
+    if "arch" in action:
+        detail = f" {json.dumps(action['arch'], default=str)[:_ARCH_WIDTH]}"
+    if "signal" in action:
+        detail = f" {json.dumps(action['signal'])}"
+    return (f"[{_SYMBOL_STYLE[symbol]}]{symbol} {action['kind']} trial {action['trial_id']}[/]{when}{reason}"
+            f"{escape(detail)}")
 
 
 def render_plan(name: str, plan: dict[str, Any]) -> None:
@@ -46,8 +54,9 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
             console.print("  " + _action_line(group[-1]))
     summary = plan["summary"]
     console.print(
-        f"Plan: {summary['create']} to create, {summary['launch'] + summary['relaunch']} to launch, "
-        f"{summary['adopt']} to adopt, {summary['stop']} to stop."
+        f"Plan: {summary['create']} to create, {summary['launch'] + summary['relaunch'] + summary['reopen']} to "
+        f"launch, {summary['adopt']} to adopt, {summary['stop']} to stop, {summary['record']} to record, "
+        f"{summary['signal']} stop signals, {summary['start-helper']} helper jobs to start."
     )
 
 

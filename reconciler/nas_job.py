@@ -7,15 +7,18 @@ and trials views are the same as for nasctl's own controllers.
 """
 from __future__ import annotations
 
-from reconciler.apply import PassResult, Reconciler
-from reconciler.backends.base import Backend
-from reconciler.backends.vertex_nas import NasSearchStatus, VertexNasSearch, trial_records
+from typing import Callable
+
+from reconciler.apply import PassResult, run_until_terminal
+from backends.vertex.nas_search import NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.plan import CREATE, Action, Plan
-from reconciler.records import (
+from state.records import (
+    SEARCH,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
 )
-from reconciler.state import save_experiment, save_trials
-from reconciler.store import StateStore
+from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
+from state.store import LockHandle, StateStore
+from specs.loader import spec_generation
 from search_spaces.registry import build_search_space
 from specs.model import NASExperiment
 
@@ -35,25 +38,31 @@ def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: s
     experiment.phase, condition = _phase(status)
     experiment.conditions = [condition]
     experiment.observed_generation = generation
-    experiment.stages = {"search": {"phase": experiment.phase, "summary": {"nasJob": status.job, "state": status.state,
+    experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {"nasJob": status.job, "state": status.state,
                                                                           "jobs": status.jobs}}}
 
 
-class NasJobReconciler(Reconciler):
-    def __init__(self, experiment: NASExperiment, store: StateStore, backend: Backend,
-                 search: VertexNasSearch | None = None):
-        super().__init__(experiment, store, backend)
+class NasJobReconciler:
+    """The NasJob path, chosen once from the spec (``reconciler.session``): no nasctl stages or backend."""
+
+    def __init__(self, experiment: NASExperiment, store: StateStore, search: VertexNasSearch | None = None):
+        self.experiment = experiment
+        self.store = store
         self.search = search or VertexNasSearch(experiment)
         self.space = build_search_space(experiment.spec.search_space)
+        self.generation = spec_generation(experiment)
+
+    def load(self) -> ExperimentState:
+        return load_state(self.store, self.experiment.metadata.name, self.generation)
 
     def preview(self) -> PassResult:
         """A plan that creates the NasJob when none exists yet (a read-only list of jobs)."""
         state = self.load()
         plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
-                    phase=state.experiment.phase)
+                    phase=state.experiment.phase, next_phase=state.experiment.phase)
         if not self.search.jobs():
             algorithm = self.experiment.spec.search.algorithm
-            plan.actions.append(Action(CREATE, NAS_JOB_ID, "search", True, f"Vertex NasJob ({algorithm})"))
+            plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})"))
             plan.phase = PHASE_PENDING
         return PassResult(plan, state)
 
@@ -65,8 +74,12 @@ class NasJobReconciler(Reconciler):
         _record(state.experiment, status, self.generation)
         save_experiment(self.store, state)
         plan = Plan(generation=self.generation, observed_generation=self.generation, phase=state.experiment.phase,
-                    condition=state.experiment.conditions[0])
+                    condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
+                    next_condition=state.experiment.conditions[0])
         if status.created:
-            plan.actions.append(Action(CREATE, NAS_JOB_ID, "search", True, status.job))
+            plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job))
         return PassResult(plan, state)
 
+    def run(self, lock: LockHandle, poll_seconds: float,
+            on_pass: Callable[[PassResult], None] | None = None) -> PassResult:
+        return run_until_terminal(self.run_pass, lock, poll_seconds, on_pass)

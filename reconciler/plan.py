@@ -1,25 +1,38 @@
-"""Refresh recorded trials from what the backend observes, then plan what is missing.
+"""The plan: every act of a pass, computed without I/O from the spec, the recorded state and what was observed.
 
-Both are pure over (spec, recorded state, observations): `nasctl diff` runs them on a copy and acts on
-nothing; `nasctl apply` acts on the actions marked ``now`` and records the outcome.
+:func:`compute_plan` works on a copy of the recorded state: it records what finished (``record``), stops
+what must stop, creates the missing trials (with the architectures the controller proposes, for those
+that start now), re-opens finished trials a stage continues, sends the stop signals the stages want,
+launches, adopts and relaunches, and starts the helper jobs running trials wait for. `nasctl diff`
+prints the plan; `nasctl apply` executes it (:mod:`reconciler.apply`) and does nothing else.
 """
 from __future__ import annotations
 
+import copy
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
-from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
-from reconciler.records import (
-    FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_CRASHED, REASON_ERROR,
-    REASON_NAN, REASON_OOM, REASON_TIMEOUT, RUNNING, SUCCEEDED, Condition, TrialRecord,
-)
-from reconciler.reward import RewardError, compute_reward, reward_warnings
+from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
+from objective.reward import RewardError, compute_reward, reward_warnings
+from reconciler.graph import enabled_stages
+from reconciler.observe import Observed
+from reconciler.phase import derive_phase
 from reconciler.stages.base import Stage, StageContext
-from trainers_jax import protocol
+from specs.model import NASExperiment
+from state.records import (
+    FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN, REASON_OOM,
+    REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
+)
+from state.snapshot import ExperimentState
+from trial import protocol
+from trial.protocol import StopSignal
 
-CREATE, LAUNCH, ADOPT, RELAUNCH, STOP = "create", "launch", "adopt", "relaunch", "stop"
-SYMBOLS = {CREATE: "+", LAUNCH: "~", ADOPT: "~", RELAUNCH: "~", STOP: "-"}
+RECORD, CREATE, REOPEN, SIGNAL, LAUNCH, ADOPT, RELAUNCH, STOP, START_HELPER = (
+    "record", "create", "reopen", "signal", "launch", "adopt", "relaunch", "stop", "start-helper")
+SYMBOLS = {RECORD: "~", CREATE: "+", REOPEN: "~", SIGNAL: "~", LAUNCH: "~", ADOPT: "~", RELAUNCH: "~", STOP: "-",
+           START_HELPER: "+"}
+LIFECYCLE = (CREATE, REOPEN, LAUNCH, ADOPT, RELAUNCH, STOP)  # at most one of these per trial and pass
 MAX_ATTEMPTS = 2  # a trial that vanished without a result (e.g. reboot) is relaunched once
 _FAILURE_REASONS = {protocol.FAILED_NAN: REASON_NAN, protocol.FAILED_OOM: REASON_OOM,
                     protocol.TIMEOUT: REASON_TIMEOUT, protocol.FAILED: REASON_ERROR}
@@ -32,9 +45,19 @@ class Action:
     stage: str
     now: bool  # acted on in this pass; False = waits for a free slot or an earlier stage
     reason: str = ""
+    record: TrialRecord | None = None  # what the trial is recorded as (CREATE, REOPEN and STOP now; RECORD)
+    signal: StopSignal | None = None  # SIGNAL: what is written to the trial's stop.json
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        view: dict[str, Any] = {"kind": self.kind, "trial_id": self.trial_id, "stage": self.stage, "now": self.now,
+                                "reason": self.reason}
+        if self.kind == CREATE and self.record is not None:
+            view.update(index=self.record.index, arch=self.record.arch)
+        if self.kind == RECORD and self.record is not None:
+            view.update(status=self.record.status, reward=self.record.reward)
+        if self.signal is not None:
+            view["signal"] = {"desiredFraction": self.signal.desired_fraction, "maxSeconds": self.signal.max_seconds}
+        return view
 
 
 @dataclass
@@ -42,12 +65,17 @@ class Plan:
     generation: str
     observed_generation: str | None
     actions: list[Action] = field(default_factory=list)
-    phase: str = PHASE_PENDING
+    phase: str = PHASE_PENDING  # as recorded trials stand before acting
     condition: Condition | None = None
+    next_phase: str = PHASE_PENDING  # once the plan is executed: what `apply` records
+    next_condition: Condition | None = None
 
     @property
     def has_changes(self) -> bool:
         return bool(self.actions)
+
+    def now(self, *kinds: str) -> list[Action]:
+        return [a for a in self.actions if a.now and a.kind in kinds]
 
     def counts(self) -> dict[str, int]:
         counts = {kind: 0 for kind in SYMBOLS}
@@ -61,71 +89,70 @@ class Plan:
                 "actions": [a.to_json() for a in self.actions]}
 
 
-def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, metrics: dict[str, float]) -> None:
-    trial.status, trial.reason, trial.message = status, reason, message
-    trial.metrics, trial.finished_at = metrics, time.time()
+# -- record: what finished or vanished --------------------------------------------------------------
+def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, metrics: dict[str, float],
+            now: float) -> TrialRecord:
+    done = copy.deepcopy(trial)
+    done.status, done.reason, done.message = status, reason, message
+    done.metrics, done.finished_at = metrics, now
+    return done
 
 
-def refresh(ctx: StageContext) -> None:
-    """Record what finished or vanished; reward succeeded trials. Mutates ctx.state in memory only."""
-    for trial in ctx.state.trials.values():
-        observation = ctx.observations.get(trial.id)
-        if trial.terminal or observation is None:
-            continue
-        if observation.state == ALIVE and trial.status == PENDING:
-            continue  # adopted by the plan's ADOPT action
-        if observation.state == FINISHED:
-            result = observation.result
-            if result.status == protocol.SUCCEEDED:
-                try:
-                    trial.reward = compute_reward(result.metrics, ctx.spec.reward)
-                    warnings = reward_warnings(trial.reward, ctx.spec.reward)
-                    _finish(trial, SUCCEEDED, None, "; ".join([result.message, *warnings]).strip("; "),
-                            result.metrics)
-                except RewardError as exc:
-                    _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", result.metrics)
-            else:
-                _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message,
-                        result.metrics)
-        elif observation.state == LOST and trial.attempt >= MAX_ATTEMPTS:
-            _finish(trial, FAILED, REASON_CRASHED,
-                    f"trial process ended without a result {trial.attempt} times (see its trial.log)", {})
-
-
-def _failed_stage(ctx: StageContext, stages: list[Stage]) -> tuple[Stage, int, int] | None:
-    for stage in stages:
-        budget = stage.failure_budget(ctx.experiment)
-        failed = sum(t.status == FAILED for t in stage.trials(ctx))
-        if budget is not None and failed > budget:
-            return stage, failed, budget
+def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, now: float) -> TrialRecord | None:
+    """The trial with its result recorded (reward for a success, reason for a failure), or None if unchanged."""
+    observation = observed.trials.get(trial.id)
+    if trial.terminal or observation is None:
+        return None
+    reward_spec = experiment.spec.reward
+    if observation.state == FINISHED:
+        result = observation.result
+        if result.status != protocol.SUCCEEDED:
+            return _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message,
+                           result.metrics, now)
+        try:
+            reward = compute_reward(result.metrics, reward_spec)
+        except RewardError as exc:
+            return _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", result.metrics, now)
+        message = "; ".join([result.message, *reward_warnings(reward, reward_spec)]).strip("; ")
+        done = _finish(trial, SUCCEEDED, None, message, result.metrics, now)
+        done.reward = reward
+        return done
+    if observation.state == LOST and trial.attempt >= MAX_ATTEMPTS:
+        return _finish(trial, FAILED, REASON_CRASHED,
+                       f"trial process ended without a result {trial.attempt} times (see its trial.log)", {}, now)
     return None
 
 
-def _failure_condition(ctx: StageContext, stage: Stage, failed: int, budget: int) -> Condition:
-    last = [t for t in stage.trials(ctx) if t.status == FAILED][-1]
-    return Condition("Failed", "True", "TooManyFailedTrials",
-                     f"stage {stage.name}: {failed} failed trials exceed maxFailedTrials={budget}; "
-                     f"last: {last.id} ({last.reason}): {last.message}"[:500])
+def _records(experiment: NASExperiment, state: ExperimentState, observed: Observed, now: float) -> list[Action]:
+    actions = []
+    for trial in list(state.trials.values()):
+        done = outcome(experiment, trial, observed, now)
+        if done is not None:
+            state.trials[trial.id] = done
+            reason = f"{done.status}" + (f" ({done.reason})" if done.reason else "")
+            actions.append(Action(RECORD, trial.id, trial.stage, True, reason, record=done))
+    return actions
 
 
-def _stage_failure(ctx: StageContext, stages: list[Stage]) -> Condition | None:
-    for stage in stages:
-        message = stage.failure(ctx)
-        if message:
-            return Condition("Failed", "True", "StageFailed", f"stage {stage.name}: {message}"[:500])
-    return None
+# -- trials already recorded ------------------------------------------------------------------------
+def stopped(trial: TrialRecord, status: str, reason: str, message: str, now: float) -> TrialRecord:
+    """The trial as recorded once stopped."""
+    done = copy.deepcopy(trial)
+    done.status, done.reason, done.message, done.finished_at = status, reason, message, now
+    return done
 
 
-def _trial_actions(ctx: StageContext, stage: Stage) -> list[Action]:
+def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
     actions = []
     timeout = stage.timeout_seconds(ctx.experiment)
     for trial in stage.trials(ctx):
-        observation = ctx.observations.get(trial.id)
+        observation = ctx.observed.trials.get(trial.id)
         if trial.terminal or observation is None:
             continue
         if observation.state == ALIVE:
             if timeout is not None and (observation.elapsed_seconds or 0.0) > timeout:
-                actions.append(Action(STOP, trial.id, stage.name, True, REASON_TIMEOUT))
+                record = stopped(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
+                actions.append(Action(STOP, trial.id, stage.name, True, REASON_TIMEOUT, record=record))
             elif trial.status == PENDING:
                 actions.append(Action(ADOPT, trial.id, stage.name, True, "already running"))
         elif observation.state == NOT_LAUNCHED:
@@ -135,60 +162,105 @@ def _trial_actions(ctx: StageContext, stage: Stage) -> list[Action]:
     return actions
 
 
-def _next_ids(ctx: StageContext, stage: Stage, count: int) -> list[tuple[str, int]]:
+def _free_slots(ctx: StageContext, stage: Stage, backend_slots: int, active_total: int) -> int:
+    own_active = sum(not t.terminal for t in stage.trials(ctx))
+    return max(0, min(stage.parallel_trials(ctx.experiment) - own_active, backend_slots - active_total))
+
+
+def _reopen(trial: TrialRecord) -> TrialRecord:
+    """The finished trial made launchable again; its curve and checkpoint stay in its directory."""
+    reopened = copy.deepcopy(trial)
+    reopened.status, reopened.reason, reopened.message = PENDING, None, ""
+    reopened.attempt, reopened.finished_at = 0, None
+    return reopened
+
+
+def _continuations(ctx: StageContext, stage: Stage, free: int) -> list[Action]:
+    actions = []
+    for position, trial_id in enumerate(stage.continuations(ctx)):
+        if position < free:
+            ctx.state.trials[trial_id] = _reopen(ctx.state.trials[trial_id])
+            actions.append(Action(REOPEN, trial_id, stage.name, True, "continue from its checkpoint",
+                                  record=ctx.state.trials[trial_id]))
+        else:
+            actions.append(Action(REOPEN, trial_id, stage.name, False, "continue once a slot frees"))
+    return actions
+
+
+def _next_ids(stage: Stage, ctx: StageContext, count: int) -> list[tuple[str, int]]:
     start = max((t.index for t in stage.trials(ctx)), default=-1) + 1
     return [(f"{stage.name}-{index:04d}", index) for index in range(start, start + count)]
 
 
-def enabled_stages(ctx: StageContext, stages: list[Stage]) -> list[Stage]:
-    return [s for s in stages if s.enabled(ctx.experiment)]
+def _creates(ctx: StageContext, stage: Stage, free: int) -> list[Action]:
+    slots = _next_ids(stage, ctx, stage.missing(ctx))
+    starting = slots[:free]
+    records = stage.new_trials(ctx, [i for i, _ in starting], [n for _, n in starting]) if starting else []
+    ctx.state.add(records)
+    actions = [Action(CREATE, record.id, stage.name, True, record=record) for record in records]
+    return actions + [Action(CREATE, trial_id, stage.name, False, "waits for a free slot")
+                      for trial_id, _ in slots[free:]]
 
 
-def compute_plan(ctx: StageContext, stages: list[Stage], backend_slots: int) -> Plan:
-    """Actions that take recorded state to the spec; ``now`` marks what fits in free slots this pass."""
-    experiment = ctx.state.experiment
-    plan = Plan(generation=experiment.generation, observed_generation=experiment.observed_generation)
-    stages = enabled_stages(ctx, stages)
-    failed = _failed_stage(ctx, stages)
-    condition = _failure_condition(ctx, *failed) if failed else _stage_failure(ctx, stages)
-    if condition:
-        plan.phase, plan.condition = PHASE_FAILED, condition
-        plan.actions = [Action(STOP, t.id, t.stage, True, "experiment failed")
-                        for t in ctx.state.trials.values() if t.status == RUNNING]
-        return plan
-    active_total = sum(not t.terminal for t in ctx.state.trials.values())
+# -- signals and helpers ----------------------------------------------------------------------------
+def _signals(ctx: StageContext, stages: list[Stage], launching: set[str]) -> list[Action]:
+    """Stop signals the stages want, for trials launching now or running, where they differ from what is in force."""
+    actions = []
     for stage in stages:
-        plan.actions += _trial_actions(ctx, stage)
-        continuing = stage.continuations(ctx)
-        if continuing:  # finished trials relaunched to train further from their checkpoint
-            free = min(stage.parallel_trials(ctx.experiment) - sum(not t.terminal for t in stage.trials(ctx)),
-                       backend_slots - active_total)
-            plan.actions += [Action(RELAUNCH, trial_id, stage.name, position < free, "continue from its checkpoint")
-                             for position, trial_id in enumerate(continuing)]
-            active_total += max(0, min(free, len(continuing)))
-        missing = stage.missing(ctx)
-        if not missing:
-            continue
-        free = min(stage.parallel_trials(ctx.experiment) - sum(not t.terminal for t in stage.trials(ctx)),
-                   backend_slots - active_total)
-        for position, (trial_id, _) in enumerate(_next_ids(ctx, stage, missing)):
-            plan.actions.append(Action(CREATE, trial_id, stage.name, position < free))
-        active_total += max(0, min(free, missing))
-    plan.phase, plan.condition = experiment_phase(ctx, stages)
+        for trial_id, wanted in stage.stop_signals(ctx).items():
+            trial = ctx.state.trials[trial_id]
+            if trial_id not in launching and trial.status != RUNNING:
+                continue
+            observation = ctx.observed.trials.get(trial_id)
+            in_force = observation.stop_signal if observation is not None else None
+            if trial_id in launching or in_force != wanted:
+                actions.append(Action(SIGNAL, trial_id, stage.name, True, "stop signal", signal=wanted))
+    return actions
+
+
+def _helpers(ctx: StageContext) -> list[Action]:
+    return [Action(START_HELPER, trial_id, ctx.state.trials[trial_id].stage, True, "latency calculator")
+            for trial_id in sorted(ctx.observed.helpers_wanted - ctx.observed.helpers_live)
+            if ctx.state.trials[trial_id].status == RUNNING]
+
+
+# -- the whole pass ---------------------------------------------------------------------------------
+def _failed_experiment(ctx: StageContext, plan: Plan, now: float) -> Plan:
+    plan.actions += [Action(STOP, t.id, t.stage, True, "experiment failed",
+                            record=stopped(t, STOPPED, "experiment-failed", "experiment failed", now))
+                     for t in ctx.state.trials.values() if t.status == RUNNING]
+    plan.next_phase, plan.next_condition = plan.phase, plan.condition
     return plan
 
 
-def experiment_phase(ctx: StageContext, stages: list[Stage]) -> tuple[str, Condition]:
-    """Phase and condition of an experiment that has not failed, from its recorded trials."""
-    trials = list(ctx.state.trials.values())
-    pending_stages = [s for s in stages if not s.complete(ctx)]
-    if not pending_stages:
-        done = ", ".join(f"{s.name}: {sum(t.status == SUCCEEDED for t in s.trials(ctx))} succeeded" for s in stages)
-        return PHASE_SUCCEEDED, Condition("Succeeded", "True", "AllStagesComplete", done)
-    stage = pending_stages[0]
-    own = stage.trials(ctx)
-    message = (f"stage {stage.name}: {sum(t.terminal for t in own)} finished, "
-               f"{sum(not t.terminal for t in own)} active, {stage.missing(ctx)} to create")
-    if not trials:
-        return PHASE_PENDING, Condition("Running", "False", "NotStarted", message)
-    return PHASE_RUNNING, Condition("Running", "True", "TrialsRunning", message)
+def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed: Observed,
+                 backend_slots: int, now: float | None = None) -> Plan:
+    """Every action that takes the recorded state to the spec. Pure: `recorded` is not changed."""
+    state = copy.deepcopy(recorded)
+    stages = enabled_stages(experiment)
+    ctx = StageContext(experiment, state, observed, {stage.name: stage for stage in stages})
+    plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation)
+    now = time.time() if now is None else now
+    plan.actions += _records(experiment, state, observed, now)
+    plan.phase, plan.condition = derive_phase(ctx, stages)
+    if plan.phase == PHASE_FAILED:
+        return _failed_experiment(ctx, plan, now)
+    active_total = sum(not t.terminal for t in state.trials.values())
+    for stage in stages:
+        existing = _trial_actions(ctx, stage, now)
+        plan.actions += existing
+        for action in existing:
+            if action.record is not None:  # a stop: the trial as it will be recorded
+                state.trials[action.trial_id] = action.record
+        reopened = _continuations(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total))
+        active_total += sum(a.now for a in reopened)
+        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total))
+        active_total += sum(a.now for a in created)
+        plan.actions += reopened + created
+    launching = {a.trial_id for a in plan.actions if a.now and a.kind in (CREATE, REOPEN, LAUNCH, RELAUNCH)}
+    plan.actions += _signals(ctx, stages, launching)
+    for trial_id in launching:
+        state.trials[trial_id].status = RUNNING
+    plan.actions += _helpers(ctx)
+    plan.next_phase, plan.next_condition = derive_phase(ctx, stages)
+    return plan

@@ -7,9 +7,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.state import ExperimentState, load_state
-from reconciler.store import StateStore
-from reconciler.stores import open_store
+from state.snapshot import ExperimentState, load_state
+from state.store import StateStore
+from state.uri import open_store
+from reconciler.references import check_references
 from specs.loader import load_experiment, spec_generation
 from specs.model import VERTEX_ALGORITHMS, NASExperiment
 
@@ -24,15 +25,13 @@ class Session:
 
     @classmethod
     def open(cls, path: str | Path) -> "Session":
-        experiment = load_experiment(path)
+        experiment = load_experiment(path, check_references)
         return cls(Path(path), experiment, open_store(experiment.spec.state_uri, experiment.metadata.name))
 
     def report_dir(self) -> Path:
         """Where plots go: beside the state when it is local, else ./nasctl-report/<name>/."""
-        from reconciler.local_store import LocalStore  # noqa: PLC0415
-
-        if isinstance(self.store, LocalStore):
-            return self.store.root / "report"
+        if self.store.local_root is not None:
+            return self.store.local_root / "report"
         return Path("nasctl-report") / self.experiment.metadata.name
 
     def state(self) -> ExperimentState:
@@ -40,14 +39,13 @@ class Session:
 
     def reconciler(self):  # noqa: ANN201 - Reconciler; imported lazily to keep `status` light
         from reconciler.apply import Reconciler  # noqa: PLC0415
-        from reconciler.backends.factory import make_backend  # noqa: PLC0415
+        from backends.factory import make_backend  # noqa: PLC0415
 
-        backend = make_backend(self.experiment, self.store)
-        if self.experiment.spec.search.algorithm in VERTEX_ALGORITHMS:
+        if self.experiment.spec.search.algorithm in VERTEX_ALGORITHMS:  # Vertex's controller: one NasJob
             from reconciler.nas_job import NasJobReconciler  # noqa: PLC0415
 
-            return NasJobReconciler(self.experiment, self.store, backend)
-        return Reconciler(self.experiment, self.store, backend)
+            return NasJobReconciler(self.experiment, self.store)
+        return Reconciler(self.experiment, self.store, make_backend(self.experiment, self.store))
 
 
 def spec_files(path: str | Path) -> list[Path]:

@@ -5,7 +5,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from pydantic import ValidationError
@@ -98,25 +98,23 @@ def parse_experiment(text: str, source: str = "<spec>") -> NASExperiment:
         raise SpecError(source, _issues_from_validation(exc, root, data)) from None
 
 
-def load_experiment(path: str | Path) -> NASExperiment:
-    """Read and validate a spec file."""
+ReferenceCheck = Callable[[NASExperiment], list[tuple[tuple[str, ...], str]]]
+
+
+def load_experiment(path: str | Path, check_references: ReferenceCheck | None = None) -> NASExperiment:
+    """Read and validate a spec file; `check_references` (from the packages that own the names: spaces,
+    trainers, algorithms) returns (field path, problem) pairs, reported with their YAML lines."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(str(path), [SpecIssue("", None, f"cannot read spec file: {exc.strerror}")]) from None
     experiment = parse_experiment(text, str(path))
-    from search_spaces.registry import check_search_space  # noqa: PLC0415 - keeps pyglove out of parsing
-    from trainers_jax.registry import check_trainer  # noqa: PLC0415
-    from reconciler.controllers.registry import check_algorithm  # noqa: PLC0415
-
+    problems = check_references(experiment) if check_references else []
+    if not problems:
+        return experiment
     root = yaml.compose(text, Loader=yaml.SafeLoader)
-    problems = [
-        (("spec", "searchSpace", "prebuilt"), check_search_space(experiment.spec.search_space)),
-        (("spec", "trainer", "prebuilt"), check_trainer(experiment.spec.trainer)),
-        (("spec", "search", "algorithm"), check_algorithm(experiment.spec.search.algorithm)),
-    ]
-    issues = [SpecIssue(".".join(loc), _line_of(root, loc), msg) for loc, msg in problems if msg]
+    issues = [SpecIssue(".".join(loc), _line_of(root, loc), msg) for loc, msg in problems]
     if issues:
         raise SpecError(str(path), issues)
     return experiment

@@ -29,7 +29,7 @@ def _check_module_function(value: str | None) -> str | None:
     return value
 
 
-class Metadata(SpecModel):
+class MetadataSpec(SpecModel):
     name: str = Field(description="Experiment name: lowercase letters, digits and '-', at most 63 characters.")
 
     @field_validator("name")
@@ -40,7 +40,7 @@ class Metadata(SpecModel):
         return value
 
 
-class LocalBackend(SpecModel):
+class LocalBackendSpec(SpecModel):
     """Trials run as subprocesses of `nasctl apply` on this machine."""
 
     type: Literal["local"] = "local"
@@ -56,7 +56,7 @@ class LocalBackend(SpecModel):
 VERTEX_ALGORITHMS = ("REINFORCEMENT_LEARNING", "GRID_SEARCH")
 
 
-class VertexResources(SpecModel):
+class VertexResourcesSpec(SpecModel):
     """The machine one trial (or the latency calculator) gets on Vertex AI."""
 
     machine_type: str = Field("n1-standard-8", description="Compute Engine machine type, e.g. 'n1-highmem-16'.")
@@ -69,13 +69,13 @@ class VertexResources(SpecModel):
     )
 
     @model_validator(mode="after")
-    def _accelerator_consistent(self) -> "VertexResources":
+    def _accelerator_consistent(self) -> "VertexResourcesSpec":
         if (self.accelerator_type is None) != (self.accelerator_count == 0):
             raise ValueError("set acceleratorType and acceleratorCount together (or neither)")
         return self
 
 
-class PriceOverrides(SpecModel):
+class PriceOverridesSpec(SpecModel):
     """Hourly USD prices that replace the bundled catalog's (for discounts or regions it lacks)."""
 
     machines: dict[str, float] = Field(default_factory=dict, description="{machine type: USD per hour}.")
@@ -83,7 +83,7 @@ class PriceOverrides(SpecModel):
     nas_multiplier: float | None = Field(None, gt=0, description="Factor on trial-hours billed inside a NasJob.")
 
 
-class VertexBackend(SpecModel):
+class VertexBackendSpec(SpecModel):
     """Trials run on Vertex AI: one NasJob (Vertex's controllers) or one CustomJob per trial (ours)."""
 
     type: Literal["vertex"]
@@ -92,16 +92,13 @@ class VertexBackend(SpecModel):
     service_account: str | None = Field(None, description="Service account the jobs run as.")
     container_image: str = Field(description="Trainer image (see `nasctl build`), e.g. 'us-docker.pkg.dev/p/r/trainer:1'.")
     staging_uri: str = Field(description="gs:// folder holding each trial's directory (protocol files, checkpoints).")
-    search: VertexResources = Field(default_factory=VertexResources, description="Stage-1 trial machine.")
-    train: VertexResources | None = Field(None, description="Stage-2 trial machine; default: the stage-1 machine.")
-    latency: VertexResources | None = Field(
+    search: VertexResourcesSpec = Field(default_factory=VertexResourcesSpec, description="Stage-1 trial machine.")
+    train: VertexResourcesSpec | None = Field(None, description="Stage-2 trial machine; default: the stage-1 machine.")
+    latency: VertexResourcesSpec | None = Field(
         None, description="Latency-calculator machine (a CustomJob driven by apply); none = no calculator job."
     )
-    train_frequency: int | None = Field(
-        None, ge=1, description="NasJob only: run stage-2 training every N stage-1 trials during the search."
-    )
     gpu_quota: int | None = Field(None, ge=0, description="GPUs of the accelerator type this project may use at once.")
-    prices: PriceOverrides = Field(default_factory=PriceOverrides, description="Overrides of the price catalog.")
+    prices: PriceOverridesSpec = Field(default_factory=PriceOverridesSpec, description="Overrides of the price catalog.")
     api_endpoint: str | None = Field(None, description="Vertex API endpoint override (private endpoints, tests).")
     poll_seconds: float = Field(60.0, gt=0, description="How often `apply` polls Vertex jobs.")
 
@@ -113,7 +110,7 @@ class VertexBackend(SpecModel):
         return value.rstrip("/")
 
     @property
-    def train_resources(self) -> VertexResources:
+    def train_resources(self) -> VertexResourcesSpec:
         return self.train or self.search
 
 
@@ -125,7 +122,7 @@ def _backend_type(value: Any) -> str:
 
 
 Backend = Annotated[
-    Annotated[LocalBackend, Tag("local")] | Annotated[VertexBackend, Tag("vertex")],
+    Annotated[LocalBackendSpec, Tag("local")] | Annotated[VertexBackendSpec, Tag("vertex")],
     Discriminator(_backend_type),
 ]
 
@@ -176,7 +173,7 @@ class TrainerSpec(SpecModel):
         return self
 
 
-class ObjectiveTarget(SpecModel):
+class ObjectiveTargetSpec(SpecModel):
     """A latency (or FLOPs) or memory term of the MnasNet/Vertex reward."""
 
     metric: str = Field(description="Metric reported by the trainer or latency calculator, e.g. 'latency_ms'.")
@@ -188,22 +185,22 @@ class RewardSpec(SpecModel):
     """reward = metric × (target/latency)^w × (target/memory)^w, each factor capped at 1 in 'hard' mode."""
 
     metric: str = Field("accuracy", description="Metric to maximise (reported by the trainer).")
-    latency: ObjectiveTarget | None = Field(None, description="Latency (or FLOPs) term; none = no penalty.")
-    memory: ObjectiveTarget | None = Field(None, description="Memory term; none = no penalty.")
+    latency: ObjectiveTargetSpec | None = Field(None, description="Latency (or FLOPs) term; none = no penalty.")
+    memory: ObjectiveTargetSpec | None = Field(None, description="Memory term; none = no penalty.")
     limit: Literal["hard", "soft"] = Field(
         "hard", description="hard: factors capped at 1 (Vertex default); soft: MnasNet (measured/target)^beta."
     )
     soft_exponent: float = Field(-0.07, description="beta of the soft form (MnasNet: -0.07).")
 
 
-class StageTrainerOverrides(SpecModel):
+class StageTrainerOverridesSpec(SpecModel):
     trainer_args: dict[str, Any] = Field(
         default_factory=dict, description="Merged over trainer.args for this stage's trials."
     )
     timeout_seconds: float | None = Field(None, gt=0, description="A trial running longer is stopped (reason timeout).")
 
 
-class SearchStage(StageTrainerOverrides):
+class SearchStageSpec(StageTrainerOverridesSpec):
     """Stage 1: the controller proposes architectures, each trained with the proxy task."""
 
     algorithm: str = Field("bayesopt", description="Search controller: bayesopt (default), random, grid, evolution, reinforce.")
@@ -219,7 +216,7 @@ class SearchStage(StageTrainerOverrides):
     )
 
     @model_validator(mode="after")
-    def _consistent_counts(self) -> "SearchStage":
+    def _consistent_counts(self) -> "SearchStageSpec":
         if self.parallel_trials > self.max_trials:
             raise ValueError(
                 f"parallelTrials ({self.parallel_trials}) must not exceed maxTrials ({self.max_trials})"
@@ -234,7 +231,7 @@ class SearchStage(StageTrainerOverrides):
         return int(self.max_trials * 0.2)
 
 
-class TrainStage(StageTrainerOverrides):
+class TrainStageSpec(StageTrainerOverridesSpec):
     """Stage 2: the top-N stage-1 architectures trained fully."""
 
     top_n: int = Field(10, ge=1, description="How many of the best stage-1 architectures to train.")
@@ -250,7 +247,7 @@ class TrainStage(StageTrainerOverrides):
 _CANDIDATE_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 
 
-class VarianceMeasurementStage(StageTrainerOverrides):
+class VarianceMeasurementSpec(StageTrainerOverridesSpec):
     """Tool 1: find a workable model, train copies of it with the proxy settings (`trainerArgs`), report
     the coefficient of variation of their final accuracy and the smoothness of their curves."""
 
@@ -269,7 +266,7 @@ class VarianceMeasurementStage(StageTrainerOverrides):
     seed: int = Field(0, description="Seed of the random attempts and of the copies' training seeds.")
 
 
-class ModelSelectionStage(StageTrainerOverrides):
+class ModelSelectionSpec(StageTrainerOverridesSpec):
     """Tool 2: from `startModels` random models, keep `finalModels` with a good spread of (accuracy,
     latency), trained to completion with the baseline (full) training in `trainerArgs`."""
 
@@ -286,13 +283,13 @@ class ModelSelectionStage(StageTrainerOverrides):
     seed: int = Field(0, description="Seed of the random starting models.")
 
     @model_validator(mode="after")
-    def _shrinks(self) -> "ModelSelectionStage":
+    def _shrinks(self) -> "ModelSelectionSpec":
         if self.final_models > self.start_models:
             raise ValueError(f"finalModels ({self.final_models}) must not exceed startModels ({self.start_models})")
         return self
 
 
-class ProxyTaskCandidate(SpecModel):
+class ProxyTaskCandidateSpec(SpecModel):
     name: str = Field(description="Candidate name (letters, digits, '_', '-', '.').")
     trainer_args: dict[str, Any] = Field(
         default_factory=dict, description="Merged over the baseline (trainer.args + modelSelection.trainerArgs)."
@@ -306,11 +303,11 @@ class ProxyTaskCandidate(SpecModel):
         return value
 
 
-class ProxyTaskSearchStage(SpecModel):
+class ProxyTaskSearchSpec(SpecModel):
     """Tool 3: retrain the model-selection reference models with each candidate proxy task and stop it
     when its Kendall τ against their full-training scores reaches `desiredCorrelation`."""
 
-    candidates: list[ProxyTaskCandidate] = Field(default_factory=list, description="Candidate proxy tasks.")
+    candidates: list[ProxyTaskCandidateSpec] = Field(default_factory=list, description="Candidate proxy tasks.")
     generator: str | None = Field(
         None, description="'module:function' given the baseline trainer args, returning [{name, trainerArgs}]."
     )
@@ -330,7 +327,7 @@ class ProxyTaskSearchStage(SpecModel):
     _check_generator = field_validator("generator")(_check_module_function)
 
     @model_validator(mode="after")
-    def _has_candidates(self) -> "ProxyTaskSearchStage":
+    def _has_candidates(self) -> "ProxyTaskSearchSpec":
         if not self.candidates and self.generator is None:
             raise ValueError("set candidates, generator, or both")
         names = [c.name for c in self.candidates]
@@ -343,22 +340,22 @@ class ProxyTaskSearchStage(SpecModel):
 
 
 class ExperimentSpec(SpecModel):
-    backend: Backend = Field(default_factory=LocalBackend, description="Where trials run: local or vertex.")
+    backend: Backend = Field(default_factory=LocalBackendSpec, description="Where trials run: local or vertex.")
     state_uri: str = Field(
         ".nasctl", description="Where state is recorded: a directory (bare path or file://) or gs://bucket/prefix."
     )
     search_space: SearchSpaceSpec
     trainer: TrainerSpec
     reward: RewardSpec = Field(default_factory=RewardSpec)
-    search: SearchStage
-    train: TrainStage | None = Field(None, description="Stage-2 full training; omit to stop after search.")
-    variance_measurement: VarianceMeasurementStage | None = Field(
+    search: SearchStageSpec
+    train: TrainStageSpec | None = Field(None, description="Stage-2 full training; omit to stop after search.")
+    variance_measurement: VarianceMeasurementSpec | None = Field(
         None, description="Proxy-task tool 1, run before the search; omit to skip."
     )
-    model_selection: ModelSelectionStage | None = Field(
+    model_selection: ModelSelectionSpec | None = Field(
         None, description="Proxy-task tool 2, run before the search; omit to skip."
     )
-    proxy_task_search: ProxyTaskSearchStage | None = Field(
+    proxy_task_search: ProxyTaskSearchSpec | None = Field(
         None, description="Proxy-task tool 3 (needs modelSelection), run before the search; omit to skip."
     )
 
@@ -384,11 +381,18 @@ class ExperimentSpec(SpecModel):
     def _vertex_algorithms_need_vertex(self) -> "ExperimentSpec":
         if self.search.algorithm in VERTEX_ALGORITHMS and self.backend.type != "vertex":
             raise ValueError(f"algorithm {self.search.algorithm} is Vertex AI NAS's own; it needs backend type vertex")
+        proxy = [name for name, stage in (("varianceMeasurement", self.variance_measurement),
+                                          ("modelSelection", self.model_selection),
+                                          ("proxyTaskSearch", self.proxy_task_search)) if stage is not None]
+        if self.search.algorithm in VERTEX_ALGORITHMS and proxy:
+            raise ValueError(f"{', '.join(proxy)} run as nasctl stages, which a Vertex NasJob ({self.search.algorithm}) "
+                             "does not run: use one of nasctl's algorithms (e.g. bayesopt) with the vertex backend, "
+                             "or run the proxy-task stages in an experiment of their own")
         return self
 
 
 class NASExperiment(SpecModel):
     api_version: Literal["nasctl.dev/v1alpha1"] = Field(API_VERSION, description="API version of this document.")
     kind: Literal["NASExperiment"]
-    metadata: Metadata
+    metadata: MetadataSpec
     spec: ExperimentSpec

@@ -18,8 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from trainers_jax.context import TrialContext
-from trainers_jax.protocol import COMPILATION_CACHE_ENV, FAILED, FAILED_NAN, FAILED_OOM, TrialFailure
+from trial.context import TrialContext
+from trial.dirs import numeric_entries
+from trial.protocol import COMPILATION_CACHE_ENV, FAILED, FAILED_NAN, FAILED_OOM, TrialFailure
 
 
 
@@ -196,21 +197,17 @@ def _finish(ctx: TrialContext, args: ClassifierArgs, config: Any, variables: Any
     metrics["num_params"] = float(sum(x.size for x in jax.tree_util.tree_leaves(variables["params"])))
     save_model(ctx.dir.path, config, variables)
     if args.latency is not None:
-        from latency.calculator import LatencyError, run_calculator  # noqa: PLC0415
+        from trainers_jax.latency_calculator import LatencyError, run_calculator  # noqa: PLC0415
         from latency.measure import LatencyOptions  # noqa: PLC0415
 
         try:
             latency = run_calculator(ctx.dir.path, LatencyOptions(**args.latency.model_dump()))
         except LatencyError as exc:
             raise TrialFailure(FAILED, str(exc)) from None
-        metrics.update(_numeric(latency))
+        metrics.update(numeric_entries(latency))
     elif args.wait_for_latency_seconds is not None:
-        metrics.update(_numeric(_wait_for_latency(ctx, args.wait_for_latency_seconds)))
+        metrics.update(numeric_entries(_wait_for_latency(ctx, args.wait_for_latency_seconds)))
     return metrics
-
-
-def _numeric(values: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in values.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def _wait_for_latency(ctx: TrialContext, timeout: float, poll: float = 1.0) -> dict[str, Any]:

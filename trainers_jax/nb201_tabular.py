@@ -11,9 +11,9 @@ import time
 from typing import Any
 
 from search_spaces.nb201 import to_arch_string
-from trainers_jax.context import TrialContext
+from trial.context import TrialContext
 from trainers_jax.nb201_table import find_row
-from trainers_jax.protocol import FAILED, TrialFailure
+from trial.protocol import FAILED, TrialFailure
 
 _CYCLES = 4
 

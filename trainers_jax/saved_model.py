@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trainers_jax.models import ModelConfig
-from trainers_jax.protocol import write_json_atomic
+from state.files import write_json_atomic
 
 MODEL_CONFIG_FILE = "model.json"
 MODEL_WEIGHTS_FILE = "model.msgpack"

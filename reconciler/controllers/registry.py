@@ -30,7 +30,7 @@ def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], 
         raise ValueError(message)
     if name in VERTEX_ALGORITHMS:
         raise ValueError(f"{name} is Vertex AI NAS's own controller: it runs inside a Vertex NasJob "
-                         "(reconciler.backends.vertex_nas), not in the reconciler")
+                         "(backends.vertex.nas_search), not in the reconciler")
     module_name, _, class_name = ALGORITHMS[name].partition(":")
     # The spec's algorithmSettings are camelCase like every other key; controllers take snake_case.
     keywords = {to_snake(key): value for key, value in settings.items()}

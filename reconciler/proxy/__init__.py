@@ -2,5 +2,5 @@
 
 The math modules (curves, variance, selection, correlation, stopping) do no I/O: the stages in
 ``reconciler/stages/`` feed them recorded trial curves and record what they return. Plots live in
-:mod:`reconciler.proxy.plots` (matplotlib, lazy); :mod:`reconciler.proxy.trials` is what the stages share.
+:mod:`reconciler.stages.proxy_plots` (matplotlib, lazy); :mod:`reconciler.stages.proxy_support` is what the stages share.
 """

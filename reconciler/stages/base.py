@@ -1,42 +1,65 @@
 """A stage of an experiment: which trials it wants, how to make them, when it is done.
 
-The reconciler asks every enabled stage, in order, for the trials it still wants (:meth:`Stage.missing`)
-once the stages before it are complete (:meth:`Stage.ready`), and creates them with
-:meth:`Stage.new_trials` at act time. Everything is derived from recorded trials, so a stage holds no
+The plan asks every enabled stage, in graph order (``reconciler.graph``), for the trials it still wants
+(:meth:`Stage.missing`) once the stages it depends on are complete (:meth:`Stage.ready`), and makes
+the records of those that start now with :meth:`Stage.new_trials`. Everything is derived from recorded trials, so a stage holds no
 state of its own between passes.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from reconciler.backends.base import Backend, TrialObservation
-from reconciler.records import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, TrialRecord
-from reconciler.state import ExperimentState
+from state.records import FAILED, PENDING, RUNNING, STOPPED, SUCCEEDED, TrialRecord
+from state.snapshot import ExperimentState
+from reconciler.observe import Observed
 from specs.model import NASExperiment
-from trainers_jax.protocol import StopSignal
+from trial.protocol import StopSignal
 
 
 @dataclass
 class StageContext:
+    """What a stage decides from: the spec, the recorded trials and what the backend observed.
+
+    No I/O happens through it: observation (:mod:`reconciler.observe`) has read every trial curve and
+    the proxy-task candidates before planning, so planning is a pure function of this context.
+    """
+
     experiment: NASExperiment
     state: ExperimentState
-    observations: dict[str, TrialObservation]
-    backend: Backend | None = None  # to read finished trials' curves (proxy-task stages)
-    artifacts_dir: Path | None = None  # where stages write plots and detailed state; None = nowhere
+    observed: Observed
+    stages: dict[str, Stage] = field(default_factory=dict)  # the enabled stages, by name
 
     def cycles(self, trial_id: str) -> list[dict[str, Any]]:
-        """A trial's per-cycle records, finished or not (observed once per pass)."""
-        if trial_id not in self.observations and self.backend is not None:
-            self.observations[trial_id] = self.backend.observe(trial_id)
-        observation = self.observations.get(trial_id)
+        """A trial's per-cycle records as observed this pass (empty when it was not observed)."""
+        observation = self.observed.trials.get(trial_id)
         return list(observation.cycles) if observation is not None else []
+
+    def stage(self, name: str) -> Stage:
+        return self.stages[name]
+
+    def enabled(self, name: str) -> bool:
+        return name in self.stages
+
+    def complete(self, name: str) -> bool:
+        """Whether a stage is done; a stage the spec does not ask for counts as done."""
+        return name not in self.stages or self.stages[name].complete(self)
 
     @property
     def spec(self):  # noqa: ANN201 - ExperimentSpec, kept short for readability at call sites
         return self.experiment.spec
+
+
+@dataclass(frozen=True)
+class CostShape:
+    """What a stage will train, for the cost preview: how many trials, worth how many trainings at the
+    hours per trial of its machine (`role`: the stage-1 proxy task or the stage-2 full training)."""
+
+    trials: int
+    trainings: float
+    role: str  # SEARCH or TRAIN: whose machine and hoursPerTrial it uses
+    note: str = ""
 
 
 def merged_args(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -52,14 +75,14 @@ def count_by_status(trials: list[TrialRecord]) -> dict[str, int]:
 
 class Stage(ABC):
     name: ClassVar[str]
+    needs_curves: ClassVar[bool] = False  # observe every trial's curve, finished ones too (proxy-task stages)
 
-    @abstractmethod
-    def enabled(self, experiment: NASExperiment) -> bool:
-        """Whether the spec asks for this stage."""
+    def __init__(self, depends_on: tuple[str, ...] = ()):
+        self.depends_on = depends_on  # enabled stages this one waits for (from ``reconciler.graph``)
 
     def ready(self, ctx: StageContext) -> bool:
-        """Whether the stages this one depends on are complete (default: always)."""
-        return True
+        """Whether the stages this one depends on are complete."""
+        return all(ctx.complete(name) for name in self.depends_on)
 
     @abstractmethod
     def missing(self, ctx: StageContext) -> int:
@@ -78,6 +101,10 @@ class Stage(ABC):
 
     @abstractmethod
     def timeout_seconds(self, experiment: NASExperiment) -> float | None: ...
+
+    @abstractmethod
+    def cost_shape(self, experiment: NASExperiment) -> CostShape:
+        """How much training the stage plans, for the cost preview."""
 
     def trials(self, ctx: StageContext) -> list[TrialRecord]:
         return ctx.state.stage_trials(self.name)
@@ -100,5 +127,10 @@ class Stage(ABC):
         """Finished trials to relaunch so they continue from their checkpoint (e.g. model selection)."""
         return []
 
-    def write_artifacts(self, ctx: StageContext) -> None:
-        """Write plots and detailed state under ctx.artifacts_dir (after each applied pass)."""
+    def artifact_state(self, ctx: StageContext) -> dict[str, Any] | None:
+        """The stage's detailed state (stored as ``stages/<name>/state.json``), or None while it has none."""
+        return None
+
+    def artifact_plots(self, ctx: StageContext) -> dict[str, bytes]:
+        """PNG plots (path under the stage's folder → bytes); drawn only when :meth:`artifact_state` changed."""
+        return {}

@@ -11,22 +11,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.proxy.curves import value_at_fraction
-from reconciler.proxy.plots import SELECTION_PLOT, plot_round_selection
+from reconciler.stages.proxy_plots import SELECTION_PLOT, plot_round_selection
 from reconciler.proxy.selection import (
     ModelScore, RoundSelection, ScheduleRound, cost_in_full_trainings, max_failures, next_fraction,
     planned_schedule, removals_for_round, select_round,
 )
-from reconciler.proxy.trials import (
-    accuracy_metric, latency_metric, random_architectures, trial_curve, write_if_changed,
+from reconciler.stages.proxy_support import (
+    accuracy_metric, latency_metric, random_architectures, trial_curve,
 )
-from reconciler.records import FAILED, RUNNING, STOPPED, SUCCEEDED, TrialRecord
-from reconciler.stages.base import Stage, StageContext, merged_args
-from reconciler.stages.variance_measurement import VarianceMeasurementStage
-from specs.model import ModelSelectionStage as SelectionSpec
+from state.records import MODEL_SELECTION, TRAIN, FAILED, RUNNING, STOPPED, SUCCEEDED, TrialRecord
+from reconciler.stages.base import CostShape, Stage, StageContext, merged_args
+from specs.model import ModelSelectionSpec
 from specs.model import NASExperiment
-from trainers_jax.protocol import StopSignal
+from trial.protocol import StopSignal
 
-MODEL_SELECTION = "modelSelection"
 
 
 @dataclass
@@ -66,17 +64,12 @@ class Progress:
 
 class ModelSelectionStage(Stage):
     name = MODEL_SELECTION
+    needs_curves = True
 
-    def enabled(self, experiment: NASExperiment) -> bool:
-        return experiment.spec.model_selection is not None
 
     @staticmethod
-    def _spec(ctx: StageContext) -> SelectionSpec:
+    def _spec(ctx: StageContext) -> ModelSelectionSpec:
         return ctx.spec.model_selection
-
-    def ready(self, ctx: StageContext) -> bool:
-        variance = VarianceMeasurementStage()
-        return not variance.enabled(ctx.experiment) or variance.complete(ctx)
 
     def missing(self, ctx: StageContext) -> int:
         return max(0, self._spec(ctx).start_models - len(self.trials(ctx))) if self.ready(ctx) else 0
@@ -173,6 +166,12 @@ class ModelSelectionStage(Stage):
     def timeout_seconds(self, experiment: NASExperiment) -> float | None:
         return experiment.spec.model_selection.timeout_seconds
 
+    def cost_shape(self, experiment: NASExperiment) -> CostShape:
+        spec = experiment.spec.model_selection
+        rounds = planned_schedule(spec.start_models, spec.final_models, spec.remove_per_round)
+        return CostShape(spec.start_models, cost_in_full_trainings(rounds), TRAIN,
+                         f"{len(rounds)} rounds, {cost_in_full_trainings(rounds):.3g} full trainings")
+
     def summary(self, ctx: StageContext) -> dict[str, Any]:
         spec, progress = self._spec(ctx), self.progress(ctx)
         planned = planned_schedule(spec.start_models, spec.final_models, spec.remove_per_round)
@@ -180,16 +179,13 @@ class ModelSelectionStage(Stage):
                 "finalModels": [s.key for s in progress.final_models],
                 "costInFullTrainings": progress.cost(), "plannedCostInFullTrainings": cost_in_full_trainings(planned)}
 
-    def write_artifacts(self, ctx: StageContext) -> None:
+    def artifact_state(self, ctx: StageContext) -> dict[str, Any] | None:
         progress = self.progress(ctx)
         if not progress.rounds:
-            return
-        folder = ctx.artifacts_dir / MODEL_SELECTION
-        document = {**self.summary(ctx), "rounds": [r.to_json() for r in progress.rounds]}
-        if not write_if_changed(folder / "state.json", document):
-            return
-        for round_ in progress.rounds:
-            path = folder / f"round-{round_.number}" / SELECTION_PLOT
-            if round_.selection is not None and not path.exists():
-                title = f"round {round_.number}: {len(round_.models)} models at {round_.fraction:.2%} of training"
-                plot_round_selection(round_.scores, round_.selection, path, title)
+            return None
+        return {**self.summary(ctx), "rounds": [r.to_json() for r in progress.rounds]}
+
+    def artifact_plots(self, ctx: StageContext) -> dict[str, bytes]:
+        return {f"round-{r.number}/{SELECTION_PLOT}": plot_round_selection(
+                    r.scores, r.selection, f"round {r.number}: {len(r.models)} models at {r.fraction:.2%} of training")
+                for r in self.progress(ctx).rounds if r.selection is not None}

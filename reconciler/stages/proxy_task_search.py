@@ -12,28 +12,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconciler.proxy.correlation import StepStats, correlation_over_steps, rank_correlation
-from reconciler.proxy.plots import plot_correlation
+from reconciler.stages.proxy_plots import plot_correlation
 from reconciler.proxy.stopping import (
     EXCESS_FAILURES, RUNNING as RUNNING_STATE, SUCCESSFUL, Criteria, Decision, best_candidate, check_stopping,
     final_decision, require_latency_correlation,
 )
-from reconciler.proxy.trials import accuracy_metric, latency_metric, trial_curve, write_if_changed
-from reconciler.records import FAILED, RUNNING, STOPPED, SUCCEEDED, TrialRecord
-from reconciler.stages.base import Stage, StageContext, merged_args
-from reconciler.stages.model_selection import ModelSelectionStage
-from reconciler.stages.variance_measurement import VarianceMeasurementStage
-from specs.model import NASExperiment, ProxyTaskCandidate
-from specs.model import ProxyTaskSearchStage as SearchSpec
-from trainers_jax.protocol import StopSignal
+from reconciler.stages.proxy_support import accuracy_metric, latency_metric, trial_curve
+from state.records import MODEL_SELECTION, PROXY_TASK_SEARCH, TRAIN, FAILED, RUNNING, STOPPED, SUCCEEDED, TrialRecord
+from reconciler.stages.candidates import baseline_args
+from reconciler.stages.base import CostShape, Stage, StageContext, merged_args
+from specs.model import NASExperiment, ProxyTaskCandidateSpec
+from specs.model import ProxyTaskSearchSpec
+from trial.protocol import StopSignal
 
-PROXY_TASK_SEARCH = "proxyTaskSearch"
 CANDIDATE = "candidate"
 STOPPING = "Stopping"  # a stopping condition holds; waiting for the candidate's trials to end
 
 
 @dataclass
 class Outcome:
-    candidate: ProxyTaskCandidate
+    candidate: ProxyTaskCandidateSpec
     trials: list[TrialRecord]
     stats: list[StepStats]
     decision: Decision | None
@@ -61,57 +59,28 @@ class Outcome:
                 "accuracyCorrelation": self.accuracy_tau(), "latencyCorrelation": self.latency_tau}
 
 
-def baseline_args(ctx: StageContext) -> dict[str, Any]:
-    """The full training the reference models had: what candidates modify."""
-    return merged_args(ctx.spec.trainer.args, ctx.spec.model_selection.trainer_args)
-
-
-def load_candidates(ctx: StageContext) -> tuple[list[ProxyTaskCandidate], str | None]:
-    """The spec's candidates, then the generator's (called with the baseline args); or why there are none."""
-    spec: SearchSpec = ctx.spec.proxy_task_search
-    found = list(spec.candidates)
-    if spec.generator is not None:
-        from trainers_jax.registry import import_function  # noqa: PLC0415
-
-        try:
-            generated = import_function(spec.generator)(dict(baseline_args(ctx)))
-            found += [item if isinstance(item, ProxyTaskCandidate) else ProxyTaskCandidate.model_validate(item)
-                      for item in generated]
-        except Exception as exc:  # noqa: BLE001 - a user's generator: report it, never crash apply
-            return [], f"generator {spec.generator} failed: {type(exc).__name__}: {exc}"
-    names = [c.name for c in found]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        return [], f"candidate names must be unique (repeated: {repeated})"
-    return found, None
-
-
-def candidates(ctx: StageContext) -> list[ProxyTaskCandidate]:
-    return load_candidates(ctx)[0]
+def candidates(ctx: StageContext) -> list[ProxyTaskCandidateSpec]:
+    return ctx.observed.candidates.found
 
 
 class ProxyTaskSearchStage(Stage):
     name = PROXY_TASK_SEARCH
+    needs_curves = True
 
-    def enabled(self, experiment: NASExperiment) -> bool:
-        return experiment.spec.proxy_task_search is not None
 
     @staticmethod
-    def _spec(ctx: StageContext) -> SearchSpec:
+    def _spec(ctx: StageContext) -> ProxyTaskSearchSpec:
         return ctx.spec.proxy_task_search
-
-    def ready(self, ctx: StageContext) -> bool:
-        return ModelSelectionStage().complete(ctx)
 
     def _criteria(self, ctx: StageContext) -> Criteria:
         spec = self._spec(ctx)
         return Criteria(spec.desired_correlation, spec.desired_accuracy, spec.max_training_hours,
                         spec.stop_if_slower_than_best)
 
-    def _outcome(self, ctx: StageContext, candidate: ProxyTaskCandidate, trials: list[TrialRecord],
+    def _outcome(self, ctx: StageContext, candidate: ProxyTaskCandidateSpec, trials: list[TrialRecord],
                  best_hours: float | None) -> Outcome:
         spec, criteria = self._spec(ctx), self._criteria(ctx)
-        references = ModelSelectionStage().references(ctx)
+        references = ctx.stage(MODEL_SELECTION).references(ctx)
         by_model = {t.source_trial: t for t in trials}
         metric = accuracy_metric(ctx)
         curves = {key: trial_curve(ctx, trial, metric) for key, trial in by_model.items()}
@@ -160,7 +129,7 @@ class ProxyTaskSearchStage(Stage):
                                for n, o in outcomes.items()})
         return outcomes[name] if name else None
 
-    def _current(self, ctx: StageContext) -> tuple[ProxyTaskCandidate | None, list[TrialRecord]]:
+    def _current(self, ctx: StageContext) -> tuple[ProxyTaskCandidateSpec | None, list[TrialRecord]]:
         """The candidate whose trials are being created, and the trials it already has."""
         outcomes = self.outcomes(ctx)
         if outcomes and not outcomes[-1].final:
@@ -170,19 +139,19 @@ class ProxyTaskSearchStage(Stage):
         remaining = candidates(ctx)[len(outcomes):] if self.ready(ctx) else []
         return (remaining[0], []) if remaining else (None, [])
 
-    def _uncreated(self, ctx: StageContext) -> tuple[ProxyTaskCandidate | None, list[TrialRecord]]:
+    def _uncreated(self, ctx: StageContext) -> tuple[ProxyTaskCandidateSpec | None, list[TrialRecord]]:
         candidate, mine = self._current(ctx)
         if candidate is None:
             return None, []
         done = {t.source_trial for t in mine}
-        return candidate, [ref for ref, _ in ModelSelectionStage().references(ctx) if ref.id not in done]
+        return candidate, [ref for ref, _ in ctx.stage(MODEL_SELECTION).references(ctx) if ref.id not in done]
 
     def missing(self, ctx: StageContext) -> int:
         return len(self._uncreated(ctx)[1])
 
     def new_trials(self, ctx: StageContext, ids: list[str], indices: list[int]) -> list[TrialRecord]:
         candidate, references = self._uncreated(ctx)
-        args = merged_args(baseline_args(ctx), candidate.trainer_args)
+        args = merged_args(baseline_args(ctx.experiment), candidate.trainer_args)
         return [TrialRecord(id=trial_id, stage=PROXY_TASK_SEARCH, index=index, dna=list(ref.dna), arch=ref.arch,
                             args=args, source_trial=ref.id, labels={CANDIDATE: candidate.name})
                 for trial_id, index, ref in zip(ids, indices, references)]
@@ -201,12 +170,12 @@ class ProxyTaskSearchStage(Stage):
     def complete(self, ctx: StageContext) -> bool:
         if not self.ready(ctx):
             return False
-        found, error = load_candidates(ctx)
+        found, error = ctx.observed.candidates.found, ctx.observed.candidates.error
         outcomes = self.outcomes(ctx)
         return error is None and len(outcomes) == len(found) and all(o.final for o in outcomes)
 
     def failure(self, ctx: StageContext) -> str | None:
-        found, error = load_candidates(ctx)
+        found, error = ctx.observed.candidates.found, ctx.observed.candidates.error
         if error is not None:
             return error
         if ctx.spec.search.use_best_proxy_task and found and self.complete(ctx) and self.best(ctx) is None:
@@ -223,27 +192,30 @@ class ProxyTaskSearchStage(Stage):
     def timeout_seconds(self, experiment: NASExperiment) -> float | None:
         return experiment.spec.proxy_task_search.timeout_seconds
 
+    def cost_shape(self, experiment: NASExperiment) -> CostShape:
+        spec, references = experiment.spec.proxy_task_search, experiment.spec.model_selection.final_models
+        trials = len(spec.candidates) * references
+        note = "at most: every candidate retrains the reference models fully"
+        if spec.generator is not None:
+            note += f"; candidates from {spec.generator} are not counted"
+        return CostShape(trials, float(trials), TRAIN, note)
+
     def summary(self, ctx: StageContext) -> dict[str, Any]:
         best = self.best(ctx)
         return {**super().summary(ctx), "best": best.candidate.name if best else None,
                 "candidates": {o.candidate.name: o.to_json() for o in self.outcomes(ctx)}}
 
-    def write_artifacts(self, ctx: StageContext) -> None:
+    def artifact_state(self, ctx: StageContext) -> dict[str, Any] | None:
         outcomes = self.outcomes(ctx)
         if not outcomes:
-            return
-        folder = ctx.artifacts_dir / PROXY_TASK_SEARCH
-        document = {**self.summary(ctx), "stats": {
+            return None
+        return {**self.summary(ctx), "stats": {
             o.candidate.name: [{"step": s.step, "tau": s.tau, "pValue": s.p_value, "medianAccuracy": s.median_value,
                                 "medianHours": s.median_hours} for s in o.stats] for o in outcomes}}
-        if write_if_changed(folder / "state.json", document):
-            plot_correlation({o.candidate.name: o.stats for o in outcomes}, folder, self._spec(ctx).desired_correlation)
 
-
-def proxy_stages_complete(ctx: StageContext) -> bool:
-    """Whether every proxy-task design stage in the spec is done (the search waits for them)."""
-    stages = (VarianceMeasurementStage(), ModelSelectionStage(), ProxyTaskSearchStage())
-    return all(stage.complete(ctx) for stage in stages if stage.enabled(ctx.experiment))
+    def artifact_plots(self, ctx: StageContext) -> dict[str, bytes]:
+        return plot_correlation({o.candidate.name: o.stats for o in self.outcomes(ctx)},
+                                self._spec(ctx).desired_correlation)
 
 
 def search_trainer_args(ctx: StageContext) -> dict[str, Any]:
@@ -255,8 +227,8 @@ def search_trainer_args(ctx: StageContext) -> dict[str, Any]:
     hand_written = merged_args(ctx.spec.trainer.args, ctx.spec.search.trainer_args)
     if not ctx.spec.search.use_best_proxy_task:
         return hand_written
-    best = ProxyTaskSearchStage().best(ctx)
+    best = ctx.stage(PROXY_TASK_SEARCH).best(ctx) if ctx.enabled(PROXY_TASK_SEARCH) else None
     if best is None:
         raise ValueError("search.useBestProxyTask: proxyTaskSearch has no successful candidate yet")
-    return {**merged_args(baseline_args(ctx), best.candidate.trainer_args), **ctx.spec.search.trainer_args,
+    return {**merged_args(baseline_args(ctx.experiment), best.candidate.trainer_args), **ctx.spec.search.trainer_args,
             ctx.spec.proxy_task_search.steps_arg: best.decision.final_steps}

@@ -5,9 +5,9 @@ from typing import Any
 
 from reconciler.controllers.base import Controller, Observation
 from reconciler.controllers.registry import make_controller
-from reconciler.records import SEARCH, SUCCEEDED, TrialRecord
-from reconciler.stages.base import Stage, StageContext
-from reconciler.stages.proxy_task_search import proxy_stages_complete, search_trainer_args
+from state.records import SEARCH, SUCCEEDED, TrialRecord
+from reconciler.stages.base import CostShape, Stage, StageContext
+from reconciler.stages.proxy_task_search import search_trainer_args
 from search_spaces.registry import build_search_space
 from specs.model import NASExperiment
 
@@ -28,11 +28,6 @@ def rebuild_controller(ctx: StageContext) -> Controller:
 class SearchStage(Stage):
     name = SEARCH
 
-    def enabled(self, experiment: NASExperiment) -> bool:
-        return True
-
-    def ready(self, ctx: StageContext) -> bool:
-        return proxy_stages_complete(ctx)
 
     def missing(self, ctx: StageContext) -> int:
         return max(0, ctx.spec.search.max_trials - len(self.trials(ctx))) if self.ready(ctx) else 0
@@ -57,6 +52,9 @@ class SearchStage(Stage):
 
     def timeout_seconds(self, experiment: NASExperiment) -> float | None:
         return experiment.spec.search.timeout_seconds
+
+    def cost_shape(self, experiment: NASExperiment) -> CostShape:
+        return CostShape(experiment.spec.search.max_trials, float(experiment.spec.search.max_trials), SEARCH)
 
     def summary(self, ctx: StageContext) -> dict[str, Any]:
         return {**super().summary(ctx), "maxTrials": ctx.spec.search.max_trials}

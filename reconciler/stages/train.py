@@ -3,31 +3,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from reconciler.records import SEARCH, TRAIN, TrialRecord
-from reconciler.selection import rank_trials
-from reconciler.stages.base import Stage, StageContext, merged_args
-from reconciler.stages.search import SearchStage
+from state.records import SEARCH, TRAIN, TrialRecord
+from objective.ranking import rank_trials
+from reconciler.stages.base import CostShape, Stage, StageContext, merged_args
 from specs.model import NASExperiment
 
 
 class TrainStage(Stage):
     name = TRAIN
 
-    def enabled(self, experiment: NASExperiment) -> bool:
-        return experiment.spec.train is not None
 
     def ready(self, ctx: StageContext) -> bool:
         return self._pool(ctx) is not None
 
     def complete(self, ctx: StageContext) -> bool:
-        return SearchStage().complete(ctx) and super().complete(ctx)
+        return ctx.complete(SEARCH) and super().complete(ctx)
 
     def _pool(self, ctx: StageContext) -> list[TrialRecord] | None:
         """The stage-1 trials whose top N are trained now: all once the search is complete; with
         `frequency` K, during the search, the first c·K trials once they have all finished (Vertex's
         train_frequency). None while nothing is to be trained."""
         search = ctx.state.stage_trials(SEARCH)
-        if SearchStage().complete(ctx):
+        if ctx.complete(SEARCH):
             return search
         every = ctx.spec.train.frequency
         if every is None:
@@ -69,6 +66,9 @@ class TrainStage(Stage):
 
     def timeout_seconds(self, experiment: NASExperiment) -> float | None:
         return experiment.spec.train.timeout_seconds
+
+    def cost_shape(self, experiment: NASExperiment) -> CostShape:
+        return CostShape(experiment.spec.train.top_n, float(experiment.spec.train.top_n), TRAIN)
 
     def summary(self, ctx: StageContext) -> dict[str, Any]:
         return {**super().summary(ctx), "topN": ctx.spec.train.top_n}

@@ -9,27 +9,25 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.proxy.curves import Point
-from reconciler.proxy.plots import VARIANCE_PLOT, plot_variance_curves
-from reconciler.proxy.trials import accuracy_metric, random_architectures, trial_curve, write_if_changed
+from reconciler.stages.proxy_plots import VARIANCE_PLOT, plot_variance_curves
+from reconciler.stages.proxy_support import accuracy_metric, random_architectures, trial_curve
 from reconciler.proxy.variance import VarianceReport, measure
-from reconciler.records import SUCCEEDED, TrialRecord
-from reconciler.stages.base import Stage, StageContext, merged_args
-from specs.model import NASExperiment, VarianceMeasurementStage as VarianceSpec
-from trainers_jax.protocol import StopSignal
+from state.records import SEARCH, VARIANCE, SUCCEEDED, TrialRecord
+from reconciler.stages.base import CostShape, Stage, StageContext, merged_args
+from specs.model import NASExperiment, VarianceMeasurementSpec
+from trial.protocol import StopSignal
 
-VARIANCE = "varianceMeasurement"
 ROLE, ATTEMPT, COPY = "role", "attempt", "copy"
 MIN_COPIES = 2  # a coefficient of variation needs two values
 
 
 class VarianceMeasurementStage(Stage):
     name = VARIANCE
+    needs_curves = True
 
-    def enabled(self, experiment: NASExperiment) -> bool:
-        return experiment.spec.variance_measurement is not None
 
     @staticmethod
-    def _spec(ctx: StageContext) -> VarianceSpec:
+    def _spec(ctx: StageContext) -> VarianceMeasurementSpec:
         return ctx.spec.variance_measurement
 
     def _role(self, ctx: StageContext, role: str) -> list[TrialRecord]:
@@ -114,6 +112,11 @@ class VarianceMeasurementStage(Stage):
     def timeout_seconds(self, experiment: NASExperiment) -> float | None:
         return experiment.spec.variance_measurement.timeout_seconds
 
+    def cost_shape(self, experiment: NASExperiment) -> CostShape:
+        spec = experiment.spec.variance_measurement
+        return CostShape(spec.copies + 1, spec.copies + spec.workable_fraction, SEARCH,
+                         "one workable attempt expected, then the copies")
+
     def summary(self, ctx: StageContext) -> dict[str, Any]:
         workable = self.workable(ctx)
         summary: dict[str, Any] = {**super().summary(ctx), "attempts": len(self._role(ctx, ATTEMPT)),
@@ -123,13 +126,13 @@ class VarianceMeasurementStage(Stage):
             summary.update(report.summary(), reasons=list(report.reasons))
         return summary
 
-    def write_artifacts(self, ctx: StageContext) -> None:
-        report = self.report(ctx)
-        if report is None:
-            return
-        folder = ctx.artifacts_dir / VARIANCE
+    def artifact_state(self, ctx: StageContext) -> dict[str, Any] | None:
+        if self.report(ctx) is None:
+            return None
         curves = self.curves(ctx)
-        document = {**self.summary(ctx), "curves": {k: [[p.fraction, p.value] for p in v] for k, v in curves.items()}}
-        if write_if_changed(folder / "state.json", document):
-            title = f"{len(curves)} copies: CV {report.cv:.3g}, smoothness {report.smoothness:.3g} ({report.verdict})"
-            plot_variance_curves(curves, folder / VARIANCE_PLOT, title)
+        return {**self.summary(ctx), "curves": {k: [[p.fraction, p.value] for p in v] for k, v in curves.items()}}
+
+    def artifact_plots(self, ctx: StageContext) -> dict[str, bytes]:
+        report, curves = self.report(ctx), self.curves(ctx)
+        title = f"{len(curves)} copies: CV {report.cv:.3g}, smoothness {report.smoothness:.3g} ({report.verdict})"
+        return {VARIANCE_PLOT: plot_variance_curves(curves, title)}

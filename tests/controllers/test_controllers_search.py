@@ -187,12 +187,12 @@ def test_a_controller_rebuilt_at_any_point_proposes_what_the_long_lived_one_did(
 
 
 def test_bayesopt_with_a_latency_target_aims_at_the_best_feasible_architecture() -> None:
-    from specs.model import ObjectiveTarget, RewardSpec
+    from specs.model import ObjectiveTargetSpec, RewardSpec
 
-    from reconciler.reward import compute_reward
+    from objective.reward import compute_reward
 
     space = small_space()  # accuracy grows with every decision; latency grows with decisions a and b
-    spec = RewardSpec(latency=ObjectiveTarget(metric="latency_ms", target=4.0))
+    spec = RewardSpec(latency=ObjectiveTargetSpec(metric="latency_ms", target=4.0))
 
     def metrics(dna: DNANumbers) -> dict[str, float]:
         return {"accuracy": additive_reward(dna), "latency_ms": 1.0 + dna[0] + dna[1]}

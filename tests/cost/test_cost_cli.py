@@ -9,9 +9,9 @@ import yaml
 from typer.testing import CliRunner
 
 from nasctl.cli import app
-from reconciler.local_store import LocalStore
-from reconciler.records import SUCCEEDED, TrialRecord
-from reconciler.state import load_state, save_trials
+from state.local import LocalStore
+from state.records import SUCCEEDED, TrialRecord
+from state.snapshot import load_state, save_trials
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "specs" / "examples" / "test-drive-vertex.yaml"
 runner = CliRunner()

@@ -8,10 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reconciler.cost import estimate_cost, load_catalog
-from reconciler.records import FAILED, RUNNING, SUCCEEDED, TrialRecord
+from pricing.preview import estimate_cost, load_catalog
+from reconciler.proxy.selection import cost_in_full_trainings, planned_schedule
+from state.records import FAILED, RUNNING, SUCCEEDED, TrialRecord
 from specs.loader import parse_experiment
-from specs.model import NASExperiment, VertexBackend
+from specs.model import NASExperiment, VertexBackendSpec
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "specs" / "examples"
 
@@ -103,7 +104,7 @@ def test_unknown_machine_type_says_how_to_price_it() -> None:
 
 def test_region_multiplier_and_overrides() -> None:
     backend = _example("test-drive-vertex.yaml").spec.backend
-    assert isinstance(backend, VertexBackend)
+    assert isinstance(backend, VertexBackendSpec)
     base = load_catalog(backend)
     europe = load_catalog(backend.model_copy(update={"region": "europe-west4"}))
     assert europe.machines["n1-highmem-16"] == pytest.approx(base.machines["n1-highmem-16"] * 1.1)
@@ -157,3 +158,30 @@ def test_example_specs_pass_every_check_and_their_trainer_args_are_valid(name: s
     stages = [experiment.spec.search] + ([experiment.spec.train] if experiment.spec.train else [])
     for stage in stages:
         ClassifierArgs.model_validate({**experiment.spec.trainer.args, **stage.trainer_args})
+
+
+def test_proxy_task_stages_are_priced_from_the_stage_graph() -> None:
+    experiment = _example("mnasnet-poc-vertex.yaml").model_copy(deep=True)
+    raw = experiment.model_dump(mode="json", by_alias=True)
+    raw["spec"]["search"]["algorithm"] = "bayesopt"  # proxy-task stages run as nasctl stages, on CustomJobs
+    raw["spec"]["varianceMeasurement"] = {"copies": 5}
+    raw["spec"]["modelSelection"] = {"startModels": 30, "finalModels": 10, "removePerRound": 5}
+    raw["spec"]["proxyTaskSearch"] = {"candidates": [{"name": "quarter", "trainerArgs": {"steps": 100}},
+                                                     {"name": "half", "trainerArgs": {"steps": 200}}]}
+    report = estimate_cost(NASExperiment.model_validate(raw)).to_json()
+    stages = _stages(report)
+    assert list(stages)[:3] == ["varianceMeasurement", "modelSelection", "proxyTaskSearch"]
+    search, train = stages["search"], stages["train"]
+    variance, selection, proxy = stages["varianceMeasurement"], stages["modelSelection"], stages["proxyTaskSearch"]
+    # variance measurement trains the proxy task (stage-1 machine): 5 copies and one workable attempt
+    assert variance["hoursPerTrial"] == search["hoursPerTrial"]
+    assert variance["gpuHours"] == pytest.approx((5 + 0.01) * search["hoursPerTrial"] * search["gpusPerTrial"])
+    # model selection costs the seed's ≈ 12 full trainings on the stage-2 machine, proxy-task search at most
+    # candidates × reference models full trainings
+    full = cost_in_full_trainings(planned_schedule(30, 10, 5))
+    assert selection["gpuHours"] == pytest.approx(full * train["hoursPerTrial"] * train["gpusPerTrial"])
+    assert proxy["trials"] == 2 * 10
+    assert proxy["gpuHours"] == pytest.approx(20 * train["hoursPerTrial"] * train["gpusPerTrial"])
+    for stage in (variance, selection, proxy):
+        assert stage["costUsd"] > 0 and stage["runtimeHours"] > 0
+    assert report["totalCostUsd"] == pytest.approx(sum(s["costUsd"] for s in report["stages"]), abs=0.05)

@@ -106,7 +106,7 @@ def test_lock_held_by_a_live_apply_is_refused_until_unlocked(write_spec, nasctl,
 
 FAULTY_TRAINER = '''
 import math, os, time
-from trainers_jax.protocol import FAILED_NAN, TrialFailure
+from trial.protocol import FAILED_NAN, TrialFailure
 
 def train(ctx):
     edges = ctx.arch()["edges"]

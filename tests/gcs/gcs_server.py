@@ -68,8 +68,8 @@ def gcs_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def gcs_bucket(gcs_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh bucket on the loopback server; STORAGE_EMULATOR_HOST points at it."""
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", gcs_url)
-    from reconciler.gcs_store import make_client
+    from adaptors.gcp import storage_client
 
     name = f"b-{uuid.uuid4().hex[:12]}"
-    make_client().create_bucket(name)
+    storage_client().create_bucket(name)
     return name

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.gcs_store import GcsStore
+from state.gcs import GcsStore
 
 NASCTL = Path(sys.executable).with_name("nasctl")
 SPEC = """

@@ -13,9 +13,10 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from reconciler.gcs_store import GcsStore, parse_gs_uri
-from reconciler.store import PreconditionFailed
-from reconciler.stores import open_store
+from adaptors.gcp import parse_gs_uri
+from state.gcs import GcsStore
+from state.store import PreconditionFailed
+from state.uri import open_store
 from specs.model import NASExperiment
 
 
@@ -184,7 +185,7 @@ def test_opening_a_store_needs_no_credentials(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_state_modules_do_not_import_storage_eagerly() -> None:
-    code = ("import sys, reconciler.stores, reconciler.gcs_store; "
+    code = ("import sys, state.uri, state.gcs; "
             "print('google.cloud.storage' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -194,9 +195,9 @@ def test_state_modules_do_not_import_storage_eagerly() -> None:
 def test_reading_the_state_costs_the_same_requests_whatever_the_trial_count(
         flaky: tuple[FlakyProxy, str], tmp_path, trial_count: int) -> None:
     """A pass reads experiment.json and trials.json, not one object per trial."""
-    from reconciler.records import TrialRecord
+    from state.records import TrialRecord
     from reconciler.session import Session
-    from reconciler.state import load_state, save_trials
+    from state.snapshot import load_state, save_trials
 
     proxy, bucket = flaky
     spec = tmp_path / "exp.yaml"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from latency.calculator import LatencyError, measure_trial, run_calculator
+from trainers_jax.latency_calculator import LatencyError, measure_trial, run_calculator
 from latency.measure import LatencyOptions
-from trainers_jax.protocol import TrialDir
+from trial.dirs import LocalTrialDir
 
 from latency_fixtures import save_random_model
 
@@ -18,7 +18,7 @@ FAST = LatencyOptions(batch_size=2, warmup=3, runs=15)
 def test_result_shape_and_consistency(trial_with_model) -> None:
     trial = trial_with_model("shape")
     result = measure_trial(trial, FAST)
-    assert result == TrialDir(trial).read_latency()
+    assert result == LocalTrialDir(trial).read_latency()
     assert 0 < result["latency_ms"] <= result["latency_p90_ms"]
     assert math.isfinite(result["latency_cv"]) and result["latency_cv"] >= 0
     assert result["flops"] > 0 and result["memory_mb"] > 0 and result["model_memory_mb"] > 0
@@ -46,7 +46,7 @@ def test_bigger_model_and_input_cost_more(tmp_path: Path) -> None:
 def test_separate_process_writes_latency_json(trial_with_model) -> None:
     trial = trial_with_model("t-sub")
     result = run_calculator(trial, FAST)
-    assert result["latency_ms"] > 0 and TrialDir(trial).read_latency() == result
+    assert result["latency_ms"] > 0 and LocalTrialDir(trial).read_latency() == result
 
 
 def test_missing_model_is_a_clear_error(tmp_path: Path) -> None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.backends.base import FINISHED, TrialObservation
-from reconciler.records import FAILED, SUCCEEDED, ExperimentRecord, TrialRecord
+from backends.base import FINISHED, TrialObservation
+from state.records import FAILED, SUCCEEDED, ExperimentRecord, TrialRecord
+from reconciler.observe import Observed
 from reconciler.stages.base import StageContext
 from reconciler.stages.model_selection import ModelSelectionStage
-from reconciler.state import ExperimentState
+from state.snapshot import ExperimentState
 from specs.model import NASExperiment
-from trainers_jax.protocol import StopSignal, TrialResult
+from trial.protocol import StopSignal, TrialResult
 
 ACCURACIES = [0.10, 0.12, 0.30, 0.50, 0.55, 0.70, 0.90]
 
@@ -35,7 +36,8 @@ def context(failed: set[int], fraction: float = 0.15, max_failure_fraction: floa
         cycles = [] if index in failed else [
             {"step": 1, "fraction": fraction, "seconds": 1.0, "metrics": {"accuracy": accuracy}}]
         observations[trial_id] = TrialObservation(FINISHED, TrialResult(status), cycles)
-    return StageContext(experiment(max_failure_fraction), state, observations)
+    stage = ModelSelectionStage()
+    return StageContext(experiment(max_failure_fraction), state, Observed(trials=observations), {stage.name: stage})
 
 
 def test_a_failure_counts_toward_the_round_removals_and_survivors_continue() -> None:
@@ -70,7 +72,7 @@ def test_the_first_trials_get_the_first_round_signal_while_the_rest_are_created(
     ctx = context(failed=set(), created=3)
     for trial in ctx.state.trials.values():
         trial.status = "pending"  # recorded, about to launch
-    ctx.observations.clear()
+    ctx.observed.trials.clear()
     stage = ModelSelectionStage()
     assert stage.stop_signals(ctx) == {f"modelSelection-{i:04d}": StopSignal(desired_fraction=pytest.approx(1 / 7))
                                        for i in range(3)}

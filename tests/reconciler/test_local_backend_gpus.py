@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from reconciler.backends.base import ALIVE, FINISHED
-from reconciler.backends.local import LocalBackend
+from backends.base import ALIVE, FINISHED
+from backends.local import LocalBackend
 
 PROBE = '''
 import os, time

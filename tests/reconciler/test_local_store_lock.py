@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from reconciler.local_store import LocalStore
-from reconciler.store import CorruptState, LockHeld
+from state.local import LocalStore
+from state.store import CorruptState, LockHeld
 
 
 def test_lock_of_a_dead_local_process_is_taken_over(tmp_path):

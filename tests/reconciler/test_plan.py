@@ -4,18 +4,17 @@ from __future__ import annotations
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from reconciler.apply import default_stages
-from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, TrialObservation
-from reconciler.plan import ADOPT, CREATE, LAUNCH, RELAUNCH, STOP, MAX_ATTEMPTS, compute_plan, refresh
-from reconciler.records import (
+from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, TrialObservation
+from reconciler.observe import Observed
+from reconciler.plan import ADOPT, CREATE, LAUNCH, LIFECYCLE, RECORD, RELAUNCH, STOP, MAX_ATTEMPTS, compute_plan
+from state.records import (
     FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, RUNNING, SEARCH, SUCCEEDED,
     TRAIN, ExperimentRecord, TrialRecord,
 )
-from reconciler.stages.base import StageContext
-from reconciler.state import ExperimentState
+from state.snapshot import ExperimentState
 from specs.loader import parse_experiment
 from tests.conftest import nb201_spec
-from trainers_jax.protocol import TrialResult
+from trial.protocol import TrialResult
 
 UNLIMITED = 1000
 
@@ -36,9 +35,11 @@ def trial(index: int, status: str = SUCCEEDED, stage: str = SEARCH, reward: floa
 def plan_for(exp, trials, observations=None, slots=UNLIMITED):
     state = ExperimentState(ExperimentRecord(name="exp", generation="g1", observed_generation="g0"),
                             {t.id: t for t in trials})
-    ctx = StageContext(exp, state, observations or {})
-    refresh(ctx)
-    return compute_plan(ctx, default_stages(), slots), state
+    plan = compute_plan(exp, state, Observed(trials=observations or {}), slots)
+    for action in plan.actions:  # what apply records before acting
+        if action.kind == RECORD:
+            state.trials[action.trial_id] = action.record
+    return plan, state
 
 
 def kinds(plan, now_only=False):
@@ -91,8 +92,8 @@ def test_partial_state_adopts_launches_relaunches_and_records_results():
     }
     plan, state = plan_for(experiment(max_trials=8, parallel=4, top_n=None), trials, observations)
     assert state.trials["search-0002"].status == SUCCEEDED and state.trials["search-0002"].reward == 0.7
-    assert kinds(plan) == [(ADOPT, "search-0001"), (RELAUNCH, "search-0004"), (LAUNCH, "search-0005"),
-                           (CREATE, "search-0006"), (CREATE, "search-0007")]
+    assert kinds(plan) == [(RECORD, "search-0002"), (ADOPT, "search-0001"), (RELAUNCH, "search-0004"),
+                           (LAUNCH, "search-0005"), (CREATE, "search-0006"), (CREATE, "search-0007")]
     # active: 0001, 0003, 0004, 0005 → no free slot of 4 for new trials yet
     assert [a.trial_id for a in plan.actions if a.kind == CREATE and a.now] == []
     assert plan.phase == PHASE_RUNNING
@@ -104,7 +105,7 @@ def test_trial_lost_twice_is_recorded_as_crashed():
     plan, state = plan_for(experiment(max_trials=2, parallel=1, top_n=None, maxFailedTrials=1), [lost],
                            {"search-0000": TrialObservation(LOST)})
     assert state.trials["search-0000"].status == FAILED and state.trials["search-0000"].reason == "crashed"
-    assert kinds(plan, now_only=True) == [(CREATE, "search-0001")]
+    assert kinds(plan, now_only=True) == [(RECORD, "search-0000"), (CREATE, "search-0001")]
 
 
 def test_failures_map_to_reasons():
@@ -175,9 +176,10 @@ def test_plan_invariants_hold_for_any_recorded_state(max_trials, parallel, recor
             observations[record.id] = _OBSERVATIONS[seen]
     exp = experiment(max_trials=max_trials, parallel=parallel, top_n=None, maxFailedTrials=100)
     plan, state = plan_for(exp, trials, observations)
-    ids = [a.trial_id for a in plan.actions]
-    assert len(ids) == len(set(ids)), "one action per trial"
-    assert all(not state.trials[a.trial_id].terminal for a in plan.actions if a.kind != CREATE)
+    ids = [a.trial_id for a in plan.actions if a.kind in LIFECYCLE]
+    assert len(ids) == len(set(ids)), "one lifecycle action per trial"
+    assert all(not state.trials[a.trial_id].terminal for a in plan.actions if a.kind in LIFECYCLE and a.kind != CREATE)
+    assert all(state.trials[a.trial_id].terminal for a in plan.actions if a.kind == RECORD)
     creates = [a for a in plan.actions if a.kind == CREATE]
     assert len(creates) == max(0, max_trials - len(trials))
     assert [a.trial_id for a in creates] == [f"search-{i:04d}" for i in range(len(trials), len(trials) + len(creates))]

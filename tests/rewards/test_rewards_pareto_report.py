@@ -7,12 +7,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from reconciler.pareto import objectives, pareto_front
-from reconciler.records import FAILED, SEARCH, SUCCEEDED, TrialRecord
-from reconciler.report import write_report
-from specs.model import NASExperiment, ObjectiveTarget, RewardSpec
+from objective.pareto import objectives, pareto_front
+from state.records import FAILED, SEARCH, SUCCEEDED, TrialRecord
+from nasctl.report import write_report
+from specs.model import NASExperiment, ObjectiveTargetSpec, RewardSpec
 
-LATENCY_SPEC = RewardSpec(latency=ObjectiveTarget(metric="latency_ms", target=5.0))
+LATENCY_SPEC = RewardSpec(latency=ObjectiveTargetSpec(metric="latency_ms", target=5.0))
 
 
 def _trial(index: int, accuracy: float, latency: float, status: str = SUCCEEDED, **extra: float) -> TrialRecord:
@@ -30,7 +30,7 @@ def test_front_of_a_hand_made_set() -> None:
 
 
 def test_memory_is_a_third_objective_when_targeted() -> None:
-    spec = LATENCY_SPEC.model_copy(update={"memory": ObjectiveTarget(metric="memory_mb", target=10)})
+    spec = LATENCY_SPEC.model_copy(update={"memory": ObjectiveTargetSpec(metric="memory_mb", target=10)})
     assert objectives(spec) == [("accuracy", 1), ("latency_ms", -1), ("memory_mb", -1)]
     trials = [_trial(0, 0.9, 3.0, memory_mb=20.0), _trial(1, 0.9, 3.0, memory_mb=8.0), _trial(2, 0.8, 4.0, memory_mb=1.0)]
     assert [p.trial_id for p in pareto_front(trials, spec)] == ["t1", "t2"]

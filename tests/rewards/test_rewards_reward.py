@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.records import FAILED, SEARCH, SUCCEEDED, TrialRecord
-from reconciler.reward import RewardError, compute_reward, reward_warnings, satisfies_targets
-from reconciler.selection import rank_trials
-from specs.model import ObjectiveTarget, RewardSpec
+from state.records import FAILED, SEARCH, SUCCEEDED, TrialRecord
+from objective.reward import RewardError, compute_reward, reward_warnings, satisfies_targets
+from objective.ranking import rank_trials
+from specs.model import ObjectiveTargetSpec, RewardSpec
 
-LATENCY = ObjectiveTarget(metric="latency_ms", target=4.0)
-MEMORY = ObjectiveTarget(metric="memory_mb", target=10.0, weight=0.5)
+LATENCY = ObjectiveTargetSpec(metric="latency_ms", target=4.0)
+MEMORY = ObjectiveTargetSpec(metric="memory_mb", target=10.0, weight=0.5)
 
 
 @pytest.mark.parametrize(
@@ -87,6 +87,6 @@ def test_ties_break_by_trial_index() -> None:
 
 @given(st.floats(0.1, 10.0), st.floats(0.1, 10.0))
 def test_feasibility_is_latency_within_target(latency: float, target: float) -> None:
-    spec = RewardSpec(latency=ObjectiveTarget(metric="latency_ms", target=target))
+    spec = RewardSpec(latency=ObjectiveTargetSpec(metric="latency_ms", target=target))
     assert satisfies_targets({"accuracy": 0.5, "latency_ms": latency}, spec) is (latency <= target)
     assert math.isfinite(compute_reward({"accuracy": 0.5, "latency_ms": latency}, spec))

@@ -5,6 +5,7 @@ import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
 
+from reconciler.references import check_references
 from specs.loader import SpecError, load_experiment, parse_experiment, spec_generation
 from tests.conftest import REPO, nb201_spec
 
@@ -83,7 +84,7 @@ def test_unknown_names_are_errors(tmp_path, field, value, needle):
     path = tmp_path / "exp.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     with pytest.raises(SpecError) as info:
-        load_experiment(path)
+        load_experiment(path, check_references)
     [issue] = info.value.issues
     assert needle in issue.message
     assert issue.path == f"spec.{field[0]}.{field[1]}"

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.store import LOCK_KEY, CorruptState, LockHeld, PreconditionFailed, StateStore
+from state.store import LOCK_KEY, CorruptState, LockHeld, PreconditionFailed, StateStore
 
 RawWriter = Callable[[str, bytes], None]
 
@@ -24,7 +24,7 @@ RawWriter = Callable[[str, bytes], None]
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Callable[[], StateStore], RawWriter]:
     """(a factory of stores on one shared location, a writer of raw bytes under a key)."""
     if request.param == "local":
-        from reconciler.local_store import LocalStore
+        from state.local import LocalStore
 
         root = tmp_path / "state" / "exp"
 
@@ -34,10 +34,11 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Callable[[]
 
         return (lambda: LocalStore(root)), write_raw
     bucket = request.getfixturevalue("gcs_bucket")
-    from reconciler.gcs_store import GcsStore, make_client
+    from adaptors.gcp import storage_client
+    from state.gcs import GcsStore
 
     def write_raw_gcs(key: str, payload: bytes) -> None:
-        make_client().bucket(bucket).blob(f"prefix/exp/{key}").upload_from_string(payload)
+        storage_client().bucket(bucket).blob(f"prefix/exp/{key}").upload_from_string(payload)
 
     return (lambda: GcsStore(f"gs://{bucket}/prefix/exp")), write_raw_gcs
 

@@ -6,7 +6,8 @@ from typing import Any, Callable
 
 import pytest
 
-from trainers_jax.protocol import StopSignal, TrialDir
+from trial.protocol import StopSignal
+from trial.dirs import LocalTrialDir
 from trainer_fixtures import FAST_ARGS, TINY_ARCH
 
 
@@ -18,10 +19,10 @@ def _shared_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 
 @pytest.fixture
-def make_trial(tmp_path: Path) -> Callable[..., TrialDir]:
+def make_trial(tmp_path: Path) -> Callable[..., LocalTrialDir]:
     def make(name: str = "trial", arch: Any = None, args: dict[str, Any] | None = None,
-             trainer: dict[str, Any] | None = None, stop: StopSignal | None = None, seed: int = 0) -> TrialDir:
-        trial = TrialDir(tmp_path / name)
+             trainer: dict[str, Any] | None = None, stop: StopSignal | None = None, seed: int = 0) -> LocalTrialDir:
+        trial = LocalTrialDir(tmp_path / name)
         trial.path.mkdir(parents=True, exist_ok=True)
         trial.write_spec({"id": name, "stage": "search", "arch": TINY_ARCH if arch is None else arch,
                           "trainer": trainer or {"prebuilt": "image-classifier"},

@@ -6,11 +6,12 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable
 
-from trainers_jax.context import TrialContext
-from trainers_jax.protocol import FAILED, SUCCEEDED, StopSignal, TrialDir
-from trainers_jax.run_trial import run
+from trial.context import TrialContext
+from trial.protocol import FAILED, SUCCEEDED, StopSignal
+from trial.dirs import LocalTrialDir
+from trial.runner import run
 
-MakeTrial = Callable[..., TrialDir]
+MakeTrial = Callable[..., LocalTrialDir]
 
 
 def counting_trainer(ctx: TrialContext) -> dict[str, Any]:
@@ -50,7 +51,7 @@ def _script(tmp_path: Path, body: str) -> list[str]:
 
 def test_command_trainer_gets_trial_dir_and_architecture(make_trial: MakeTrial, tmp_path: Path) -> None:
     command = _script(tmp_path, """
-        from trainers_jax.context import TrialContext
+        from trial.context import TrialContext
         ctx = TrialContext.from_env()
         depth = len(ctx.arch()["layers"])
         ctx.report(1, {"accuracy": 0.1 * depth}, fraction=1.0)

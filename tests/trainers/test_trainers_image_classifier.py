@@ -5,19 +5,20 @@ from typing import Callable
 
 import pytest
 
-from trainers_jax.protocol import FAILED, FAILED_NAN, SUCCEEDED, StopSignal, TrialDir
-from trainers_jax.run_trial import run
+from trial.protocol import FAILED, FAILED_NAN, SUCCEEDED, StopSignal
+from trial.dirs import LocalTrialDir
+from trial.runner import run
 from trainers_jax.saved_model import has_saved_model
 
 from trainer_fixtures import FAST_ARGS, TINY_ARCH
 
-MakeTrial = Callable[..., TrialDir]
+MakeTrial = Callable[..., LocalTrialDir]
 
 
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> TrialDir:
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> LocalTrialDir:
     """One full 80-step run, shared by the accuracy and resume tests."""
-    trial = TrialDir(tmp_path_factory.mktemp("full"))
+    trial = LocalTrialDir(tmp_path_factory.mktemp("full"))
     trial.write_spec({"id": "full", "stage": "search", "arch": TINY_ARCH,
                       "trainer": {"prebuilt": "image-classifier"}, "args": FAST_ARGS, "seed": 0})
     run(str(trial.path))
@@ -25,7 +26,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> TrialDir:
 
 
 @pytest.mark.slow  # real training
-def test_trains_digits_far_above_chance(uninterrupted: TrialDir) -> None:
+def test_trains_digits_far_above_chance(uninterrupted: LocalTrialDir) -> None:
     result = uninterrupted.read_result()
     assert result.status == SUCCEEDED, result.message
     assert result.metrics["accuracy"] > 0.6  # 10 classes: chance is 0.1
@@ -38,7 +39,7 @@ def test_trains_digits_far_above_chance(uninterrupted: TrialDir) -> None:
 
 
 @pytest.mark.slow  # real training
-def test_resumed_trial_matches_uninterrupted(uninterrupted: TrialDir, make_trial: MakeTrial) -> None:
+def test_resumed_trial_matches_uninterrupted(uninterrupted: LocalTrialDir, make_trial: MakeTrial) -> None:
     trial = make_trial("resumed", stop=StopSignal(desired_fraction=0.3))
     first = run(str(trial.path))
     assert first.status == SUCCEEDED, first.message

@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from trainers_jax import training
 from trainers_jax.image_classifier import out_of_memory
 from trainers_jax.models import ModelConfig, build_model
-from trainers_jax.protocol import FAILED_OOM
+from trial.protocol import FAILED_OOM
 
 from trainer_fixtures import TINY_ARCH
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.build import DOCKERFILE_NAME, build_commands, dockerfile, write_build_files
+from nasctl.build import DOCKERFILE_NAME, build_commands, dockerfile, write_build_files
 
 
 def test_dockerfile_installs_jax_gpu_and_the_project() -> None:

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reconciler.backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
-from reconciler.backends.vertex import VertexCustomJobBackend
-from reconciler.backends.vertex_labels import job_key, label_value
-from reconciler.gcs_store import make_client
+from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
+from backends.vertex.custom_jobs import VertexCustomJobBackend
+from backends.vertex.labels import job_key, label_value
+from adaptors.gcp import storage_client
 from specs.model import NASExperiment
-from trainers_jax.protocol import StopSignal
+from trial.protocol import StopSignal
 from vertex_server import VertexServer
 
 PARENT = "/v1/projects/proj/locations/us-central1"
@@ -58,7 +58,7 @@ TRIAL_SPEC: dict[str, Any] = {"id": "search-0000", "stage": "search", "experimen
 
 
 def _write_blob(bucket: str, path: str, data: Any) -> None:
-    make_client().bucket(bucket).blob(path).upload_from_string(json.dumps(data))
+    storage_client().bucket(bucket).blob(path).upload_from_string(json.dumps(data))
 
 
 def test_launch_sends_the_custom_job_and_writes_the_trial_spec(backend, server: VertexServer) -> None:
@@ -74,12 +74,12 @@ def test_launch_sends_the_custom_job_and_writes_the_trial_spec(backend, server: 
                                    "acceleratorType": aiplatform_v1.AcceleratorType.NVIDIA_TESLA_T4.value}
     assert pool["containerSpec"] == {
         "imageUri": "us-docker.pkg.dev/proj/nasctl/trainer:1", "command": ["python"],
-        "args": ["-m", "trainers_jax.run_trial", f"/gcs/{bucket}/staging/demo/search-0000"]}
+        "args": ["-m", "trial.runner", f"/gcs/{bucket}/staging/demo/search-0000"]}
     assert body["jobSpec"]["serviceAccount"] == "runner@proj.iam.gserviceaccount.com"
     assert body["jobSpec"]["scheduling"]["timeout"] == "600s"
     assert body["jobSpec"]["baseOutputDirectory"]["outputUriPrefix"] == f"gs://{bucket}/staging/demo/search-0000"
     assert ref["job"].startswith("projects/proj/locations/us-central1/customJobs/")
-    written = make_client().bucket(bucket).blob("staging/demo/search-0000/trial.json").download_as_bytes()
+    written = storage_client().bucket(bucket).blob("staging/demo/search-0000/trial.json").download_as_bytes()
     assert json.loads(written) == TRIAL_SPEC
 
 
@@ -108,7 +108,7 @@ def test_status_mapping(backend, server: VertexServer) -> None:
     _write_blob(bucket, "staging/demo/search-0001/result.json",
                 {"status": "succeeded", "metrics": {"accuracy": 0.9}, "message": ""})
     _write_blob(bucket, "staging/demo/search-0001/latency.json", {"latency_ms": 12.5, "device_type": "cpu"})
-    make_client().bucket(bucket).blob("staging/demo/search-0001/metrics.jsonl").upload_from_string(
+    storage_client().bucket(bucket).blob("staging/demo/search-0001/metrics.jsonl").upload_from_string(
         '{"step": 1, "fraction": 0.5, "seconds": 1.0, "metrics": {"accuracy": 0.5}}\n{"step": 2, "fra')
     done = vertex.observe("search-0001")
     assert done.state == FINISHED and done.result is not None
@@ -142,7 +142,7 @@ def test_stop_cancels_only_live_jobs(backend, server: VertexServer) -> None:
 def test_signal_writes_the_stop_file(backend) -> None:
     vertex, _, bucket = backend
     vertex.signal("search-0000", StopSignal(desired_fraction=0.0, max_seconds=None))
-    raw = make_client().bucket(bucket).blob("staging/demo/search-0000/stop.json").download_as_bytes()
+    raw = storage_client().bucket(bucket).blob("staging/demo/search-0000/stop.json").download_as_bytes()
     assert json.loads(raw) == {"desired_fraction": 0.0, "max_seconds": None}
 
 
@@ -168,6 +168,6 @@ def test_long_keys_stay_unique_and_readable() -> None:
 
 
 def test_backend_module_does_not_import_aiplatform_eagerly() -> None:
-    code = "import sys, reconciler.backends.vertex; print('google.cloud.aiplatform_v1' in sys.modules)"
+    code = "import sys, backends.vertex.custom_jobs; print('google.cloud.aiplatform_v1' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

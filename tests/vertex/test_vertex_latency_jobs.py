@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.backends.vertex import VertexCustomJobBackend
-from reconciler.gcs_store import make_client
+from backends.vertex.custom_jobs import VertexCustomJobBackend
+from adaptors.gcp import storage_client
 from specs.model import NASExperiment
 from vertex_server import VertexServer
 
@@ -31,35 +31,42 @@ def _experiment(endpoint: str, bucket: str, with_latency: bool = True) -> NASExp
 
 
 def _save_model(bucket: str, trial_id: str) -> None:
-    make_client().bucket(bucket).blob(f"staging/demo/{trial_id}/model.json").upload_from_string(json.dumps({}))
+    storage_client().bucket(bucket).blob(f"staging/demo/{trial_id}/model.json").upload_from_string(json.dumps({}))
+
+
+def reconcile_helpers(backend: VertexCustomJobBackend, running: list[str]) -> None:
+    """What a pass does: the plan starts a helper for each running trial that wants one and has none."""
+    wanted, live = backend.observe_helpers(running)
+    for trial_id in sorted(wanted - live):
+        backend.start_helper(trial_id)
 
 
 def test_one_calculator_job_per_trial_with_a_saved_model(server: VertexServer, gcs_bucket: str) -> None:
     experiment = _experiment(server.endpoint, gcs_bucket)
     vertex = VertexCustomJobBackend(experiment)
-    vertex.reconcile_helpers(["search-0000", "search-0001"])
+    reconcile_helpers(vertex, ["search-0000", "search-0001"])
     assert server.creates("customJobs") == [], "no saved model yet: nothing to measure"
 
     _save_model(gcs_bucket, "search-0000")
-    vertex.reconcile_helpers(["search-0000", "search-0001"])
+    reconcile_helpers(vertex, ["search-0000", "search-0001"])
     (body,) = server.creates("customJobs")
     assert body["labels"] == {"nasctl-exp": "demo", "nasctl-key": "demo-search-0000-latency",
                               "nasctl-stage": "latency"}
     (pool,) = body["jobSpec"]["workerPoolSpecs"]
     assert pool["machineSpec"] == {"machineType": "n1-standard-4"}
-    assert pool["containerSpec"]["args"] == ["-m", "latency.calculator", f"/gcs/{gcs_bucket}/staging/demo/search-0000"]
+    assert pool["containerSpec"]["args"] == ["-m", "trainers_jax.latency_calculator", f"/gcs/{gcs_bucket}/staging/demo/search-0000"]
 
-    VertexCustomJobBackend(experiment).reconcile_helpers(["search-0000"])  # the next apply: adopts by label
+    reconcile_helpers(VertexCustomJobBackend(experiment), ["search-0000"])  # the next apply: adopts by label
     assert len(server.creates("customJobs")) == 1
 
-    make_client().bucket(gcs_bucket).blob("staging/demo/search-0001/latency.json").upload_from_string("{}")
+    storage_client().bucket(gcs_bucket).blob("staging/demo/search-0001/latency.json").upload_from_string("{}")
     _save_model(gcs_bucket, "search-0001")
-    vertex.reconcile_helpers(["search-0001"])
+    reconcile_helpers(vertex, ["search-0001"])
     assert len(server.creates("customJobs")) == 1, "already measured: no calculator"
 
 
 def test_without_a_latency_machine_no_calculator_runs(server: VertexServer, gcs_bucket: str) -> None:
     _save_model(gcs_bucket, "search-0000")
-    VertexCustomJobBackend(_experiment(server.endpoint, gcs_bucket, with_latency=False)).reconcile_helpers(
-        ["search-0000"])
+    reconcile_helpers(VertexCustomJobBackend(_experiment(server.endpoint, gcs_bucket, with_latency=False)),
+                      ["search-0000"])
     assert server.creates("customJobs") == []

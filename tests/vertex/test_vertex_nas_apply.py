@@ -8,7 +8,7 @@ import yaml
 
 from reconciler.nas_job import NAS_JOB_ID
 from reconciler.session import Session
-from reconciler.status import status_view
+from nasctl.views import status_view
 from vertex_server import VertexServer
 
 

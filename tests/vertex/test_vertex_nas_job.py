@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from reconciler.backends.vertex_nas import VertexNasSearch
-from reconciler.gcs_store import make_client
-from reconciler.records import FAILED, PENDING, RUNNING, SUCCEEDED
+from backends.vertex.nas_search import VertexNasSearch
+from adaptors.gcp import storage_client
+from state.records import FAILED, PENDING, RUNNING, SUCCEEDED
 from specs.model import NASExperiment
 from vertex_server import VertexServer
 
@@ -30,7 +30,7 @@ def _experiment(endpoint: str, with_train: bool = True, bucket: str = "bkt") -> 
     spec = {
         "stateUri": f"gs://{bucket}/state",
         "backend": {"type": "vertex", "project": "proj", "region": "us-central1", "apiEndpoint": endpoint,
-                    "containerImage": "img:1", "stagingUri": f"gs://{bucket}/staging", "trainFrequency": 50,
+                    "containerImage": "img:1", "stagingUri": f"gs://{bucket}/staging",
                     "search": {"machineType": "n1-highmem-16", "acceleratorType": "NVIDIA_TESLA_T4",
                                "acceleratorCount": 2},
                     "train": {"machineType": "n1-highmem-16", "acceleratorType": "NVIDIA_TESLA_T4",
@@ -41,7 +41,7 @@ def _experiment(endpoint: str, with_train: bool = True, bucket: str = "bkt") -> 
                    "maxFailedTrials": 400},
     }
     if with_train:
-        spec["train"] = {"topN": 10, "parallelTrials": 5}
+        spec["train"] = {"topN": 10, "parallelTrials": 5, "frequency": 50}
     return NASExperiment.model_validate({"kind": "NASExperiment", "metadata": {"name": "poc"}, "spec": spec})
 
 
@@ -64,14 +64,14 @@ def test_first_pass_creates_the_nas_job(server: VertexServer, bucket: str) -> No
     (pool,) = search["searchTrialJobSpec"]["workerPoolSpecs"]
     assert pool["machineSpec"]["acceleratorCount"] == 2 and pool["containerSpec"]["imageUri"] == "img:1"
     assert pool["containerSpec"]["args"] == [
-        "-m", "reconciler.backends.vertex_nas_trial",
+        "-m", "trial.nas_entry",
         "--experiment-file", f"/gcs/{bucket}/staging/poc/nas/experiment.json", "--stage", "search"]
     output = search["searchTrialJobSpec"]["baseOutputDirectory"]["outputUriPrefix"]
     assert output == f"gs://{bucket}/staging/poc/nas/search"
-    written = make_client().bucket(bucket).blob("staging/poc/nas/experiment.json").download_as_bytes()
+    written = storage_client().bucket(bucket).blob("staging/poc/nas/experiment.json").download_as_bytes()
     assert NASExperiment.model_validate_json(written) == _experiment(server.endpoint, bucket=bucket)
     train = algo["trainTrialSpec"]
-    assert (train["maxParallelTrialCount"], train["frequency"]) == (5, 50)
+    assert (train["maxParallelTrialCount"], train["frequency"]) == (10, 50)  # Vertex trains the top maxParallelTrialCount
     assert train["trainTrialJobSpec"]["workerPoolSpecs"][0]["machineSpec"]["acceleratorCount"] == 4
     assert train["trainTrialJobSpec"]["workerPoolSpecs"][0]["containerSpec"]["args"][-2:] == ["--stage", "train"]
 
@@ -158,7 +158,7 @@ def test_stop_cancels_the_live_job(server: VertexServer, bucket: str) -> None:
 def test_trial_details_become_trial_records_with_architectures(server: VertexServer, bucket: str) -> None:
     import random
 
-    from reconciler.backends.vertex_nas import trial_records
+    from backends.vertex.nas_search import trial_records
     from search_spaces.registry import build_search_space
     from specs.model import SearchSpaceSpec
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.backends.vertex_nas_trial import main
+from trial.nas_entry import main
 from search_spaces.registry import build_search_space
 from specs.model import NASExperiment, SearchSpaceSpec
 

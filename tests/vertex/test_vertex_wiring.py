@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.backends.factory import make_backend
-from reconciler.backends.vertex import VertexCustomJobBackend
+from backends.factory import make_backend
+from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.controllers.registry import check_algorithm, make_controller
-from reconciler.stores import open_store
+from state.uri import open_store
 from specs.model import NASExperiment
 
 

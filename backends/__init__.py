@@ -1,0 +1,1 @@
+"""Where trials run: local subprocesses with device slots, or Vertex AI (``backends.vertex``)."""

@@ -1,0 +1,1 @@
+"""Vertex AI: CustomJob trials, the NasJob search, job requests and labels."""

@@ -1,0 +1,159 @@
+"""Vertex backend with one of our controllers: every trial the reconciler proposes is a CustomJob.
+
+Adoption: every job carries ``nasctl-exp`` and ``nasctl-key`` (the trial's deterministic id) labels.
+``launch`` first lists jobs with that key and adopts a live one, so a crash between launching a job
+and recording it never starts a second copy. ``observe`` costs one request per unfinished trial
+(a GET of the job it knows, else a label-filtered list), bounded by the stage's parallelTrials.
+"""
+from __future__ import annotations
+
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
+from backends.vertex.requests import custom_job, latency_job, make_job_client, parent, trial_dir_uri
+from backends.vertex.labels import KEY_LABEL, job_key, job_labels, label_filter
+from trial.dirs import GcsTrialDir
+from state.records import SEARCH, TRAIN
+from specs.model import NASExperiment, VertexBackendSpec
+from trial.protocol import FAILED, LATENCY_FILE, StopSignal, TrialResult
+from trainers_jax.saved_model import MODEL_CONFIG_FILE
+
+if TYPE_CHECKING:
+    from google.cloud.aiplatform_v1 import CustomJob, JobServiceClient
+    from google.cloud.storage import Client
+
+# Vertex JobState names → what the reconciler sees.
+LIVE_JOB_STATES = frozenset({"JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING",
+                             "JOB_STATE_PAUSED", "JOB_STATE_UPDATING"})
+FAILED_JOB_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_EXPIRED"})
+
+
+def job_state(job: "CustomJob") -> str:
+    return job.state.name
+
+
+def timestamp_seconds(timestamp: Any) -> float | None:
+    """A protobuf timestamp (as proto-plus returns it) in epoch seconds, or None if unset."""
+    if not timestamp:
+        return None
+    return timestamp.timestamp()
+
+
+def _helper_key(trial_id: str) -> str:
+    return f"{trial_id}-latency"
+
+
+class VertexCustomJobBackend(Backend):
+    def __init__(self, experiment: NASExperiment, client: "JobServiceClient | None" = None,
+                 storage_client: "Client | None" = None):
+        spec = experiment.spec.backend
+        if not isinstance(spec, VertexBackendSpec):
+            raise ValueError("VertexCustomJobBackend needs a backend of type vertex")
+        self.spec = spec
+        self.experiment = experiment.metadata.name
+        self._timeouts = {SEARCH: experiment.spec.search.timeout_seconds,
+                          TRAIN: experiment.spec.train.timeout_seconds if experiment.spec.train else None}
+        self._given_client = client
+        self._storage = storage_client
+        self._jobs: dict[str, str] = {}  # trial id → job name, learned this process
+
+    @cached_property
+    def _client(self) -> "JobServiceClient":
+        """Made on first use: building the backend (plan preview, dry run) needs no credentials."""
+        return self._given_client or make_job_client(self.spec)
+
+    @property
+    def slots(self) -> int:
+        gpus = self.spec.search.accelerator_count
+        if self.spec.gpu_quota is not None and gpus:
+            return max(1, self.spec.gpu_quota // gpus)
+        return 1 << 30
+
+    def trial_dir_uri(self, trial_id: str) -> str:
+        return trial_dir_uri(self.spec, self.experiment, trial_id)
+
+    def trial_dir(self, trial_id: str) -> GcsTrialDir:
+        return GcsTrialDir(self.trial_dir_uri(trial_id), self._storage)
+
+    def _latest_job(self, trial_id: str) -> "CustomJob | None":
+        """The newest job of this trial: by the name we know, else by its key label."""
+        name = self._jobs.get(trial_id)
+        if name is not None:
+            return self._client.get_custom_job(name=name)
+        key = job_key(self.experiment, trial_id)
+        jobs = list(self._client.list_custom_jobs(request={"parent": parent(self.spec),
+                                                           "filter": label_filter({KEY_LABEL: key})}))
+        if not jobs:
+            return None
+        latest = max(jobs, key=lambda job: (timestamp_seconds(job.create_time) or 0.0, job.name))
+        self._jobs[trial_id] = latest.name
+        return latest
+
+    def launch(self, trial_id: str, trial_spec: dict[str, Any]) -> dict[str, Any]:
+        self._jobs.pop(trial_id, None)  # always ask Vertex: it is the truth about what runs
+        existing = self._latest_job(trial_id)
+        if existing is not None and job_state(existing) in LIVE_JOB_STATES:
+            return {"job": existing.name, "trial_dir": self.trial_dir_uri(trial_id), "adopted": True}
+        stage = str(trial_spec.get("stage", SEARCH))
+        self.trial_dir(trial_id).write_spec(trial_spec)
+        key = job_key(self.experiment, trial_id)
+        job = custom_job(self.spec, self.experiment, trial_id, stage, job_labels(self.experiment, key, stage),
+                         self._timeouts.get(stage))
+        created = self._client.create_custom_job(parent=parent(self.spec), custom_job=job)
+        self._jobs[trial_id] = created.name
+        return {"job": created.name, "trial_dir": self.trial_dir_uri(trial_id)}
+
+    def observe(self, trial_id: str) -> TrialObservation:
+        job = self._latest_job(trial_id)
+        if job is None:
+            return TrialObservation(NOT_LAUNCHED)
+        state = job_state(job)
+        started = timestamp_seconds(job.start_time)
+        ended = timestamp_seconds(job.end_time)
+        elapsed = None if started is None else (ended or time.time()) - started
+        directory = self.trial_dir(trial_id)
+        cycles, stop = directory.read_metrics(), directory.read_stop()
+        if state in LIVE_JOB_STATES:
+            return TrialObservation(ALIVE, None, cycles, elapsed, stop)
+        result = directory.final_result()
+        if result is None and state in FAILED_JOB_STATES:
+            message = job.error.message or state
+            result = TrialResult(FAILED, message=f"Vertex job {job.name} {state}: {message}"[:500])
+        if result is None:  # cancelled, or succeeded without writing a result
+            return TrialObservation(LOST, None, cycles, elapsed, stop)
+        return TrialObservation(FINISHED, result, cycles, elapsed, stop)
+
+    def observe_helpers(self, running: list[str]) -> tuple[frozenset[str], frozenset[str]]:
+        """Running trials that saved their model but have no latency.json yet want a latency-calculator job
+        (the trainer waits for it, as Vertex's trainers wait for its latency calculator); one that was
+        launched already, in any state, is not launched again (its outcome lands in latency.json)."""
+        if self.spec.latency is None:
+            return frozenset(), frozenset()
+        wanted = set()
+        for trial_id in running:
+            directory = self.trial_dir(trial_id)
+            if directory.exists(MODEL_CONFIG_FILE) and not directory.exists(LATENCY_FILE):
+                wanted.add(trial_id)
+        live = {trial_id for trial_id in wanted if self._latest_job(_helper_key(trial_id)) is not None}
+        return frozenset(wanted), frozenset(live)
+
+    def start_helper(self, trial_id: str) -> None:
+        """The trial's latency-calculator job, labelled like trials (key ``<trial>-latency``), so a crash
+        never starts a second calculator for one trial."""
+        helper = _helper_key(trial_id)
+        if self._latest_job(helper) is not None:
+            return
+        labels = job_labels(self.experiment, job_key(self.experiment, helper), "latency")
+        created = self._client.create_custom_job(
+            parent=parent(self.spec), custom_job=latency_job(self.spec, self.experiment, trial_id, labels))
+        self._jobs[helper] = created.name
+
+    def stop(self, trial_id: str, reason: str) -> None:
+        job = self._latest_job(trial_id)
+        if job is not None and job_state(job) in LIVE_JOB_STATES:
+            self._client.cancel_custom_job(name=job.name)
+
+    def signal(self, trial_id: str, stop_signal: StopSignal) -> None:
+        self.trial_dir(trial_id).write_stop(stop_signal)

@@ -1,0 +1,189 @@
+"""Stage 1 with Vertex's own controller: one NasJob, adopted by label, resumed past the 14-day limit.
+
+``apply`` is the controller here too: each pass calls :meth:`VertexNasSearch.reconcile`, which finds
+the experiment's NasJob by its ``nasctl-key`` label (creating it if absent), resumes it with
+``resume_nas_job_id`` when the previous job ended at Vertex's 14-day limit, and maps the job's
+trials to nasctl trial statuses. No long-running controller job is needed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from adaptors import gcp
+from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
+from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, parent
+from backends.vertex.labels import EXPERIMENT_LABEL, job_key, job_labels, label_filter, label_value
+from state.records import FAILED, PENDING, RUNNING, SUCCEEDED, TrialRecord, SEARCH, TRAIN
+from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec
+
+if TYPE_CHECKING:
+    from google.cloud.aiplatform_v1 import JobServiceClient, NasJob, NasTrial
+    from google.cloud.storage import Client
+
+    from search_spaces.space import SearchSpace
+
+# A NasJob that ran this long before ending hit the 14-day limit (not a real failure): resume it.
+LIMIT_REACHED_SECONDS = 13.5 * 24 * 3600
+
+# Vertex NasTrial states → nasctl trial statuses.
+NAS_TRIAL_STATUS = {"REQUESTED": PENDING, "ACTIVE": RUNNING, "STOPPING": RUNNING,
+                    "SUCCEEDED": SUCCEEDED, "INFEASIBLE": FAILED}
+
+
+@dataclass(frozen=True)
+class NasTrialView:
+    id: str  # e.g. "search-0003" / "train-0001", from Vertex's trial id
+    stage: str
+    status: str
+    reward: float | None
+    parameters: str  # the architecture Vertex proposed, as Vertex serialises it
+    started_at: float | None
+    finished_at: float | None
+    reason: str | None = None
+
+
+@dataclass
+class NasSearchStatus:
+    job: str
+    state: str
+    jobs: list[str] = field(default_factory=list)  # every job of the search, oldest first
+    created: bool = False
+    resumed_from: str | None = None
+    trials: list[NasTrialView] = field(default_factory=list)
+
+    @property
+    def finished(self) -> bool:
+        return self.state == "JOB_STATE_SUCCEEDED"
+
+
+def _metric(trial: "NasTrial", metric: str) -> float | None:
+    for item in trial.final_measurement.metrics:
+        if item.metric_id == metric:
+            return float(item.value)
+    return None
+
+
+def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str) -> NasTrialView:
+    state = trial.state.name
+    status = NAS_TRIAL_STATUS.get(state, PENDING)
+    return NasTrialView(
+        id=f"{stage}-{int(trial.id):04d}" if str(trial.id).isdigit() else f"{stage}-{trial.id}",
+        stage=stage, status=status, reward=_metric(trial, metric) if status == SUCCEEDED else None,
+        parameters=parameters, started_at=timestamp_seconds(trial.start_time),
+        finished_at=timestamp_seconds(trial.end_time),
+        reason="infeasible" if state == "INFEASIBLE" else None,
+    )
+
+
+class VertexNasSearch:
+    def __init__(self, experiment: NASExperiment, client: "JobServiceClient | None" = None,
+                 storage_client: "Client | None" = None):
+        backend = experiment.spec.backend
+        if not isinstance(backend, VertexBackendSpec) or experiment.spec.search.algorithm not in VERTEX_ALGORITHMS:
+            raise ValueError(f"a Vertex NasJob needs backend vertex and an algorithm in {VERTEX_ALGORITHMS}")
+        self.experiment = experiment
+        self.backend = backend
+        self.name = experiment.metadata.name
+        self._given_client = client
+        self._storage = storage_client
+
+    @cached_property
+    def _client(self) -> "JobServiceClient":
+        return self._given_client or make_job_client(self.backend)
+
+    def _key(self, resumes: int) -> str:
+        return job_key(self.name, SEARCH if resumes == 0 else f"search-r{resumes}")
+
+    def jobs(self) -> list["NasJob"]:
+        """This experiment's NasJobs, oldest first."""
+        request = {"parent": parent(self.backend), "filter": label_filter({EXPERIMENT_LABEL: label_value(self.name)})}
+        jobs = list(self._client.list_nas_jobs(request=request))
+        return sorted(jobs, key=lambda job: (timestamp_seconds(job.create_time) or 0.0, job.name))
+
+    def _request(self, search_space_json: str, resumes: int, resume_from: str | None) -> "NasJob":
+        search, train = self.experiment.spec.search, self.experiment.spec.train
+        return nas_job(
+            self.backend, self.name, algorithm=search.algorithm, search_space_json=search_space_json,
+            metric=self.experiment.spec.reward.metric, max_trials=search.max_trials,
+            parallel_trials=search.parallel_trials, max_failed_trials=search.failure_budget,
+            labels=job_labels(self.name, self._key(resumes), SEARCH),
+            train_trials=train.top_n if train else None, train_frequency=train.frequency if train else None,
+            resume_nas_job_id=resume_from,
+        )
+
+    def _create(self, search_space_json: str, jobs: list["NasJob"]) -> NasSearchStatus:
+        resume_from = jobs[-1].name.rsplit("/", 1)[1] if jobs else None
+        self._write_experiment()
+        created = self._client.create_nas_job(parent=parent(self.backend),
+                                              nas_job=self._request(search_space_json, len(jobs), resume_from))
+        return NasSearchStatus(created.name, created.state.name, [j.name for j in jobs] + [created.name],
+                               created=True, resumed_from=resume_from)
+
+    def reconcile(self, search_space_json: str) -> NasSearchStatus:
+        """Adopt, create or resume the search's NasJob; then read its trials."""
+        jobs = self.jobs()
+        latest = jobs[-1] if jobs else None
+        if latest is None or self._hit_time_limit(latest):
+            status = self._create(search_space_json, jobs)
+        else:
+            status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs])
+        status.trials = self.trials(status.jobs)
+        return status
+
+    def _write_experiment(self) -> None:
+        """The spec the job's trials read (see vertex_nas_trial); written before the job exists."""
+
+        bucket, path = gcp.parse_gs_uri(nas_experiment_uri(self.backend, self.name))
+        client = self._storage or gcp.storage_client()
+        client.bucket(bucket).blob(path).upload_from_string(self.experiment.model_dump_json(by_alias=True),
+                                                             content_type="application/json")
+
+    @staticmethod
+    def _hit_time_limit(job: "NasJob") -> bool:
+        if job.state.name in LIVE_JOB_STATES or job.state.name in ("JOB_STATE_SUCCEEDED", "JOB_STATE_CANCELLED"):
+            return False
+        started, ended = timestamp_seconds(job.start_time), timestamp_seconds(job.end_time)
+        return started is not None and ended is not None and ended - started >= LIMIT_REACHED_SECONDS
+
+    def trials(self, job_names: list[str]) -> list[NasTrialView]:
+        """Every search and train trial of the given jobs; a resumed job's trial replaces the earlier copy."""
+        metric = self.experiment.spec.reward.metric
+        views: dict[str, NasTrialView] = {}
+        for name in job_names:
+            for detail in self._client.list_nas_trial_details(parent=name):
+                for stage, trial in ((SEARCH, detail.search_trial), (TRAIN, detail.train_trial)):
+                    if trial.id:
+                        view = _trial_view(stage, trial, detail.parameters, metric)
+                        views[view.id] = view
+        return sorted(views.values(), key=lambda v: (v.stage != SEARCH, v.id))
+
+    def stop(self) -> list[str]:
+        """Cancel the live NasJob, if any; returns what was cancelled."""
+        cancelled = [job.name for job in self.jobs() if job.state.name in LIVE_JOB_STATES]
+        for name in cancelled:
+            self._client.cancel_nas_job(name=name)
+        return cancelled
+
+
+def trial_records(status: NasSearchStatus, space: "SearchSpace") -> list[TrialRecord]:
+    """The NasJob's trials as nasctl trial records (what `status` and `trials` show), in order.
+
+    Vertex proposes the architectures, so the records are derived from its trial details on every
+    pass (level-triggered): the reconciler replaces its search/train records with these.
+    """
+    import pyglove as pg  # noqa: PLC0415
+
+    records = []
+    for view in status.trials:
+        dna = pg.DNA.from_parameters(json.loads(view.parameters), space.dna_spec) if view.parameters else None
+        index = int(view.id.rsplit("-", 1)[1]) if view.id.rsplit("-", 1)[1].isdigit() else len(records)
+        records.append(TrialRecord(
+            id=view.id, stage=view.stage, index=index, dna=list(space.numbers(dna)) if dna else [],
+            arch=space.materialize(dna) if dna else None, status=view.status, reason=view.reason,
+            reward=view.reward, launched_at=view.started_at, finished_at=view.finished_at,
+            backend_ref={"nas_job": status.job},
+        ))
+    return records

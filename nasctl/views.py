@@ -1,0 +1,79 @@
+"""The status and trials views, derived from recorded state alone (no backend, no JAX)."""
+from __future__ import annotations
+
+from typing import Any
+
+from objective.pareto import pareto_front
+from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
+from objective.reward import REWARD_RANGE, reward_warnings
+from objective.ranking import rank_trials
+from state.snapshot import ExperimentState
+from specs.model import NASExperiment
+
+
+def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord | None:
+    """Stage-2's best by score when stage 2 has results, else stage-1's best by reward."""
+    trained = state.stage_trials(TRAIN)
+    candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials(SEARCH)
+    ranked = rank_trials(candidates, experiment.spec.reward)
+    return ranked[0] if ranked else None
+
+
+def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, Any]:
+    record = state.experiment
+    trials = list(state.trials.values())
+    best = best_trial(experiment, state)
+    return {
+        "name": experiment.metadata.name,
+        "generation": record.generation,
+        "observedGeneration": record.observed_generation,
+        "phase": record.phase,
+        "conditions": [c.__dict__ for c in record.conditions],
+        "stages": record.stages,
+        "trials": {
+            "total": len(trials),
+            "succeeded": sum(t.status == SUCCEEDED for t in trials),
+            "failed": sum(t.status == FAILED for t in trials),
+            "running": sum(t.status == RUNNING for t in trials),
+            "pending": sum(t.status == PENDING for t in trials),
+        },
+        "best": {"trialId": best.id, "stage": best.stage, "reward": best.reward, "arch": best.arch}
+        if best else None,
+        "paretoFront": _front(experiment, state),
+        "warnings": _reward_warnings(experiment, trials),
+    }
+
+
+def _reward_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:
+    """One line when rewards fall outside Vertex's [1e-3, 10]: usually a unit mistake in the spec."""
+    odd = [t for t in trials if t.reward is not None and reward_warnings(t.reward, experiment.spec.reward)]
+    if not odd:
+        return []
+    first = odd[0]
+    return [f"{len(odd)} trial(s) have rewards outside [{REWARD_RANGE[0]:g}, {REWARD_RANGE[1]:g}], "
+            f"e.g. {first.id}: {reward_warnings(first.reward, experiment.spec.reward)[0]}"]
+
+
+def _front(experiment: NASExperiment, state: ExperimentState) -> list[dict[str, Any]] | None:
+    """The stage-1 Pareto front when the reward has a latency or memory term, else None."""
+    reward = experiment.spec.reward
+    if reward.latency is None and reward.memory is None:
+        return None
+    return [{"trialId": p.trial_id, "values": p.values} for p in pareto_front(state.stage_trials(SEARCH), reward)]
+
+
+def trial_view(trial: TrialRecord) -> dict[str, Any]:
+    view = {"id": trial.id, "stage": trial.stage, "arch": trial.arch, "status": trial.status,
+            "reward": trial.reward, "metrics": trial.metrics, "args": trial.args}
+    if trial.reason:
+        view["reason"] = trial.reason
+    if trial.message:
+        view["message"] = trial.message
+    if trial.source_trial:
+        view["sourceTrial"] = trial.source_trial
+    return view
+
+
+def trials_view(state: ExperimentState) -> list[dict[str, Any]]:
+    ordered = sorted(state.trials.values(), key=lambda t: (t.stage != SEARCH, t.stage, t.index))
+    return [trial_view(t) for t in ordered]

@@ -1,0 +1,1 @@
+"""Objective math: the reward, the Pareto front, ranking of trials."""

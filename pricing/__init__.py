@@ -1,0 +1,1 @@
+"""Prices and the cost preview of an experiment's stages."""

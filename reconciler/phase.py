@@ -1,0 +1,53 @@
+"""The experiment's phase, derived in one place from its stages' recorded trials."""
+from __future__ import annotations
+
+from reconciler.stages.base import Stage, StageContext
+from state.records import (
+    FAILED, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, SUCCEEDED, Condition,
+)
+
+_MESSAGE_LIMIT = 500
+
+
+def _budget_exceeded(ctx: StageContext, stages: list[Stage]) -> Condition | None:
+    for stage in stages:
+        budget = stage.failure_budget(ctx.experiment)
+        failed = [t for t in stage.trials(ctx) if t.status == FAILED]
+        if budget is not None and len(failed) > budget:
+            last = failed[-1]
+            return Condition("Failed", "True", "TooManyFailedTrials",
+                             f"stage {stage.name}: {len(failed)} failed trials exceed maxFailedTrials={budget}; "
+                             f"last: {last.id} ({last.reason}): {last.message}"[:_MESSAGE_LIMIT])
+    return None
+
+
+def _stage_failure(ctx: StageContext, stages: list[Stage]) -> Condition | None:
+    for stage in stages:
+        message = stage.failure(ctx)
+        if message:
+            return Condition("Failed", "True", "StageFailed", f"stage {stage.name}: {message}"[:_MESSAGE_LIMIT])
+    return None
+
+
+def stage_phase(ctx: StageContext, stage: Stage) -> str:
+    if stage.complete(ctx):
+        return PHASE_SUCCEEDED
+    return PHASE_RUNNING if stage.trials(ctx) else PHASE_PENDING
+
+
+def derive_phase(ctx: StageContext, stages: list[Stage]) -> tuple[str, Condition]:
+    """Failed (a stage over its failure budget, or unable to succeed), Succeeded (every stage complete),
+    Running (trials recorded) or Pending, with the condition that says why."""
+    failure = _budget_exceeded(ctx, stages) or _stage_failure(ctx, stages)
+    if failure is not None:
+        return PHASE_FAILED, failure
+    pending = [s for s in stages if not s.complete(ctx)]
+    if not pending:
+        done = ", ".join(f"{s.name}: {sum(t.status == SUCCEEDED for t in s.trials(ctx))} succeeded" for s in stages)
+        return PHASE_SUCCEEDED, Condition("Succeeded", "True", "AllStagesComplete", done)
+    stage, own = pending[0], pending[0].trials(ctx)
+    message = (f"stage {stage.name}: {sum(t.terminal for t in own)} finished, "
+               f"{sum(not t.terminal for t in own)} active, {stage.missing(ctx)} to create")
+    if not ctx.state.trials:
+        return PHASE_PENDING, Condition("Running", "False", "NotStarted", message)
+    return PHASE_RUNNING, Condition("Running", "True", "TrialsRunning", message)

@@ -1,0 +1,22 @@
+"""The names a spec refers to (prebuilt space, prebuilt trainer, algorithm), checked against their registries.
+
+Kept out of ``specs`` so that the API types import nothing of the packages that implement them.
+No registry imports PyGlove, JAX or user code to answer.
+"""
+from __future__ import annotations
+
+from reconciler.controllers.registry import check_algorithm
+from search_spaces.registry import check_search_space
+from specs.model import NASExperiment
+from trial.trainers import check_trainer
+
+
+def check_references(experiment: NASExperiment) -> list[tuple[tuple[str, ...], str]]:
+    """(field path, problem) for each name the spec uses that no registry knows."""
+    spec = experiment.spec
+    problems = [
+        (("spec", "searchSpace", "prebuilt"), check_search_space(spec.search_space)),
+        (("spec", "trainer", "prebuilt"), check_trainer(spec.trainer)),
+        (("spec", "search", "algorithm"), check_algorithm(spec.search.algorithm)),
+    ]
+    return [(path, message) for path, message in problems if message]

@@ -1,0 +1,1 @@
+"""Recorded state: the store interface (local directory, GCS), records, and snapshots of an experiment."""

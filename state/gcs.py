@@ -1,0 +1,213 @@
+"""State in a GCS bucket: ``gs://bucket/prefix/<experiment>/``, one JSON object per key.
+
+The store's generation is the GCS object generation, so compare-and-swap is ``if_generation_match``
+(0 = create only) and is enforced by the server. The lock is the create-only object ``lock.json``
+holding ``holder``, ``expires_at`` and a random ``nonce``; its lease token is the object generation.
+
+Retries (backoff on 429/5xx and connection errors) are used for reads and for writes that carry a
+generation precondition, never for unconditional writes: a retried conditional write cannot apply
+twice. A conditional write whose first attempt did land answers 412 on its retry: for documents
+that is a spurious conflict the caller resolves by re-reading; for the lock, the random nonce in
+the object lets the store recognise its own write and keep the lock.
+
+``STORAGE_EMULATOR_HOST`` is honoured by google-cloud-storage itself (anonymous credentials).
+google-cloud-storage is imported lazily: ``nasctl status`` on a local store never pays for it.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from adaptors import gcp
+from adaptors.gcp import parse_gs_uri
+from state.store import (
+    DEFAULT_LEASE_SECONDS,
+    LOCK_KEY,
+    CorruptState,
+    Lease,
+    LockHeld,
+    PreconditionFailed,
+    StateStore,
+    Versioned,
+    dumps,
+)
+
+if TYPE_CHECKING:
+    from google.cloud.storage import Blob, Bucket, Client
+
+_TAKEOVER_ATTEMPTS = 5
+
+
+class GcsStore(StateStore):
+    def __init__(self, uri: str, client: "Client | None" = None):
+        bucket_name, prefix = parse_gs_uri(uri)
+        self.uri = f"gs://{bucket_name}/{prefix}" if prefix else f"gs://{bucket_name}"
+        self._prefix = f"{prefix}/" if prefix else ""
+        self._bucket_name = bucket_name
+        self._given_client = client
+
+    @cached_property
+    def _client(self) -> "Client":
+        """Made on first use: opening a store (validate, cost preview) needs no credentials."""
+        return self._given_client or gcp.storage_client()
+
+    @cached_property
+    def _bucket(self) -> "Bucket":
+        return self._client.bucket(self._bucket_name)
+
+    # -- helpers ------------------------------------------------------------------------------------
+    def _name(self, key: str) -> str:
+        if not key or key.startswith("/") or ".." in key.split("/"):
+            raise ValueError(f"invalid state key {key!r}")
+        return self._prefix + key
+
+    def _location(self, key: str) -> str:
+        return f"gs://{self._bucket_name}/{self._name(key)}"
+
+    def _blob(self, key: str) -> "Blob":
+        return self._bucket.blob(self._name(key))
+
+    def _read_raw(self, key: str) -> tuple[dict[str, Any], int] | None:
+        exceptions = gcp.api_exceptions()
+        DEFAULT_RETRY = gcp.storage_retry().DEFAULT_RETRY
+
+        blob = self._blob(key)
+        try:
+            raw = blob.download_as_bytes(retry=DEFAULT_RETRY)
+        except exceptions.NotFound:
+            return None
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise CorruptState(self._location(key), f"not JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CorruptState(self._location(key), "not a JSON object")
+        return data, int(blob.generation)
+
+    def _write(self, key: str, payload: bytes, if_generation: int | None) -> int:
+        """Upload; a precondition makes the write retryable. Raises PreconditionFailed on 412."""
+        exceptions = gcp.api_exceptions()
+        DEFAULT_RETRY_IF_GENERATION_SPECIFIED = gcp.storage_retry().DEFAULT_RETRY_IF_GENERATION_SPECIFIED
+
+        blob = self._blob(key)
+        try:
+            blob.upload_from_string(
+                payload,
+                content_type="application/json",
+                if_generation_match=if_generation,
+                retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
+            )
+        except exceptions.PreconditionFailed:
+            current = self._read_raw(key)
+            raise PreconditionFailed(key, if_generation, current[1] if current else 0) from None
+        return int(blob.generation)
+
+    def _delete(self, key: str, if_generation: int | None) -> None:
+        exceptions = gcp.api_exceptions()
+        DEFAULT_RETRY_IF_GENERATION_SPECIFIED = gcp.storage_retry().DEFAULT_RETRY_IF_GENERATION_SPECIFIED
+
+        try:
+            self._blob(key).delete(if_generation_match=if_generation, retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED)
+        except exceptions.NotFound:
+            if if_generation:
+                raise PreconditionFailed(key, if_generation, 0) from None
+        except exceptions.PreconditionFailed:
+            current = self._read_raw(key)
+            raise PreconditionFailed(key, if_generation, current[1] if current else 0) from None
+
+    # -- documents ----------------------------------------------------------------------------------
+    def get(self, key: str) -> Versioned | None:
+        current = self._read_raw(key)
+        return Versioned(data=current[0], generation=current[1]) if current else None
+
+    def put(self, key: str, data: dict[str, Any], if_generation: int | None = None) -> int:
+        return self._write(key, dumps(data), if_generation)
+
+    def put_artifact(self, key: str, payload: bytes) -> None:
+        # An artifact is rewritten whole and only by the lock holder: a retried upload cannot do harm.
+        self._blob(key).upload_from_string(payload, retry=gcp.storage_retry().DEFAULT_RETRY)
+
+    def get_artifact(self, key: str) -> bytes | None:
+        try:
+            return self._blob(key).download_as_bytes(retry=gcp.storage_retry().DEFAULT_RETRY)
+        except gcp.api_exceptions().NotFound:
+            return None
+
+    def list(self, prefix: str = "") -> list[str]:
+        DEFAULT_RETRY = gcp.storage_retry().DEFAULT_RETRY
+
+        blobs = self._client.list_blobs(self._bucket, prefix=self._prefix + prefix, retry=DEFAULT_RETRY)
+        return sorted(blob.name[len(self._prefix):] for blob in blobs)
+
+    def delete(self, key: str, if_generation: int | None = None) -> None:
+        if if_generation is not None:
+            # The server enforces the precondition; checking first also protects emulators that do not.
+            current = self._read_raw(key)
+            actual = current[1] if current else 0
+            if actual != if_generation:
+                raise PreconditionFailed(key, if_generation, actual)
+            if actual == 0:
+                return
+        self._delete(key, if_generation)
+
+    # -- lock ---------------------------------------------------------------------------------------
+    def _lease_of(self, data: dict[str, Any], generation: int) -> Lease:
+        try:
+            return Lease(holder=str(data["holder"]), expires_at=float(data["expires_at"]), token=str(generation))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptState(self._location(LOCK_KEY), f"lock without holder/expires_at ({exc})") from None
+
+    def read_lock(self) -> Lease | None:
+        current = self._read_raw(LOCK_KEY)
+        return self._lease_of(*current) if current else None
+
+    def _lock_payload(self, holder: str, lease_seconds: float) -> bytes:
+        return dumps({"holder": holder, "expires_at": time.time() + lease_seconds, "nonce": uuid.uuid4().hex})
+
+    def acquire_lock(self, holder: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
+        payload = self._lock_payload(holder, lease_seconds)
+        for _ in range(_TAKEOVER_ATTEMPTS):
+            try:
+                generation = self._write(LOCK_KEY, payload, if_generation=0)
+                return self._lease_of(json.loads(payload), generation)
+            except PreconditionFailed:
+                pass
+            current = self._read_raw(LOCK_KEY)
+            if current is None:
+                continue  # released between our attempt and our read: try creating again
+            if dumps(current[0]) == payload:
+                return self._lease_of(*current)  # our first attempt landed; its retry saw 412
+            lease = self._lease_of(*current)
+            if lease.expires_at > time.time():
+                raise LockHeld(lease)
+            try:  # expired: take over, but only the exact generation we judged expired
+                generation = self._write(LOCK_KEY, payload, if_generation=current[1])
+                return self._lease_of(json.loads(payload), generation)
+            except PreconditionFailed:
+                continue
+        held = self.read_lock()
+        raise LockHeld(held or Lease(holder="(contended)", expires_at=time.time(), token="0"))
+
+    def renew_lock(self, lease: Lease, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
+        payload = self._lock_payload(lease.holder, lease_seconds)
+        try:
+            generation = self._write(LOCK_KEY, payload, if_generation=int(lease.token))
+        except PreconditionFailed:
+            raise LockHeld(self.read_lock() or lease) from None
+        return self._lease_of(json.loads(payload), generation)
+
+    def release_lock(self, lease: Lease) -> None:
+        try:
+            self.delete(LOCK_KEY, if_generation=int(lease.token))
+        except PreconditionFailed:
+            pass  # taken over by someone else: theirs now, leave it
+
+    def force_unlock(self) -> Lease | None:
+        current = self.read_lock()
+        if current is not None:
+            self._delete(LOCK_KEY, None)
+        return current

@@ -1,0 +1,85 @@
+"""What the reconciler records in the state store, and how it is (de)serialised.
+
+Layout under the experiment's prefix (a bounded number of objects per pass, whatever the trial count):
+
+* ``experiment.json`` — generation, observedGeneration, phase, conditions, stage summaries.
+* ``trials.json`` — the index of every trial: id, stage, index, dna, arch, status, reward, metrics.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+EXPERIMENT_KEY = "experiment.json"
+TRIALS_KEY = "trials.json"
+
+# Trial statuses (the JSON contract) and failure reasons.
+PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED = "pending", "running", "succeeded", "failed", "stopped"
+TERMINAL = (SUCCEEDED, FAILED, STOPPED)
+REASON_CRASHED, REASON_NAN, REASON_OOM, REASON_TIMEOUT, REASON_ERROR = "crashed", "nan", "oom", "timeout", "error"
+
+# Experiment phases.
+PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED = "Pending", "Running", "Succeeded", "Failed"
+
+# Stage names, as recorded in every trial's ``stage`` (the order of the stage graph, ``reconciler.graph``).
+VARIANCE, MODEL_SELECTION, PROXY_TASK_SEARCH = "varianceMeasurement", "modelSelection", "proxyTaskSearch"
+SEARCH, TRAIN = "search", "train"
+
+
+@dataclass
+class TrialRecord:
+    id: str
+    stage: str
+    index: int
+    dna: list[Any]
+    arch: Any
+    status: str = PENDING
+    reason: str | None = None
+    message: str = ""
+    reward: float | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    args: dict[str, Any] = field(default_factory=dict)  # trainer args after stage overrides
+    source_trial: str | None = None  # stage-2: the stage-1 trial whose architecture it trains
+    seed: int | None = None  # training seed of this trial; None = the experiment's search seed
+    labels: dict[str, str] = field(default_factory=dict)  # stage-specific tags, e.g. a proxy-task candidate
+    attempt: int = 0
+    launched_at: float | None = None
+    finished_at: float | None = None
+    backend_ref: dict[str, Any] = field(default_factory=dict)  # where the backend runs it
+
+    @property
+    def terminal(self) -> bool:
+        return self.status in TERMINAL
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "TrialRecord":
+        return cls(**data)
+
+
+@dataclass
+class Condition:
+    type: str
+    status: str
+    reason: str
+    message: str
+
+
+@dataclass
+class ExperimentRecord:
+    name: str
+    generation: str
+    observed_generation: str | None = None
+    phase: str = PHASE_PENDING
+    conditions: list[Condition] = field(default_factory=list)
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "ExperimentRecord":
+        conditions = [Condition(**c) for c in data.get("conditions", [])]
+        return cls(**{**data, "conditions": conditions})

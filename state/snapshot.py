@@ -1,0 +1,61 @@
+"""Read and write an experiment's recorded state as one unit, with compare-and-swap on both objects."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from state.records import EXPERIMENT_KEY, TRIALS_KEY, ExperimentRecord, TrialRecord
+from state.store import CorruptState, StateStore
+
+
+@dataclass
+class ExperimentState:
+    experiment: ExperimentRecord
+    trials: dict[str, TrialRecord] = field(default_factory=dict)
+    experiment_generation: int = 0  # store generations, for compare-and-swap
+    trials_generation: int = 0
+
+    def stage_trials(self, stage: str) -> list[TrialRecord]:
+        return sorted((t for t in self.trials.values() if t.stage == stage), key=lambda t: t.index)
+
+    def add(self, records: Iterable[TrialRecord]) -> None:
+        for record in records:
+            if record.id in self.trials:
+                raise ValueError(f"trial {record.id} already recorded")
+            self.trials[record.id] = record
+
+
+def load_state(store: StateStore, name: str, generation: str) -> ExperimentState:
+    """The recorded state, or a fresh one when nothing is recorded yet. Corrupt state raises."""
+    experiment_doc = store.get(EXPERIMENT_KEY)
+    trials_doc = store.get(TRIALS_KEY)
+    location = f"{store.uri}/"
+    try:
+        experiment = (
+            ExperimentRecord.from_json(experiment_doc.data) if experiment_doc
+            else ExperimentRecord(name=name, generation=generation)
+        )
+        trials = [TrialRecord.from_json(item) for item in (trials_doc.data["trials"] if trials_doc else [])]
+    except (KeyError, TypeError, ValueError) as exc:
+        bad = EXPERIMENT_KEY if experiment_doc and not isinstance(experiment_doc.data.get("name"), str) else TRIALS_KEY
+        raise CorruptState(location + bad, f"unexpected content ({exc})") from None
+    experiment.generation = generation
+    return ExperimentState(
+        experiment=experiment,
+        trials={t.id: t for t in trials},
+        experiment_generation=experiment_doc.generation if experiment_doc else 0,
+        trials_generation=trials_doc.generation if trials_doc else 0,
+    )
+
+
+def save_trials(store: StateStore, state: ExperimentState) -> None:
+    ordered = sorted(state.trials.values(), key=lambda t: (t.stage, t.index))
+    state.trials_generation = store.put(
+        TRIALS_KEY, {"trials": [t.to_json() for t in ordered]}, if_generation=state.trials_generation
+    )
+
+
+def save_experiment(store: StateStore, state: ExperimentState) -> None:
+    state.experiment_generation = store.put(
+        EXPERIMENT_KEY, state.experiment.to_json(), if_generation=state.experiment_generation
+    )

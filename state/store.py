@@ -1,0 +1,155 @@
+"""The state store interface: get, compare-and-swap put, list, delete, and a leased lock.
+
+Every implementation (local directory, GCS) keeps the same semantics:
+
+* ``put(key, data, if_generation=g)`` writes only if the object's current generation is ``g``;
+  ``g = 0`` means "create only"; ``None`` writes unconditionally. It returns the new generation.
+* a corrupt or unreadable object raises :class:`CorruptState` naming it; never a silent fresh start.
+* the lock is one object holding ``holder`` and ``expires_at``; an expired lease may be taken over.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator
+from contextlib import contextmanager
+
+LOCK_KEY = "lock.json"
+DEFAULT_LEASE_SECONDS = 60.0
+
+
+class StateError(Exception):
+    """Base class of state-store errors."""
+
+
+class CorruptState(StateError):
+    def __init__(self, location: str, reason: str):
+        super().__init__(f"state file {location} is unreadable or corrupt: {reason}; fix or remove it by hand")
+        self.location = location
+
+
+class PreconditionFailed(StateError):
+    def __init__(self, key: str, expected: int | None, actual: int):
+        super().__init__(f"{key}: expected generation {expected}, found {actual} (written concurrently?)")
+        self.key, self.expected, self.actual = key, expected, actual
+
+
+@dataclass(frozen=True)
+class Lease:
+    holder: str
+    expires_at: float
+    token: str  # identifies this acquisition (local: a random id; GCS: the object generation)
+
+    def describe(self) -> str:
+        until = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.expires_at))
+        return f"{self.holder} until {until}"
+
+
+class LockHeld(StateError):
+    def __init__(self, lease: Lease):
+        super().__init__(f"state is locked by {lease.describe()}; if that holder is gone, run `nasctl unlock --force`")
+        self.lease = lease
+
+
+@dataclass(frozen=True)
+class Versioned:
+    data: dict[str, Any]
+    generation: int
+
+
+def default_holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class StateStore(ABC):
+    """A key/value store of JSON documents with generations, under one experiment prefix.
+
+    Beside the documents it keeps artifacts (stage plots and their detailed state): plain bytes,
+    written whole and unconditionally, never read by the reconcile pass.
+    """
+
+    uri: str
+    local_root: Path | None = None  # where a store on this machine keeps its files; None when remote
+
+    @abstractmethod
+    def get(self, key: str) -> Versioned | None:
+        """The document and its generation, or None if absent."""
+
+    @abstractmethod
+    def put(self, key: str, data: dict[str, Any], if_generation: int | None = None) -> int:
+        """Write `data`; with `if_generation`, only if the current generation matches (0 = absent)."""
+
+    @abstractmethod
+    def put_artifact(self, key: str, payload: bytes) -> None:
+        """Write an artifact whole (readers see the old or the new bytes)."""
+
+    @abstractmethod
+    def get_artifact(self, key: str) -> bytes | None:
+        """An artifact's bytes, or None if absent."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys starting with `prefix`, sorted."""
+
+    @abstractmethod
+    def delete(self, key: str, if_generation: int | None = None) -> None:
+        """Remove `key` (no error if absent unless a generation is required)."""
+
+    @abstractmethod
+    def acquire_lock(self, holder: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
+        """Take the lock or raise LockHeld; an expired (or provably dead) holder is taken over."""
+
+    @abstractmethod
+    def renew_lock(self, lease: Lease, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
+        """Extend a lease we hold; raise LockHeld if it was taken over."""
+
+    @abstractmethod
+    def release_lock(self, lease: Lease) -> None:
+        """Release a lease we hold (no-op if it was already taken over)."""
+
+    @abstractmethod
+    def read_lock(self) -> Lease | None:
+        """The current lease, if any."""
+
+    @abstractmethod
+    def force_unlock(self) -> Lease | None:
+        """Remove the lock whoever holds it; returns what was removed."""
+
+    @contextmanager
+    def locked(self, holder: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Iterator["LockHandle"]:
+        handle = LockHandle(self, self.acquire_lock(holder or default_holder(), lease_seconds), lease_seconds)
+        try:
+            yield handle
+        finally:
+            self.release_lock(handle.lease)
+
+
+class LockHandle:
+    """A held lease that the reconcile loop renews between passes."""
+
+    def __init__(self, store: StateStore, lease: Lease, lease_seconds: float):
+        self.store, self.lease, self.lease_seconds = store, lease, lease_seconds
+
+    def renew(self) -> None:
+        if self.lease.expires_at - time.time() < self.lease_seconds / 2:
+            self.lease = self.store.renew_lock(self.lease, self.lease_seconds)
+
+
+def encode_lease(lease: Lease) -> dict[str, Any]:
+    return asdict(lease)
+
+
+def decode_lease(data: dict[str, Any], location: str) -> Lease:
+    try:
+        return Lease(holder=str(data["holder"]), expires_at=float(data["expires_at"]), token=str(data["token"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CorruptState(location, f"lock without holder/expires_at/token ({exc})") from None
+
+
+def dumps(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, indent=1, sort_keys=True).encode()

@@ -1,0 +1,81 @@
+"""Entry point of a NasJob trial on Vertex: ``python -m trial.nas_entry``.
+
+Vertex's controller runs the trainer image with ``--nas_params_str`` (the proposed architecture as
+PyGlove decision parameters) and ``--job-dir``; it reads the reward from the hypertune metrics file.
+This entry turns that into the ordinary nasctl protocol: it materialises the architecture from the
+experiment's search space, writes ``trial.json`` into a trial directory under ``--job-dir`` (FUSE
+path), runs the trainer with ``trial.runner``, and reports the reward in hypertune's format.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from state.records import SEARCH, TRAIN
+from specs.model import NASExperiment
+
+EXPERIMENT_ARG = "--experiment-file"
+# cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
+HYPERTUNE_FILE_ENV = "CLOUD_ML_HP_METRIC_FILE"
+HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
+
+
+def _fuse(path: str) -> str:
+    return "/gcs/" + path[len("gs://"):] if path.startswith("gs://") else path
+
+
+def report_metric(tag: str, value: float, step: int = 1) -> None:
+    """Append one metric record where Vertex's hypertune reader looks for it."""
+    path = Path(os.environ.get(HYPERTUNE_FILE_ENV, HYPERTUNE_DEFAULT_FILE))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"timestamp": time.time(), "trial": os.environ.get("CLOUD_ML_TRIAL_ID", "0"), tag: str(value),
+              "global_step": str(step), "checkpoint_path": ""}
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def trial_spec(experiment: NASExperiment, stage: str, trial_id: str, nas_params: dict[str, Any]) -> dict[str, Any]:
+    """The trial.json of a NasJob trial: the architecture Vertex proposed, the stage's trainer args."""
+    import pyglove as pg  # noqa: PLC0415 - trial side only
+
+    from search_spaces.registry import build_search_space  # noqa: PLC0415
+
+    space = build_search_space(experiment.spec.search_space)
+    dna = pg.DNA.from_parameters(nas_params, space.dna_spec)
+    spec = experiment.spec
+    stage_args = (spec.train.trainer_args if stage == TRAIN and spec.train else spec.search.trainer_args)
+    return {"id": trial_id, "stage": stage, "experiment": experiment.metadata.name, "arch": space.materialize(dna),
+            "dna": list(space.numbers(dna)), "args": {**spec.trainer.args, **stage_args}, "seed": spec.search.seed,
+            "trainer": spec.trainer.model_dump(include={"prebuilt", "module", "command"})}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from objective.reward import compute_reward  # noqa: PLC0415
+    from trial.protocol import SUCCEEDED  # noqa: PLC0415
+    from trial.dirs import LocalTrialDir  # noqa: PLC0415
+    from trial.runner import run  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(EXPERIMENT_ARG, required=True, help="The experiment spec as JSON (a FUSE path).")
+    parser.add_argument("--stage", choices=(SEARCH, TRAIN), required=True)
+    parser.add_argument("--nas_params_str", required=True)
+    parser.add_argument("--job-dir", "--job_dir", dest="job_dir", required=True)
+    args, _ = parser.parse_known_args(argv)  # Vertex adds flags of its own; they are not ours
+
+    experiment = NASExperiment.model_validate_json(Path(args.experiment_file).read_text(encoding="utf-8"))
+    trial_id = f"{args.stage}-{int(os.environ.get('CLOUD_ML_TRIAL_ID', '0')):04d}"
+    directory = LocalTrialDir(Path(_fuse(args.job_dir)) / trial_id)
+    directory.write_spec(trial_spec(experiment, args.stage, trial_id, json.loads(args.nas_params_str)))
+    result = run(str(directory.path))
+    if result.status != SUCCEEDED:
+        return 1  # Vertex counts the trial as failed (maxFailedTrialCount)
+    report_metric(experiment.spec.reward.metric, compute_reward(result.metrics, experiment.spec.reward))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
