@@ -1,4 +1,7 @@
-"""Shared fixtures: write NASExperiment specs into a temporary directory and run the real CLI."""
+"""Shared fixtures: NASExperiment specs in a temporary directory, the real CLI, and the loopback GCS server.
+
+Helpers shared by several test folders live in ``tests/support/`` and are imported as ``tests.support.*``.
+"""
 from __future__ import annotations
 
 import os
@@ -9,6 +12,8 @@ from typing import Any, Callable
 
 import pytest
 import yaml
+
+from tests.support.gcs_server import gcs_bucket, gcs_url  # noqa: F401 - fixtures for every folder
 
 REPO = Path(__file__).resolve().parents[1]
 NASCTL = [sys.executable, "-m", "nasctl.cli"]

@@ -7,7 +7,7 @@ from typing import Callable
 
 import pytest
 
-from latency_fixtures import save_random_model
+from tests.support.latency_fixtures import save_random_model
 
 
 @pytest.fixture(scope="session")

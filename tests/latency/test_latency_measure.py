@@ -10,7 +10,7 @@ from trainers_jax.latency_calculator import LatencyError, measure_trial, run_cal
 from latency.measure import LatencyOptions
 from trial.dirs import LocalTrialDir
 
-from latency_fixtures import save_random_model
+from tests.support.latency_fixtures import save_random_model
 
 FAST = LatencyOptions(batch_size=2, warmup=3, runs=15)
 

@@ -18,7 +18,7 @@ from state.local import LocalStore
 from state.records import TRIALS_KEY
 from trial.dirs import LocalTrialDir
 
-from latency_fixtures import SMALL_ARCH
+from tests.support.latency_fixtures import SMALL_ARCH
 
 FAST = LatencyOptions(batch_size=1, warmup=1, runs=3)
 

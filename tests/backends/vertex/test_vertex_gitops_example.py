@@ -7,7 +7,7 @@ import yaml
 
 from specs.loader import parse_experiment
 
-GITOPS = Path(__file__).resolve().parents[2] / "examples" / "gitops"
+GITOPS = Path(__file__).resolve().parents[3] / "examples" / "gitops"
 
 
 def _workflow() -> dict:

@@ -8,7 +8,7 @@ import pytest
 
 from benchmarks import trainer_throughput
 
-from trainer_fixtures import TINY_ARCH
+from tests.support.trainer_fixtures import TINY_ARCH
 
 
 @pytest.mark.slow  # compiles a train step: seconds alone, ~40 s on a busy 2-core machine

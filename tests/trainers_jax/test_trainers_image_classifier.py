@@ -10,7 +10,7 @@ from trial.dirs import LocalTrialDir
 from trial.runner import run
 from trainers_jax.saved_model import has_saved_model
 
-from trainer_fixtures import FAST_ARGS, TINY_ARCH
+from tests.support.trainer_fixtures import FAST_ARGS, TINY_ARCH
 
 MakeTrial = Callable[..., LocalTrialDir]
 

@@ -8,7 +8,7 @@ import pytest
 
 from trial.protocol import StopSignal
 from trial.dirs import LocalTrialDir
-from trainer_fixtures import FAST_ARGS, TINY_ARCH
+from tests.support.trainer_fixtures import FAST_ARGS, TINY_ARCH
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -9,7 +9,7 @@ import pytest
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from adaptors.gcp import storage_client
 from specs.model import NASExperiment
-from vertex_server import VertexServer
+from tests.support.vertex_server import VertexServer
 
 
 @pytest.fixture

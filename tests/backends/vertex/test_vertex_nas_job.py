@@ -10,7 +10,7 @@ from backends.vertex.nas_search import VertexNasSearch
 from adaptors.gcp import storage_client
 from state.records import FAILED, PENDING, RUNNING, SUCCEEDED
 from specs.model import NASExperiment
-from vertex_server import VertexServer
+from tests.support.vertex_server import VertexServer
 
 SPACE_JSON = json.dumps({"_type": "pyglove.hyper.OneOf", "candidates": [1, 2, 3]})
 

@@ -9,7 +9,7 @@ import yaml
 from reconciler.nas_job import NAS_JOB_ID
 from reconciler.session import Session
 from nasctl.views import status_view
-from vertex_server import VertexServer
+from tests.support.vertex_server import VertexServer
 
 
 @pytest.fixture

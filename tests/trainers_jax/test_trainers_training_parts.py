@@ -12,7 +12,7 @@ from trainers_jax.image_classifier import out_of_memory
 from trainers_jax.models import ModelConfig, build_model
 from trial.protocol import FAILED_OOM
 
-from trainer_fixtures import TINY_ARCH
+from tests.support.trainer_fixtures import TINY_ARCH
 
 
 @settings(max_examples=30, deadline=None)  # the first call compiles the schedule

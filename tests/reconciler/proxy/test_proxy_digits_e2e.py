@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.proxy.test_proxy_stages_e2e import STATE, trials_of
+from tests.reconciler.proxy.test_proxy_stages_e2e import STATE, trials_of
 
 pytestmark = pytest.mark.slow
 

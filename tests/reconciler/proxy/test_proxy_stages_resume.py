@@ -12,7 +12,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.conftest import NASCTL, REPO
-from tests.proxy.test_proxy_stages_e2e import STATE, proxy_spec, trials_of
+from tests.reconciler.proxy.test_proxy_stages_e2e import STATE, proxy_spec, trials_of
 
 EXPECTED_TRIALS = {"varianceMeasurement": 4, "modelSelection": 7, "proxyTaskSearch": 10, "search": 3}
 

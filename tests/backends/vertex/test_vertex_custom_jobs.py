@@ -18,7 +18,7 @@ from backends.vertex.labels import job_key, label_value
 from adaptors.gcp import storage_client
 from specs.model import NASExperiment
 from trial.protocol import StopSignal
-from vertex_server import VertexServer
+from tests.support.vertex_server import VertexServer
 
 PARENT = "/v1/projects/proj/locations/us-central1"
 

@@ -128,7 +128,7 @@ def modes(baseline: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_candidates_from_a_generator(write_spec, nasctl, tmp_path):
     spec_doc = proxy_spec(variance=False, use_best=False, candidates=[])
-    spec_doc["spec"]["proxyTaskSearch"]["generator"] = "tests.proxy.test_proxy_stages_e2e:modes"
+    spec_doc["spec"]["proxyTaskSearch"]["generator"] = "tests.reconciler.proxy.test_proxy_stages_e2e:modes"
     spec = write_spec(spec_doc)
     nasctl("apply", "-f", str(spec), "--yes", "--no-progress", check=True, timeout=240)
     candidates = stages(nasctl, spec)["proxyTaskSearch"]["summary"]["candidates"]
@@ -139,12 +139,12 @@ def test_candidates_from_a_generator(write_spec, nasctl, tmp_path):
 def test_a_failing_generator_fails_the_experiment_clearly(write_spec, nasctl, tmp_path):
     spec_doc = proxy_spec(variance=False, candidates=[])
     spec_doc["spec"]["modelSelection"]["trainerArgs"] = {"mode": "proxy"}  # not what `modes` expects
-    spec_doc["spec"]["proxyTaskSearch"]["generator"] = "tests.proxy.test_proxy_stages_e2e:modes"
+    spec_doc["spec"]["proxyTaskSearch"]["generator"] = "tests.reconciler.proxy.test_proxy_stages_e2e:modes"
     spec = write_spec(spec_doc)
     nasctl("apply", "-f", str(spec), "--yes", "--no-progress", timeout=240)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
     assert status["phase"] == "Failed"
-    assert "generator tests.proxy.test_proxy_stages_e2e:modes failed: ValueError" in status["conditions"][0]["message"]
+    assert "generator tests.reconciler.proxy.test_proxy_stages_e2e:modes failed: ValueError" in status["conditions"][0]["message"]
     assert trials_of(tmp_path, "search") == []
 
 

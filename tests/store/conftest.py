@@ -1,7 +1,0 @@
-"""The contract tests run against a loopback GCS server too: share the fixtures of tests/gcs."""
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "gcs"))
-
-from gcs_server import gcs_bucket, gcs_url  # noqa: E402,F401 - fixtures
