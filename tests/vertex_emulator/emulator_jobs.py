@@ -47,3 +47,12 @@ def wait_for(client: v1.JobServiceClient, name: str, states: set[str] | str = TE
         if time.monotonic() > deadline:
             raise AssertionError(f"{name} still {job.state.name}, wanted {states}")
         time.sleep(0.03)
+
+
+def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -> None:
+    """Poll `predicate()` until it is true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
