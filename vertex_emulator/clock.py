@@ -8,7 +8,6 @@ by a client from them (``endTime - startTime``) are in job time too.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
 
 
 class Clock:
@@ -22,8 +21,3 @@ class Clock:
     def now(self) -> float:
         """Job time, in epoch seconds."""
         return self._start + (time.monotonic() - self._mono0) * self.time_scale
-
-
-def rfc3339(seconds: float) -> str:
-    """Epoch seconds as the RFC 3339 UTC string the REST API uses."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -44,10 +44,6 @@ class Quota:
                     "The following quota metrics exceed quota limits: aiplatform.googleapis.com/"
                     f"custom_model_training_{accelerator.lower()}_gpus (region {region}: {count} > {limit})"))
 
-    def in_use(self, region: str, accelerator: str) -> int:
-        with self._lock:
-            return sum(held[accelerator] for r, held in self._held.values() if r == region)
-
     def try_acquire(self, holder: str, region: str, needed: Counter[str]) -> bool:
         """Take `needed` for `holder` if it fits now; idempotent for a holder already holding."""
         with self._lock:

@@ -56,3 +56,55 @@ def wait_until(predicate: Any, timeout: float = 20.0, what: str = "condition") -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+# A NAS trial as google/vertex-ai-nas trainers are written: read --nas_params_str, train (here: a formula of
+# the architecture), report the metric as metrics_reporter.NasMetricsReporter does (JSON lines in the file
+# named by CLOUD_ML_HP_METRIC_FILE, keyed by CLOUD_ML_HP_METRIC_TAG).
+NAS_TRIAL = """
+import argparse, json, os, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--nas_params_str")
+args, _ = parser.parse_known_args()
+params = json.loads(args.nas_params_str)
+literal = {key: int(value.split("(")[1].rstrip(")")) for key, value in params.items()}
+time.sleep(float(os.environ.get("TRIAL_SLEEP", "0")))
+if os.environ.get("TRIAL_FAILS"):
+    raise SystemExit(1)
+value = literal["width"] * literal["depth"] / 48 + float(os.environ.get("BONUS", "0"))
+with open(os.environ["CLOUD_ML_HP_METRIC_FILE"], "a") as metrics:
+    metrics.write(json.dumps({os.environ["CLOUD_ML_HP_METRIC_TAG"]: str(value), "global_step": "10",
+                              "model_flops": "0.0", "trial": os.environ["CLOUD_ML_TRIAL_ID"]}) + "\\n")
+print(json.dumps({"trial": os.environ["CLOUD_ML_TRIAL_ID"], "job": os.environ["CLOUD_ML_JOB_ID"],
+                  "model_dir": os.environ["AIP_MODEL_DIR"], "params": params}))
+"""
+
+
+def search_space_json() -> str:
+    """6 architectures: width in {8, 16} x depth in {1, 2, 3}, as nasctl sends a space to Vertex."""
+    import pyglove as pg
+
+    return pg.search_space(pg.Dict(width=pg.oneof([8, 16]), depth=pg.oneof([1, 2, 3]))).to_json_str(
+        hide_default_values=True)
+
+
+def nas_job(*, algorithm: str | None = "GRID_SEARCH", max_trials: int = 6, parallel: int = 2, max_failed: int = 0,
+            env: dict[str, str] | None = None, train: tuple[int, int] | None = None, resume: str | None = None,
+            timeout_s: int | None = None) -> v1.NasJob:
+    """A NasJob over :func:`search_space_json` running :data:`NAS_TRIAL`; `train` = (top N, frequency)."""
+    algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
+    search = job_spec(NAS_TRIAL, env=env, output="gs://bucket/exp/nas/search", timeout_s=timeout_s)
+    multi = algo(search_trial_spec=algo.SearchTrialSpec(
+        search_trial_job_spec=search, max_trial_count=max_trials, max_parallel_trial_count=parallel,
+        max_failed_trial_count=max_failed))
+    if train:
+        multi.train_trial_spec = algo.TrainTrialSpec(
+            train_trial_job_spec=job_spec(NAS_TRIAL, env={"BONUS": "1"}, output="gs://bucket/exp/nas/train"),
+            max_parallel_trial_count=train[0], frequency=train[1])
+    if resume:  # the space, algorithm and metric come from the resumed job
+        spec = v1.NasJobSpec(multi_trial_algorithm_spec=multi, resume_nas_job_id=resume)
+    else:
+        multi.multi_trial_algorithm = algorithm
+        multi.metric = algo.MetricSpec(metric_id="accuracy", goal="MAXIMIZE")
+        spec = v1.NasJobSpec(multi_trial_algorithm_spec=multi, search_space_spec=search_space_json())
+    return v1.NasJob(display_name="nas", nas_job_spec=spec, labels={"exp": "demo"})
