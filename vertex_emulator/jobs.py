@@ -40,7 +40,6 @@ class Job:
     collection: str  # "customJobs" | "nasJobs"
     resource: Any  # raw protobuf CustomJob / NasJob
     region: str
-    cancel_requested: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
@@ -80,7 +79,6 @@ class Job:
                 raise ApiError("FAILED_PRECONDITION",
                                f"Cannot cancel {self.name}: the job is already in state {self.state}.")
             if self.state != CANCELLING:
-                self.cancel_requested = True
                 self.move(CANCELLING, now)
 
 

@@ -102,7 +102,7 @@ class JobRun:
         pools = [(i, pool) for i, pool in enumerate(spec.worker_pool_specs) if pool.replica_count > 0]
         total = sum(pool.replica_count for _, pool in pools)
         cluster = {f"workerpool{i}": [f"127.0.0.1:{_free_port()}" for _ in range(pool.replica_count)]
-                   for i, pool in pools}
+                   for i, pool in pools} if total > 1 else {}
         job_json = json_format.MessageToDict(spec)
         base_env = {**os.environ, **env, "CLOUD_ML_JOB_ID": job_id}
         if output_uri:

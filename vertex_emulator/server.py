@@ -50,7 +50,9 @@ class VertexEmulator:
     ``gcs_root``: local directory standing for ``/gcs`` (``/gcs/<bucket>/x`` is ``<gcs_root>/<bucket>/x``),
     passed to every process as ``NASCTL_GCS_FUSE_ROOT``; ``work_dir``: where process logs and metric files
     go (a temporary directory by default); ``image_entrypoints``: ``{image_uri: command}`` for pools
-    without ``container_spec.command``.
+    without ``container_spec.command``; ``seed``: the random controller's and fault fractions' seed.
+    Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``quota`` (its ``limits`` may be changed
+    while running), ``clock``, ``requests`` (every request received: HTTP method, path, query, JSON body).
     """
 
     def __init__(self, *, quotas: dict[Key, int] | None = None, time_scale: float = 1.0,

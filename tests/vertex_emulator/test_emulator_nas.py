@@ -6,6 +6,7 @@ import json
 import pyglove as pg
 import pytest
 from emulator_jobs import PARENT, nas_job, wait_for, wait_until
+from google.api_core import exceptions
 
 ALL_ARCHS = {(w, d) for w in (8, 16) for d in (1, 2, 3)}
 
@@ -53,6 +54,17 @@ def test_each_trial_gets_its_params_id_job_id_and_model_dir(client, emulator) ->
                         "model_dir": f"gs://bucket/exp/nas/search/{detail.search_trial.id}/model/"}
 
 
+def test_the_random_controller_is_seeded(make_emulator) -> None:
+    proposals = []
+    for _ in range(2):
+        client = make_emulator(seed=7).client()
+        name = client.create_nas_job(parent=PARENT, nas_job=nas_job(algorithm="REINFORCEMENT_LEARNING",
+                                                                    max_trials=3, parallel=3)).name
+        wait_for(client, name)
+        proposals.append([d.parameters for d in _details(client, name)])
+    assert proposals[0] == proposals[1] and len(proposals[0]) == 3
+
+
 def test_stage2_trains_the_top_trials_every_frequency_search_trials(client) -> None:
     created = client.create_nas_job(parent=PARENT, nas_job=nas_job(max_trials=6, parallel=2, train=(1, 3)))
     assert wait_for(client, created.name).state.name == "JOB_STATE_SUCCEEDED"
@@ -74,6 +86,22 @@ def test_failed_trials_fail_the_job_at_max_failed_trial_count(client) -> None:
     done = wait_for(client, created.name)
     assert done.state.name == "JOB_STATE_FAILED" and "max_failed_trial_count" in done.error.message
     assert [d.search_trial.state.name for d in _details(client, created.name)] == ["INFEASIBLE", "INFEASIBLE"]
+
+
+def test_max_failed_trial_count_zero_lets_the_service_choose_20_percent(client) -> None:
+    created = client.create_nas_job(parent=PARENT, nas_job=nas_job(max_trials=5, parallel=1, max_failed=0,
+                                                                   env={"TRIAL_FAILS": "1"}))
+    assert wait_for(client, created.name).state.name == "JOB_STATE_FAILED"
+    assert len(_details(client, created.name)) == 1  # 20 % of 5 trials
+
+
+def test_resuming_an_unknown_or_live_job_is_refused(client) -> None:
+    with pytest.raises(exceptions.NotFound):
+        client.create_nas_job(parent=PARENT, nas_job=nas_job(resume="42"))
+    live = client.create_nas_job(parent=PARENT, nas_job=nas_job(env={"TRIAL_SLEEP": "30"})).name
+    with pytest.raises(exceptions.BadRequest, match="only an ended job"):
+        client.create_nas_job(parent=PARENT, nas_job=nas_job(resume=live.rsplit("/", 1)[1]))
+    client.cancel_nas_job(name=live)
 
 
 def test_a_preempted_trial_restarts_and_one_detail_can_be_read(client, emulator) -> None:
