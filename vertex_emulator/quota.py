@@ -12,6 +12,8 @@ import threading
 from collections import Counter
 from typing import Any
 
+from google.cloud.aiplatform_v1.types import AcceleratorType
+
 from vertex_emulator.errors import ApiError
 
 Key = tuple[str, str]  # (region, accelerator type name, e.g. "NVIDIA_TESLA_T4")
@@ -19,8 +21,6 @@ Key = tuple[str, str]  # (region, accelerator type name, e.g. "NVIDIA_TESLA_T4")
 
 def demand(job_spec: Any) -> Counter[str]:
     """Accelerators a CustomJobSpec holds while it runs: replicas x accelerator_count, per type."""
-    from google.cloud.aiplatform_v1.types import AcceleratorType  # noqa: PLC0415
-
     needed: Counter[str] = Counter()
     for pool in job_spec.worker_pool_specs:
         machine = pool.machine_spec

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from google.auth.credentials import AnonymousCredentials
+from google.cloud.aiplatform_v1 import JobServiceClient, types
 from google.protobuf import json_format
 
 from vertex_emulator.clock import Clock
@@ -88,12 +90,9 @@ class VertexEmulator:
             self._tmp.cleanup()
 
     # -- for tests -----------------------------------------------------------------------------------
-    def client(self) -> Any:
+    def client(self) -> JobServiceClient:
         """A real ``aiplatform_v1.JobServiceClient`` (REST transport, anonymous) aimed at this emulator."""
-        from google.auth.credentials import AnonymousCredentials  # noqa: PLC0415
-        from google.cloud import aiplatform_v1  # noqa: PLC0415
-
-        return aiplatform_v1.JobServiceClient(transport="rest", credentials=AnonymousCredentials(),
+        return JobServiceClient(transport="rest", credentials=AnonymousCredentials(),
                                               client_options={"api_endpoint": self.endpoint})
 
     def preempt(self, job_name: str, pool: int = 0, index: int = 0, trial_id: str | None = None) -> None:
@@ -115,8 +114,6 @@ class VertexEmulator:
             if method == "POST":
                 self._call(f"Create{kind}")
                 check_location(location, self.regions[collection])
-                from google.cloud.aiplatform_v1 import types  # noqa: PLC0415
-
                 resource = parse(body, getattr(types, kind).pb())
                 return engine.read(engine.create(parent, collection, resource), _render)
             if method == "GET":
@@ -127,8 +124,6 @@ class VertexEmulator:
                 return f'{{"{collection}": [{items}], "nextPageToken": "{token}"}}'.encode()
         if match := _DETAILS.match(path):
             name, _location, detail_id = match.groups()
-            from google.cloud.aiplatform_v1 import types  # noqa: PLC0415
-
             detail_class = types.NasTrialDetail.pb()
             if detail_id is None and method == "GET":
                 self._call("ListNasTrialDetails")
