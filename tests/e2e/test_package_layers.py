@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("specs", "adaptors", "state", "objective", "search_spaces", "trial", "trainers_jax", "latency",
+PACKAGES = ("specs", "adaptors", "vertex_emulator", "state", "objective", "search_spaces", "trial", "trainers_jax", "latency",
             "backends", "reconciler", "pricing", "nasctl")
 
 

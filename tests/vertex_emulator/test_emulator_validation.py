@@ -1,0 +1,106 @@
+"""Requests the service rejects are rejected: unknown fields, bad enums, missing required fields, regions."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from emulator_jobs import PARENT, custom_job, job_spec
+from google.api_core import exceptions
+from google.cloud import aiplatform_v1 as v1
+
+
+def _status(error: exceptions.GoogleAPICallError) -> str:
+    return error.response.json()["error"]["status"]
+
+
+def _post_raw(client: v1.JobServiceClient, endpoint: str, collection: str, body: dict) -> tuple[int, dict]:
+    """POST a hand-written body with the client's own HTTP session: the typed client cannot send an
+    unknown field or enum name, but an older or newer client (or a hand-written request) can."""
+    session = client._transport._session  # noqa: SLF001 - the real client's authorized session
+    answer = session.post(f"{endpoint}/v1/{PARENT}/{collection}", data=json.dumps(body),
+                          headers={"Content-Type": "application/json"})
+    return answer.status_code, answer.json()
+
+
+def _body() -> dict:
+    return json.loads(v1.CustomJob.to_json(custom_job()))
+
+
+def test_unknown_field_is_invalid_argument(client, emulator) -> None:
+    body = _body()
+    body["jobSpec"]["workerPoolSpecs"][0]["machineSpec"]["gpuCount"] = 2
+    status, answer = _post_raw(client, emulator.endpoint, "customJobs", body)
+    assert status == 400
+    assert answer["error"]["status"] == "INVALID_ARGUMENT" and "gpuCount" in answer["error"]["message"]
+
+
+def test_unknown_accelerator_name_is_rejected_by_enum_parsing(client, emulator) -> None:
+    body = _body()
+    body["jobSpec"]["workerPoolSpecs"][0]["machineSpec"].update(acceleratorType="NVIDIA_TESLA_Z9",
+                                                                acceleratorCount=1)
+    status, answer = _post_raw(client, emulator.endpoint, "customJobs", body)
+    assert (status, answer["error"]["status"]) == (400, "INVALID_ARGUMENT")
+    assert "NVIDIA_TESLA_Z9" in answer["error"]["message"]
+
+
+def test_unknown_enum_number_from_the_typed_client_is_rejected(client) -> None:
+    job = custom_job()
+    job.job_spec.worker_pool_specs[0].machine_spec = v1.MachineSpec(machine_type="n1-standard-4",
+                                                                    accelerator_type=999, accelerator_count=1)
+    with pytest.raises(exceptions.BadRequest) as error:
+        client.create_custom_job(parent=PARENT, custom_job=job)
+    assert _status(error.value) == "INVALID_ARGUMENT" and "999" in error.value.message
+
+
+@pytest.mark.parametrize("breaks, field", [
+    (lambda job: setattr(job, "display_name", ""), "display_name"),
+    (lambda job: job.job_spec.worker_pool_specs.pop(), "worker_pool_specs"),
+    (lambda job: setattr(job.job_spec.worker_pool_specs[0].machine_spec, "machine_type", ""), "machine_type"),
+    (lambda job: setattr(job.job_spec.worker_pool_specs[0].container_spec, "image_uri", ""), "image_uri"),
+    (lambda job: setattr(job.job_spec.worker_pool_specs[0], "replica_count", 0), "replica_count"),
+])
+def test_missing_required_field_is_invalid_argument(client, breaks, field: str) -> None:
+    job = custom_job()
+    breaks(job)
+    with pytest.raises(exceptions.BadRequest) as error:
+        client.create_custom_job(parent=PARENT, custom_job=job)
+    assert _status(error.value) == "INVALID_ARGUMENT" and field in error.value.message
+
+
+def test_unsupported_location_is_rejected(client) -> None:
+    with pytest.raises(exceptions.BadRequest, match="mars-north1"):
+        client.create_custom_job(parent="projects/proj/locations/mars-north1", custom_job=custom_job())
+    nas = v1.NasJob(display_name="n", nas_job_spec=v1.NasJobSpec(search_space_spec="{}"))
+    with pytest.raises(exceptions.BadRequest, match="southamerica-east1"):  # training region, not a NAS one
+        client.create_nas_job(parent="projects/proj/locations/southamerica-east1", nas_job=nas)
+
+
+def _nas_job(**spec_fields) -> v1.NasJob:
+    algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
+    multi = algo(metric=algo.MetricSpec(metric_id="acc", goal="MAXIMIZE"),
+                 search_trial_spec=algo.SearchTrialSpec(search_trial_job_spec=job_spec("pass"), max_trial_count=2,
+                                                        max_parallel_trial_count=1))
+    return v1.NasJob(display_name="nas", nas_job_spec=v1.NasJobSpec(multi_trial_algorithm_spec=multi, **spec_fields))
+
+
+def test_nas_job_needs_a_pyglove_search_space(client) -> None:
+    with pytest.raises(exceptions.BadRequest, match="search_space_spec is required"):
+        client.create_nas_job(parent=PARENT, nas_job=_nas_job())
+    with pytest.raises(exceptions.BadRequest, match="PyGlove DNA spec"):
+        client.create_nas_job(parent=PARENT, nas_job=_nas_job(search_space_spec='{"not": "a dna spec"}'))
+
+
+def test_resume_must_not_repeat_the_search_space(client) -> None:
+    import pyglove as pg
+
+    space = pg.search_space(pg.Dict(x=pg.oneof([1, 2]))).to_json_str(hide_default_values=True)
+    job = _nas_job(search_space_spec=space, resume_nas_job_id="123")
+    with pytest.raises(exceptions.BadRequest, match="search_space_spec must not be set"):
+        client.create_nas_job(parent=PARENT, nas_job=job)
+
+
+def test_get_of_an_unknown_job_is_not_found(client) -> None:
+    with pytest.raises(exceptions.NotFound):
+        client.get_custom_job(name=f"{PARENT}/customJobs/42")
+    with pytest.raises(exceptions.NotFound):
+        client.get_nas_job(name=f"{PARENT}/nasJobs/42")
