@@ -43,8 +43,11 @@ def handles_errors(command: F) -> F:
         except SpecError as exc:
             for issue in exc.issues:
                 render.error(issue.render(exc.source))
-        except (StateError, ValueError, FileNotFoundError) as exc:
+        except (StateError, ValueError) as exc:
             render.error(str(exc))
+        except OSError as exc:  # a read-only or full disk, a missing file: what and where, not a traceback
+            where = f"{exc.filename}: " if exc.filename else ""
+            render.error(f"{where}{exc.strerror or exc}")
         except Exception as exc:  # noqa: BLE001 - only Google Cloud client errors are rendered here
             if not type(exc).__module__.startswith(_CLOUD_ERROR_MODULES):
                 raise
@@ -63,7 +66,7 @@ def validate(file: Path = SpecOption, output: Output = OutputOption) -> None:
         render.print_json({"valid": True, "name": session.experiment.metadata.name,
                            "spec": session.experiment.model_dump(mode="json", by_alias=True)})
     else:
-        render.console.print(f"{file}: valid NASExperiment {session.experiment.metadata.name!r}")
+        render.console.print(f"{file}: valid NASExperiment {session.experiment.metadata.name!r}", markup=False)
 
 
 @app.command()
@@ -83,6 +86,11 @@ def diff(file: Path = SpecOption, output: Output = OutputOption,
     else:
         for session, plan in plans:
             render.render_plan(session.experiment.metadata.name, plan.to_json())
+    refused = [change for _, plan in plans for change in plan.refused]
+    for change in refused:
+        render.error(f"{change.path} cannot change in place: {change.refused}")
+    if refused:
+        raise typer.Exit(1)
     if detailed_exitcode and any(plan.has_changes for _, plan in plans):
         raise typer.Exit(2)
 
@@ -93,22 +101,31 @@ def apply(file: Path = SpecOption,
           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
           progress: bool = typer.Option(True, help="Show a progress bar."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Print the cost preview and act on nothing."),
-          once: bool = typer.Option(False, "--once", help="One reconcile pass, then return (for CI and cron).")) -> None:
+          once: bool = typer.Option(False, "--once", help="One reconcile pass, then return (for CI and cron)."),
+          allow_module: list[str] = typer.Option(
+              [], "--allow-module", help="Trust this module prefix for code the spec names (besides the spec's "
+                                         "own repository); repeatable. Also NASCTL_ALLOW_MODULES.")) -> None:
     """Reconcile: launch or resume what is missing, until the experiment succeeds or fails."""
     from nasctl.progress import ApplyProgress  # noqa: PLC0415
+    from reconciler.apply import SpecChangeRefused  # noqa: PLC0415
 
     session = Session.open(file)
     if dry_run:
         _render_cost(session, Output.text)
         render.console.print("Dry run: nothing was applied.")
         return
-    reconciler = session.reconciler()
+    reconciler = session.reconciler(acting=True, allow_modules=tuple(allow_module))
     plan = reconciler.preview().plan
     name = session.experiment.metadata.name
     render.render_plan(name, plan.to_json())
+    if plan.refused:
+        raise SpecChangeRefused(plan.refused)
     if not plan.has_changes and plan.observed_generation == plan.generation and plan.phase in (
-            PHASE_SUCCEEDED, PHASE_FAILED):
-        return  # nothing to do and nothing running: running trials (or later stages) are waited for
+            PHASE_SUCCEEDED, PHASE_FAILED):  # nothing to do and nothing running
+        if plan.phase == PHASE_FAILED:
+            render.error(f"{name} is Failed ({plan.condition.reason}): {plan.condition.message}")
+            raise typer.Exit(1)
+        return
     if plan.has_changes and not yes:
         if not sys.stdin.isatty():
             render.error("refusing to apply without confirmation in a non-interactive session: pass --yes")

@@ -9,8 +9,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a long line is left for the terminal (or the CI log) to wrap, never broken mid-word by rich
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 _ARCH_WIDTH = 120  # an architecture is shown, cut to this many characters
 _SYMBOL_STYLE = {"+": "green", "~": "yellow", "-": "red"}
@@ -26,7 +27,7 @@ def _action_line(action: dict[str, Any]) -> str:
 
     symbol = SYMBOLS[action["kind"]]
     when = "" if action["now"] else " (queued)"
-    reason = f"  # {action['reason']}" if action["reason"] else ""
+    reason = f"  # {escape(action['reason'])}" if action["reason"] else ""
     detail = ""
     if "arch" in action:
         detail = f" {json.dumps(action['arch'], default=str)[:_ARCH_WIDTH]}"
@@ -39,8 +40,17 @@ def _action_line(action: dict[str, Any]) -> str:
 def render_plan(name: str, plan: dict[str, Any]) -> None:
     actions = plan["actions"]
     console.print(f"[bold]{name}[/] generation {plan['generation']} (observed {plan['observedGeneration']})")
+    for field_change in plan.get("specChanges", []):
+        style, note = ("red", f"  # forces replacement: {field_change['refused']}") if field_change["refused"] else (
+            "yellow", "")
+        console.print(f"  [{style}]~ {escape(field_change['path'])}: {escape(json.dumps(field_change['old']))} → "
+                      f"{escape(json.dumps(field_change['new']))}[/]{escape(note)}", highlight=False)
+    change = plan.get("phaseChange")
+    if change:
+        console.print(f"  [yellow]~ record phase {change['from']} → {change['to']}[/]")
     if not actions:
-        console.print("No changes. The experiment matches its spec.")
+        if not change and not plan.get("specChanges"):
+            console.print("No changes. The experiment matches its spec.")
         return
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for action in actions:
@@ -78,15 +88,15 @@ def render_status(status: dict[str, Any]) -> None:
         table.add_row(stage, info["phase"], *(str(info["summary"].get(k, 0)) for k in _COUNT_COLUMNS))
     console.print(table)
     for stage, info in status["stages"].items():
-        console.print(f"{stage}: {_summary_text(info['summary'])}", highlight=False)
+        console.print(f"{stage}: {escape(_summary_text(info['summary']))}", highlight=False)
     console.print(f"generation {status['generation']}, observed {status['observedGeneration']}")
     for condition in status["conditions"]:
-        console.print(f"{condition['type']}={condition['status']} ({condition['reason']}): {condition['message']}")
+        console.print(escape(f"{condition['type']}={condition['status']} ({condition['reason']}): {condition['message']}"))
     best = status.get("best")
     if best:
-        console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}")
+        console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}", markup=False)
     for warning in status.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
     front = status.get("paretoFront")
     if front:
         console.print(f"Pareto front ({len(front)} trials):")
@@ -117,4 +127,5 @@ def render_spaces(rows: list[dict[str, Any]]) -> None:
 
 
 def error(message: str) -> None:
-    err_console.print(f"[red]error:[/] {message}", highlight=False)
+    """One line on stderr; the message is text, never markup (a spec value may contain '[/oops]')."""
+    err_console.print(f"[red]error:[/] {escape(message)}", highlight=False)

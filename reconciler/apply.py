@@ -18,6 +18,7 @@ from reconciler.phase import stage_phase
 from reconciler.plan import (
     ADOPT, CREATE, LAUNCH, RECORD, RELAUNCH, REOPEN, SIGNAL, START_HELPER, STOP, Plan, compute_plan,
 )
+from reconciler.spec_changes import FieldChange, normalised_spec
 from reconciler.stages.base import Stage, StageContext
 from specs.loader import spec_generation
 from specs.model import NASExperiment
@@ -30,6 +31,12 @@ _MIN_POLL_SECONDS = 0.02
 ARTIFACT_STATE = "state.json"
 
 
+class SpecChangeRefused(ValueError):
+    def __init__(self, changes: list[FieldChange]):
+        super().__init__("; ".join(f"{c.path} cannot change from {c.old!r} to {c.new!r}: {c.refused}" for c in changes))
+        self.changes = changes
+
+
 @dataclass
 class PassResult:
     plan: Plan
@@ -37,8 +44,9 @@ class PassResult:
 
 
 class Reconciler:
-    def __init__(self, experiment: NASExperiment, store: StateStore, backend: Backend):
+    def __init__(self, experiment: NASExperiment, store: StateStore, backend: Backend, user_code: bool = True):
         self.experiment = experiment
+        self.user_code = user_code  # False for `diff`: plan without running code the spec names
         self.store = store
         self.backend = backend
         self.stages = enabled_stages(experiment)
@@ -50,7 +58,8 @@ class Reconciler:
 
     def _plan(self, state: ExperimentState) -> tuple[Plan, Observed]:
         observed = observe(self.experiment, state, self.backend, self.stages)
-        return compute_plan(self.experiment, state, observed, self.backend.slots), observed
+        plan = compute_plan(self.experiment, state, observed, self.backend.slots, user_code=self.user_code)
+        return plan, observed
 
     def preview(self) -> PassResult:
         """The plan against recorded state, acting on nothing and writing nothing (`nasctl diff`)."""
@@ -62,6 +71,8 @@ class Reconciler:
         """One level-triggered pass. Safe to kill at any point: the next pass continues from state."""
         state = self.load()
         plan, observed = self._plan(state)
+        if plan.refused:
+            raise SpecChangeRefused(plan.refused)
         self.execute(plan, state)
         self._record_experiment(plan, state, observed)
         return PassResult(plan, state)
@@ -105,6 +116,7 @@ class Reconciler:
         record.conditions = [plan.next_condition] if plan.next_condition else []
         record.stages = {s.name: {"phase": stage_phase(ctx, s), "summary": s.summary(ctx)} for s in self.stages}
         record.observed_generation = self.generation
+        record.spec = normalised_spec(self.experiment)
         save_experiment(self.store, state)
         for stage in self.stages:
             write_stage_artifacts(self.store, ctx, stage)

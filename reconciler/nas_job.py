@@ -7,7 +7,8 @@ and trials views are the same as for nasctl's own controllers.
 """
 from __future__ import annotations
 
-from typing import Callable
+from functools import cached_property
+from typing import TYPE_CHECKING, Callable
 
 from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.nas_search import NasSearchStatus, VertexNasSearch, trial_records
@@ -21,6 +22,9 @@ from state.store import LockHandle, StateStore
 from specs.loader import spec_generation
 from search_spaces.registry import build_search_space
 from specs.model import NASExperiment
+
+if TYPE_CHECKING:
+    from search_spaces.space import SearchSpace
 
 _FAILED_JOB_STATES = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
 NAS_JOB_ID = "nasjob"
@@ -49,8 +53,12 @@ class NasJobReconciler:
         self.experiment = experiment
         self.store = store
         self.search = search or VertexNasSearch(experiment)
-        self.space = build_search_space(experiment.spec.search_space)
         self.generation = spec_generation(experiment)
+
+    @cached_property
+    def space(self) -> "SearchSpace":
+        """Built only when acting: a user's space function never runs for `diff`."""
+        return build_search_space(self.experiment.spec.search_space)
 
     def load(self) -> ExperimentState:
         return load_state(self.store, self.experiment.metadata.name, self.generation)
@@ -59,7 +67,8 @@ class NasJobReconciler:
         """A plan that creates the NasJob when none exists yet (a read-only list of jobs)."""
         state = self.load()
         plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
-                    phase=state.experiment.phase, next_phase=state.experiment.phase)
+                    phase=state.experiment.phase, next_phase=state.experiment.phase,
+                    recorded_phase=state.experiment.phase)
         if not self.search.jobs():
             algorithm = self.experiment.spec.search.algorithm
             plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})"))
@@ -75,7 +84,7 @@ class NasJobReconciler:
         save_experiment(self.store, state)
         plan = Plan(generation=self.generation, observed_generation=self.generation, phase=state.experiment.phase,
                     condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
-                    next_condition=state.experiment.conditions[0])
+                    next_condition=state.experiment.conditions[0], recorded_phase=state.experiment.phase)
         if status.created:
             plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job))
         return PassResult(plan, state)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
@@ -18,6 +18,7 @@ from objective.reward import RewardError, compute_reward, reward_warnings
 from reconciler.graph import enabled_stages
 from reconciler.observe import Observed
 from reconciler.phase import derive_phase
+from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
 from specs.model import NASExperiment
 from state.records import (
@@ -69,10 +70,22 @@ class Plan:
     condition: Condition | None = None
     next_phase: str = PHASE_PENDING  # once the plan is executed: what `apply` records
     next_condition: Condition | None = None
+    recorded_phase: str = PHASE_PENDING  # what state says now; a crashed apply may have left it behind
+    spec_changes: list[FieldChange] = field(default_factory=list)  # since the spec the last pass applied
+
+    @property
+    def phase_change(self) -> tuple[str, str] | None:
+        """(recorded, next) when executing the plan records another phase."""
+        return (self.recorded_phase, self.next_phase) if self.recorded_phase != self.next_phase else None
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.actions)
+        return bool(self.actions) or self.phase_change is not None or bool(self.spec_changes)
+
+    @property
+    def refused(self) -> list[FieldChange]:
+        """Spec changes that cannot apply in place: `apply` acts on nothing while there are any."""
+        return [c for c in self.spec_changes if c.refused]
 
     def now(self, *kinds: str) -> list[Action]:
         return [a for a in self.actions if a.now and a.kind in kinds]
@@ -84,8 +97,11 @@ class Plan:
         return counts
 
     def to_json(self) -> dict[str, Any]:
+        change = self.phase_change
         return {"generation": self.generation, "observedGeneration": self.observed_generation,
-                "phase": self.phase, "changes": self.has_changes, "summary": self.counts(),
+                "phase": self.phase, "changes": self.has_changes,
+                "phaseChange": {"from": change[0], "to": change[1]} if change else None,
+                "specChanges": [c.to_json() for c in self.spec_changes], "summary": self.counts(),
                 "actions": [a.to_json() for a in self.actions]}
 
 
@@ -192,9 +208,18 @@ def _next_ids(stage: Stage, ctx: StageContext, count: int) -> list[tuple[str, in
     return [(f"{stage.name}-{index:04d}", index) for index in range(start, start + count)]
 
 
-def _creates(ctx: StageContext, stage: Stage, free: int) -> list[Action]:
+def _slot(stage: Stage, trial_id: str, index: int) -> TrialRecord:
+    """A trial whose architecture only `apply` proposes (the space is user code, which `diff` never runs)."""
+    return TrialRecord(id=trial_id, stage=stage.name, index=index, dna=[], arch=None)
+
+
+def _creates(ctx: StageContext, stage: Stage, free: int, user_code: bool) -> list[Action]:
     slots = _next_ids(stage, ctx, stage.missing(ctx))
     starting = slots[:free]
+    if starting and stage.samples_space and ctx.spec.search_space.function is not None and not user_code:
+        ctx.state.add([_slot(stage, i, n) for i, n in starting])
+        return [Action(CREATE, i, stage.name, True, "architecture proposed at apply") for i, _ in starting] + [
+            Action(CREATE, trial_id, stage.name, False, "waits for a free slot") for trial_id, _ in slots[free:]]
     records = stage.new_trials(ctx, [i for i, _ in starting], [n for _, n in starting]) if starting else []
     ctx.state.add(records)
     actions = [Action(CREATE, record.id, stage.name, True, record=record) for record in records]
@@ -234,12 +259,16 @@ def _failed_experiment(ctx: StageContext, plan: Plan, now: float) -> Plan:
 
 
 def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed: Observed,
-                 backend_slots: int, now: float | None = None) -> Plan:
-    """Every action that takes the recorded state to the spec. Pure: `recorded` is not changed."""
+                 backend_slots: int, now: float | None = None, user_code: bool = True) -> Plan:
+    """Every action that takes the recorded state to the spec. Pure: `recorded` is not changed.
+
+    Without `user_code` (`nasctl diff`), trials whose architecture a user's search-space function would
+    give are shown as slots: nothing named by the spec is imported."""
     state = copy.deepcopy(recorded)
     stages = enabled_stages(experiment)
     ctx = StageContext(experiment, state, observed, {stage.name: stage for stage in stages})
-    plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation)
+    plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation,
+                recorded_phase=state.experiment.phase, spec_changes=spec_changes(experiment, recorded))
     now = time.time() if now is None else now
     plan.actions += _records(experiment, state, observed, now)
     plan.phase, plan.condition = derive_phase(ctx, stages)
@@ -254,13 +283,13 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
                 state.trials[action.trial_id] = action.record
         reopened = _continuations(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total))
         active_total += sum(a.now for a in reopened)
-        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total))
+        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), user_code)
         active_total += sum(a.now for a in created)
         plan.actions += reopened + created
     launching = {a.trial_id for a in plan.actions if a.now and a.kind in (CREATE, REOPEN, LAUNCH, RELAUNCH)}
     plan.actions += _signals(ctx, stages, launching)
-    for trial_id in launching:
-        state.trials[trial_id].status = RUNNING
+    for trial_id in launching:  # a copy: the actions keep the records as they are written before launch
+        state.trials[trial_id] = replace(state.trials[trial_id], status=RUNNING)
     plan.actions += _helpers(ctx)
     plan.next_phase, plan.next_condition = derive_phase(ctx, stages)
     return plan

@@ -10,6 +10,7 @@ from pathlib import Path
 from state.snapshot import ExperimentState, load_state
 from state.store import StateStore
 from state.uri import open_store
+from adaptors.user_code import NO_USER_CODE, policy_for_apply, set_policy
 from reconciler.references import check_references
 from specs.loader import load_experiment, spec_generation
 from specs.model import VERTEX_ALGORITHMS, NASExperiment
@@ -37,15 +38,29 @@ class Session:
     def state(self) -> ExperimentState:
         return load_state(self.store, self.experiment.metadata.name, spec_generation(self.experiment))
 
-    def reconciler(self):  # noqa: ANN201 - Reconciler; imported lazily to keep `status` light
-        from reconciler.apply import Reconciler  # noqa: PLC0415
+    def reconciler(self, acting: bool = False, allow_modules: tuple[str, ...] = ()):  # noqa: ANN201 - Reconciler
+        """The reconciler of this spec. Only an acting one (`apply`) may import code the spec names, and
+        only what the user-code policy allows (see ``adaptors.user_code``); `diff` imports none."""
+        from reconciler.apply import Reconciler  # noqa: PLC0415 - imported lazily to keep `status` light
         from backends.factory import make_backend  # noqa: PLC0415
 
+        policy = policy_for_apply(self.path, allow_modules) if acting else NO_USER_CODE
+        set_policy(policy)
+        if acting:
+            for reference in user_code_references(self.experiment):
+                policy.check(reference)
         if self.experiment.spec.search.algorithm in VERTEX_ALGORITHMS:  # Vertex's controller: one NasJob
             from reconciler.nas_job import NasJobReconciler  # noqa: PLC0415
 
             return NasJobReconciler(self.experiment, self.store)
-        return Reconciler(self.experiment, self.store, make_backend(self.experiment, self.store))
+        return Reconciler(self.experiment, self.store, make_backend(self.experiment, self.store), user_code=acting)
+
+
+def user_code_references(experiment: NASExperiment) -> list[str]:
+    """Every 'module:function' of the spec that runs user code: space function, trainer module, generator."""
+    spec = experiment.spec
+    generator = spec.proxy_task_search.generator if spec.proxy_task_search else None
+    return [ref for ref in (spec.search_space.function, spec.trainer.module, generator) if ref]
 
 
 def spec_files(path: str | Path) -> list[Path]:

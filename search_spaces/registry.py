@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from adaptors.user_code import import_reference
 from specs.model import SearchSpaceSpec
 
 if TYPE_CHECKING:  # PyGlove is imported only when a space is built
@@ -24,13 +25,18 @@ def check_search_space(spec: SearchSpaceSpec) -> str | None:
     return None
 
 
-def _call(reference: str, args: dict[str, Any]) -> Any:
+def _call(reference: str, args: dict[str, Any], user_code: bool = False) -> Any:
+    """Call a space function; a user's (``function:``) goes through the user-code policy."""
     module_name, _, function_name = reference.partition(":")
     try:
-        function = getattr(importlib.import_module(module_name), function_name)
+        function = import_reference(reference) if user_code else getattr(importlib.import_module(module_name),
+                                                                          function_name)
     except (ImportError, AttributeError) as exc:
         raise ValueError(f"cannot load search space function {reference!r}: {exc}") from None
-    return function(**args)
+    try:
+        return function(**args)
+    except TypeError as exc:
+        raise ValueError(f"searchSpace.args do not fit {reference}: {exc}") from None
 
 
 def build_search_space(spec: SearchSpaceSpec) -> "SearchSpace":
@@ -44,6 +50,6 @@ def build_search_space(spec: SearchSpaceSpec) -> "SearchSpace":
             raise ValueError(message)
         return SearchSpace(spec.prebuilt, _call(PREBUILT_SPACES[spec.prebuilt], spec.args))
     if spec.function is not None:
-        return SearchSpace(spec.function, _call(spec.function, spec.args))
+        return SearchSpace(spec.function, _call(spec.function, spec.args, user_code=True))
     choices = {name: pg.oneof(list(values), name=name) for name, values in (spec.choices or {}).items()}
     return SearchSpace("inline", pg.Dict(choices))

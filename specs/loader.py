@@ -11,6 +11,7 @@ import yaml
 from pydantic import ValidationError
 
 from specs.model import NASExperiment
+from specs.strict_yaml import MAX_SPEC_BYTES, StrictYamlError, compose_strict, load_strict
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def _issues_from_validation(error: ValidationError, root: yaml.Node | None, data
             expected = "unknown field"
         elif item["type"] == "missing":
             expected = "required field is missing"
+        elif item["type"] == "value_error":
+            expected = expected.removeprefix("Value error, ")
         issues.append(SpecIssue(".".join(str(p) for p in loc), _line_of(root, loc), expected))
     return issues
 
@@ -83,8 +86,9 @@ def _issues_from_validation(error: ValidationError, root: yaml.Node | None, data
 def parse_experiment(text: str, source: str = "<spec>") -> NASExperiment:
     """Parse and validate YAML text; raise SpecError naming field path and line."""
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        root, data = load_strict(text)
+    except StrictYamlError as exc:
+        raise SpecError(source, [SpecIssue("", p.line, p.message) for p in exc.problems]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -106,14 +110,18 @@ def load_experiment(path: str | Path, check_references: ReferenceCheck | None = 
     trainers, algorithms) returns (field path, problem) pairs, reported with their YAML lines."""
     path = Path(path)
     try:
+        if path.stat().st_size > MAX_SPEC_BYTES:
+            raise SpecError(str(path), [SpecIssue("", None, f"spec is larger than {MAX_SPEC_BYTES:,} bytes")])
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError(str(path), [SpecIssue("", None, f"cannot read spec file: {exc.strerror}")]) from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(str(path), [SpecIssue("", None, f"not UTF-8 text (byte {exc.start})")]) from None
     experiment = parse_experiment(text, str(path))
     problems = check_references(experiment) if check_references else []
     if not problems:
         return experiment
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = compose_strict(text)
     issues = [SpecIssue(".".join(loc), _line_of(root, loc), msg) for loc, msg in problems]
     if issues:
         raise SpecError(str(path), issues)

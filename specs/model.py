@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 API_VERSION = "nasctl.dev/v1alpha1"
@@ -15,12 +15,34 @@ _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _MODULE_FUNCTION_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
+# Bounds that keep a spec that validates cheap to plan (a billion trials would be a billion plan actions).
+MAX_TRIALS = 100_000
+MAX_PARALLEL = 10_000
+MAX_MODELS = 10_000
+
+
 class SpecModel(BaseModel):
-    """Base of every spec model: camelCase keys, unknown keys rejected, validated on assignment."""
+    """Base of every spec model: camelCase keys, unknown keys rejected, finite numbers, no booleans as
+    numbers, validated on assignment."""
 
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", validate_assignment=True,
+        allow_inf_nan=False,
     )
+
+    @classmethod
+    def _annotation(cls, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        return field.annotation if field is not None else None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _strict_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, bool):
+            annotation = str(cls._annotation(info))
+            if ("int" in annotation or "float" in annotation) and "bool" not in annotation:
+                raise ValueError("expected a number, got a boolean")
+        return value
 
 
 def _check_module_function(value: str | None) -> str | None:
@@ -35,7 +57,7 @@ class MetadataSpec(SpecModel):
     @field_validator("name")
     @classmethod
     def _valid_name(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
+        if not _NAME_RE.fullmatch(value):
             raise ValueError("expected lowercase letters, digits and '-', starting and ending alphanumeric, ≤ 63 chars")
         return value
 
@@ -48,7 +70,7 @@ class LocalBackendSpec(SpecModel):
         default_factory=list,
         description="GPU ids trials may use; empty = CPU only. Each trial gets one GPU slot.",
     )
-    trials_per_gpu: int = Field(1, ge=1, description="Trials packed on one GPU (each gets 1/N of its memory).")
+    trials_per_gpu: int = Field(1, ge=1, le=64, description="Trials packed on one GPU (each gets 1/N of its memory).")
     poll_seconds: float = Field(0.2, gt=0, description="How often apply polls running trials.")
 
 
@@ -205,8 +227,8 @@ class SearchStageSpec(StageTrainerOverridesSpec):
 
     algorithm: str = Field("bayesopt", description="Search controller: bayesopt (default), random, grid, evolution, reinforce.")
     algorithm_settings: dict[str, Any] = Field(default_factory=dict, description="Controller-specific settings.")
-    max_trials: int = Field(ge=1, description="Stage-1 trials in total (failed ones included).")
-    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    max_trials: int = Field(ge=1, le=MAX_TRIALS, description="Stage-1 trials in total (failed ones included).")
+    parallel_trials: int = Field(1, ge=1, le=MAX_PARALLEL, description="Trials running at once.")
     max_failed_trials: int | None = Field(
         None, ge=0, description="Failures tolerated before the experiment fails; default 20 % of maxTrials."
     )
@@ -234,12 +256,12 @@ class SearchStageSpec(StageTrainerOverridesSpec):
 class TrainStageSpec(StageTrainerOverridesSpec):
     """Stage 2: the top-N stage-1 architectures trained fully."""
 
-    top_n: int = Field(10, ge=1, description="How many of the best stage-1 architectures to train.")
+    top_n: int = Field(10, ge=1, le=MAX_TRIALS, description="How many of the best stage-1 architectures to train.")
     frequency: int | None = Field(
         None, ge=1,
         description="Also train the current top N every this many finished search trials (Vertex's train_frequency).",
     )
-    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    parallel_trials: int = Field(1, ge=1, le=MAX_PARALLEL, description="Trials running at once.")
     max_failed_trials: int | None = Field(None, ge=0, description="Default: all may fail without failing the experiment.")
 
 
@@ -251,9 +273,9 @@ class VarianceMeasurementSpec(StageTrainerOverridesSpec):
     """Tool 1: find a workable model, train copies of it with the proxy settings (`trainerArgs`), report
     the coefficient of variation of their final accuracy and the smoothness of their curves."""
 
-    copies: int = Field(5, ge=2, description="Copies of the workable model trained with the proxy settings.")
+    copies: int = Field(5, ge=2, le=MAX_MODELS, description="Copies of the workable model trained with the proxy settings.")
     max_workable_attempts: int = Field(
-        10, ge=1, description="Random models tried (each a short training) to find one without NaN/OOM."
+        10, ge=1, le=MAX_MODELS, description="Random models tried (each a short training) to find one without NaN/OOM."
     )
     workable_fraction: float = Field(
         0.01, gt=0, le=1, description="Share of training an attempt must complete to count as workable."
@@ -262,7 +284,7 @@ class VarianceMeasurementSpec(StageTrainerOverridesSpec):
     max_smoothness: float = Field(
         10.0, gt=0, description="Good if the smoothness (Vertex's definition) is at most this."
     )
-    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    parallel_trials: int = Field(1, ge=1, le=MAX_PARALLEL, description="Trials running at once.")
     seed: int = Field(0, description="Seed of the random attempts and of the copies' training seeds.")
 
 
@@ -270,8 +292,8 @@ class ModelSelectionSpec(StageTrainerOverridesSpec):
     """Tool 2: from `startModels` random models, keep `finalModels` with a good spread of (accuracy,
     latency), trained to completion with the baseline (full) training in `trainerArgs`."""
 
-    start_models: int = Field(30, ge=3, description="Random models to start from.")
-    final_models: int = Field(10, ge=2, description="Reference models kept and trained to completion.")
+    start_models: int = Field(30, ge=3, le=MAX_MODELS, description="Random models to start from.")
+    final_models: int = Field(10, ge=2, le=MAX_MODELS, description="Reference models kept and trained to completion.")
     remove_per_round: int = Field(5, ge=1, description="Models removed per round (failures included).")
     max_failure_fraction: float = Field(
         0.2, ge=0, le=1, description="Abort when more than this share of startModels has failed (Vertex: 20 %)."
@@ -279,7 +301,7 @@ class ModelSelectionSpec(StageTrainerOverridesSpec):
     latency_metric: str | None = Field(
         None, description="Latency metric of the spread; default: reward.latency.metric, if any."
     )
-    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    parallel_trials: int = Field(1, ge=1, le=MAX_PARALLEL, description="Trials running at once.")
     seed: int = Field(0, description="Seed of the random starting models.")
 
     @model_validator(mode="after")
@@ -307,7 +329,8 @@ class ProxyTaskSearchSpec(SpecModel):
     """Tool 3: retrain the model-selection reference models with each candidate proxy task and stop it
     when its Kendall τ against their full-training scores reaches `desiredCorrelation`."""
 
-    candidates: list[ProxyTaskCandidateSpec] = Field(default_factory=list, description="Candidate proxy tasks.")
+    candidates: list[ProxyTaskCandidateSpec] = Field(default_factory=list, max_length=100,
+                                                     description="Candidate proxy tasks.")
     generator: str | None = Field(
         None, description="'module:function' given the baseline trainer args, returning [{name, trainerArgs}]."
     )
@@ -321,7 +344,7 @@ class ProxyTaskSearchSpec(SpecModel):
     min_pairs: int = Field(5, ge=2, description="τ needs at least this many models with both scores.")
     min_valid_ratio: float = Field(0.7, ge=0, le=1, description="... and this share of the reference models.")
     steps_arg: str = Field("steps", description="Trainer arg holding the step count (set to finalTrainingSteps).")
-    parallel_trials: int = Field(1, ge=1, description="Trials running at once.")
+    parallel_trials: int = Field(1, ge=1, le=MAX_PARALLEL, description="Trials running at once.")
     timeout_seconds: float | None = Field(None, gt=0, description="A trial running longer is stopped.")
 
     _check_generator = field_validator("generator")(_check_module_function)
@@ -368,6 +391,13 @@ class ExperimentSpec(SpecModel):
         if scheme == "gs" and not value[len("gs://"):].split("/", 1)[0]:
             raise ValueError("a gs:// state location needs a bucket: gs://bucket/prefix")
         return value
+
+    @model_validator(mode="after")
+    def _top_n_within_search(self) -> "ExperimentSpec":
+        if self.train is not None and self.train.top_n > self.search.max_trials:
+            raise ValueError(f"train.topN ({self.train.top_n}) is more than search.maxTrials "
+                             f"({self.search.max_trials}): stage 2 cannot train more architectures than stage 1 finds")
+        return self
 
     @model_validator(mode="after")
     def _proxy_search_needs_references(self) -> "ExperimentSpec":

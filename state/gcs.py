@@ -31,6 +31,7 @@ from state.store import (
     Lease,
     LockHeld,
     PreconditionFailed,
+    UNREADABLE_LOCK,
     StateStore,
     Versioned,
     dumps,
@@ -207,7 +208,10 @@ class GcsStore(StateStore):
             pass  # taken over by someone else: theirs now, leave it
 
     def force_unlock(self) -> Lease | None:
-        current = self.read_lock()
+        try:
+            current = self.read_lock()
+        except CorruptState:  # the escape hatch works on a garbage lock too
+            current = UNREADABLE_LOCK
         if current is not None:
             self._delete(LOCK_KEY, None)
         return current

@@ -23,6 +23,7 @@ from state.store import (
     Lease,
     LockHeld,
     PreconditionFailed,
+    UNREADABLE_LOCK,
     StateStore,
     Versioned,
     decode_lease,
@@ -175,6 +176,9 @@ class LocalStore(StateStore):
 
     def force_unlock(self) -> Lease | None:
         with self._mutex():
-            current = self.read_lock()
+            try:
+                current = self.read_lock()
+            except CorruptState:  # the escape hatch works on a garbage lock too
+                current = UNREADABLE_LOCK
             self._path(LOCK_KEY).unlink(missing_ok=True)
             return current

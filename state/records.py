@@ -7,6 +7,7 @@ Layout under the experiment's prefix (a bounded number of objects per pass, what
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -24,6 +25,9 @@ PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED = "Pending", "Runnin
 # Stage names, as recorded in every trial's ``stage`` (the order of the stage graph, ``reconciler.graph``).
 VARIANCE, MODEL_SELECTION, PROXY_TASK_SEARCH = "varianceMeasurement", "modelSelection", "proxyTaskSearch"
 SEARCH, TRAIN = "search", "train"
+
+
+TRIAL_ID = re.compile(r"[A-Za-z][A-Za-z0-9]*-[0-9]{4,}")  # a trial id is a directory name: no path parts
 
 
 @dataclass
@@ -56,7 +60,11 @@ class TrialRecord:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "TrialRecord":
-        return cls(**data)
+        record = cls(**data)
+        if not isinstance(record.id, str) or not TRIAL_ID.fullmatch(record.id) or not record.id.startswith(
+                f"{record.stage}-"):
+            raise ValueError(f"invalid trial id {record.id!r} (expected <stage>-<4+ digits>)")
+        return record
 
 
 @dataclass
@@ -75,6 +83,7 @@ class ExperimentRecord:
     phase: str = PHASE_PENDING
     conditions: list[Condition] = field(default_factory=list)
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    spec: dict[str, Any] | None = None  # the normalised spec the last pass applied (for `diff`)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

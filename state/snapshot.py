@@ -39,6 +39,11 @@ def load_state(store: StateStore, name: str, generation: str) -> ExperimentState
     except (KeyError, TypeError, ValueError) as exc:
         bad = EXPERIMENT_KEY if experiment_doc and not isinstance(experiment_doc.data.get("name"), str) else TRIALS_KEY
         raise CorruptState(location + bad, f"unexpected content ({exc})") from None
+    recorded = _recorded_trials(experiment)
+    if recorded and not trials:
+        raise CorruptState(location + TRIALS_KEY, f"missing or empty, while {EXPERIMENT_KEY} records {recorded} "
+                                                  "trials; restore it from a backup (or the bucket's object versions), "
+                                                  "or remove the experiment's state to start over")
     experiment.generation = generation
     return ExperimentState(
         experiment=experiment,
@@ -46,6 +51,16 @@ def load_state(store: StateStore, name: str, generation: str) -> ExperimentState
         experiment_generation=experiment_doc.generation if experiment_doc else 0,
         trials_generation=trials_doc.generation if trials_doc else 0,
     )
+
+
+def _recorded_trials(experiment: ExperimentRecord) -> int:
+    """How many trials experiment.json's stage summaries count (0 when it has none, or they are odd)."""
+    total = 0
+    for stage in experiment.stages.values():
+        summary = stage.get("summary") if isinstance(stage, dict) else None
+        count = summary.get("total") if isinstance(summary, dict) else None
+        total += count if isinstance(count, int) and not isinstance(count, bool) else 0
+    return total
 
 
 def save_trials(store: StateStore, state: ExperimentState) -> None:

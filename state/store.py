@@ -50,6 +50,9 @@ class Lease:
         return f"{self.holder} until {until}"
 
 
+UNREADABLE_LOCK = Lease(holder="an unreadable lock file", expires_at=0.0, token="")  # what force_unlock removed
+
+
 class LockHeld(StateError):
     def __init__(self, lease: Lease):
         super().__init__(f"state is locked by {lease.describe()}; if that holder is gone, run `nasctl unlock --force`")

@@ -18,7 +18,7 @@ from adaptors import gcp
 from adaptors.gcp import parse_gs_uri
 from state.files import atomic_write
 from trial.protocol import (
-    CHECKPOINT_DIR, LATENCY_FILE, LOG_FILE, METRICS_FILE, RESULT_FILE, RUN_LOCK_FILE, STOP_FILE, TRIAL_FILE,
+    CHECKPOINT_DIR, FAILED, FINAL_STATUSES, LATENCY_FILE, LOG_FILE, METRICS_FILE, RESULT_FILE, RUN_LOCK_FILE, STOP_FILE, TRIAL_FILE,
     StopSignal, TrialResult,
 )
 
@@ -86,17 +86,31 @@ class TrialDir(ABC):
 
     def read_result(self) -> TrialResult | None:
         """The trial's own result.json, as it wrote it."""
-        data = self._read_json(RESULT_FILE)
+        try:
+            data = self._read_json(RESULT_FILE)
+        except ValueError as exc:
+            return TrialResult(FAILED, message=str(exc))
         if data is None:
             return None
-        return TrialResult(status=data["status"], metrics=data.get("metrics", {}), message=data.get("message", ""))
+        if not isinstance(data, dict) or data.get("status") not in FINAL_STATUSES:
+            status = data.get("status") if isinstance(data, dict) else type(data).__name__
+            return TrialResult(FAILED, message=f"{self.uri}/{RESULT_FILE}: not a trial result (status {status!r}; "
+                                               f"expected one of {', '.join(FINAL_STATUSES)})")
+        metrics = data.get("metrics")
+        message = data.get("message")
+        return TrialResult(status=data["status"], metrics=numeric_entries(metrics) if isinstance(metrics, dict) else {},
+                           message=message if isinstance(message, str) else "")
 
     def final_result(self) -> TrialResult | None:
         """The result with the latency calculator's numbers (latency.json) merged into its metrics."""
         result = self.read_result()
         if result is None:
             return None
-        extra = numeric_entries(self.read_latency() or {})
+        try:
+            latency = self.read_latency()
+        except ValueError:
+            latency = None  # a torn latency.json: the reward says what is missing
+        extra = numeric_entries(latency) if isinstance(latency, dict) else {}
         return TrialResult(result.status, {**result.metrics, **extra}, result.message) if extra else result
 
     def read_latency(self) -> dict[str, Any] | None:

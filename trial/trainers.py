@@ -20,10 +20,7 @@ def check_trainer(spec: TrainerSpec) -> str | None:
     return None
 
 
-def import_function(reference: str) -> Callable:
-    module_name, _, function_name = reference.partition(":")
-    return getattr(importlib.import_module(module_name), function_name)
-
-
 def resolve_trainer(prebuilt: str | None, module: str | None) -> Callable:
-    return import_function(PREBUILT_TRAINERS[prebuilt] if prebuilt else module)
+    """The trainer function, in the trial process (`apply` checked a user's module before launching it)."""
+    module_name, _, function_name = (PREBUILT_TRAINERS[prebuilt] if prebuilt else module).partition(":")
+    return getattr(importlib.import_module(module_name), function_name)

@@ -76,6 +76,7 @@ def count_by_status(trials: list[TrialRecord]) -> dict[str, int]:
 class Stage(ABC):
     name: ClassVar[str]
     needs_curves: ClassVar[bool] = False  # observe every trial's curve, finished ones too (proxy-task stages)
+    samples_space: ClassVar[bool] = True  # new trials come from the search space (which may be user code)
 
     def __init__(self, depends_on: tuple[str, ...] = ()):
         self.depends_on = depends_on  # enabled stages this one waits for (from ``reconciler.graph``)

@@ -5,7 +5,7 @@ from typing import Any
 from dataclasses import dataclass, field
 
 from specs.model import NASExperiment, ProxyTaskCandidateSpec
-from trial.trainers import import_function
+from adaptors.user_code import UserCodeRefused, import_reference
 
 
 @dataclass
@@ -14,6 +14,7 @@ class Candidates:
 
     found: list[ProxyTaskCandidateSpec] = field(default_factory=list)
     error: str | None = None
+    deferred: str | None = None  # a generator not run by this command (`diff`): its candidates are unknown
 
 
 def baseline_args(experiment: NASExperiment) -> dict[str, Any]:
@@ -27,7 +28,11 @@ def load_candidates(experiment: NASExperiment) -> Candidates:
     found = list(spec.candidates)
     if spec.generator is not None:
         try:
-            generated = import_function(spec.generator)(dict(baseline_args(experiment)))
+            generator = import_reference(spec.generator)
+        except UserCodeRefused as exc:
+            return Candidates(found, deferred=str(exc))
+        try:
+            generated = generator(dict(baseline_args(experiment)))
             found += [item if isinstance(item, ProxyTaskCandidateSpec) else ProxyTaskCandidateSpec.model_validate(item)
                       for item in generated]
         except Exception as exc:  # noqa: BLE001 - a user's generator: report it, never crash apply

@@ -66,6 +66,7 @@ def candidates(ctx: StageContext) -> list[ProxyTaskCandidateSpec]:
 class ProxyTaskSearchStage(Stage):
     name = PROXY_TASK_SEARCH
     needs_curves = True
+    samples_space = False  # retrains the reference models
 
 
     @staticmethod
@@ -170,9 +171,10 @@ class ProxyTaskSearchStage(Stage):
     def complete(self, ctx: StageContext) -> bool:
         if not self.ready(ctx):
             return False
-        found, error = ctx.observed.candidates.found, ctx.observed.candidates.error
+        known = ctx.observed.candidates
         outcomes = self.outcomes(ctx)
-        return error is None and len(outcomes) == len(found) and all(o.final for o in outcomes)
+        return (known.error is None and known.deferred is None and len(outcomes) == len(known.found)
+                and all(o.final for o in outcomes))
 
     def failure(self, ctx: StageContext) -> str | None:
         found, error = ctx.observed.candidates.found, ctx.observed.candidates.error

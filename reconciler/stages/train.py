@@ -11,6 +11,7 @@ from specs.model import NASExperiment
 
 class TrainStage(Stage):
     name = TRAIN
+    samples_space = False  # trains stage-1 architectures
 
 
     def ready(self, ctx: StageContext) -> bool:

@@ -54,6 +54,7 @@ def test_the_plan_is_a_pure_function_of_spec_state_and_observations() -> None:
     created = [a for a in first.actions if a.kind == CREATE and a.now]
     assert [a.record.index for a in created] == [3], "one free slot of 3: 0001 and 0002 are active"
     assert created[0].record.arch is not None, "the plan carries the proposed architecture"
+    assert created[0].record.status == PENDING, "intent is recorded as pending: launching comes after"
 
 
 def test_diff_after_a_killed_apply_lists_every_action_the_next_apply_takes(tmp_path, write_spec, nasctl) -> None:

@@ -32,9 +32,9 @@ def trial(index: int, status: str = SUCCEEDED, stage: str = SEARCH, reward: floa
     return record
 
 
-def plan_for(exp, trials, observations=None, slots=UNLIMITED):
-    state = ExperimentState(ExperimentRecord(name="exp", generation="g1", observed_generation="g0"),
-                            {t.id: t for t in trials})
+def plan_for(exp, trials, observations=None, slots=UNLIMITED, recorded_phase=PHASE_PENDING):
+    state = ExperimentState(ExperimentRecord(name="exp", generation="g1", observed_generation="g0",
+                                             phase=recorded_phase), {t.id: t for t in trials})
     plan = compute_plan(exp, state, Observed(trials=observations or {}), slots)
     for action in plan.actions:  # what apply records before acting
         if action.kind == RECORD:
@@ -64,9 +64,11 @@ def test_completed_experiment_with_unchanged_spec_has_no_changes():
     search = [trial(i) for i in range(6)]
     train = [trial(0, stage=TRAIN), trial(1, stage=TRAIN)]
     train[0].dna, train[1].dna = search[5].dna, search[4].dna  # the top two by reward
-    plan, _ = plan_for(exp, search + train)
+    plan, _ = plan_for(exp, search + train, recorded_phase=PHASE_SUCCEEDED)
     assert plan.actions == [] and not plan.has_changes
     assert plan.phase == PHASE_SUCCEEDED
+    stale, _ = plan_for(exp, search + train, recorded_phase=PHASE_RUNNING)  # a crashed apply's record
+    assert stale.actions == [] and stale.has_changes and stale.phase_change == (PHASE_RUNNING, PHASE_SUCCEEDED)
 
 
 def test_raised_max_trials_plans_only_the_difference():

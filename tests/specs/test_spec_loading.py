@@ -108,8 +108,8 @@ def test_generation_is_stable_and_sensitive():
 @settings(max_examples=60, deadline=None)
 @given(max_trials=st.integers(-3, 40), parallel=st.integers(-3, 40))
 def test_count_rules_hold_for_any_counts(max_trials, parallel):
-    text = yaml.safe_dump(nb201_spec(max_trials=max_trials, parallel=parallel))
-    valid = max_trials >= 1 and parallel >= 1 and parallel <= max_trials
+    text = yaml.safe_dump(nb201_spec(max_trials=max_trials, parallel=parallel, top_n=3))
+    valid = max_trials >= 1 and parallel >= 1 and parallel <= max_trials and max_trials >= 3  # topN ≤ maxTrials
     if valid:
         assert parse_experiment(text).spec.search.max_trials == max_trials
     else:

@@ -130,7 +130,8 @@ def test_candidates_from_a_generator(write_spec, nasctl, tmp_path):
     spec_doc = proxy_spec(variance=False, use_best=False, candidates=[])
     spec_doc["spec"]["proxyTaskSearch"]["generator"] = "tests.reconciler.proxy.test_proxy_stages_e2e:modes"
     spec = write_spec(spec_doc)
-    nasctl("apply", "-f", str(spec), "--yes", "--no-progress", check=True, timeout=240)
+    nasctl("apply", "-f", str(spec), "--yes", "--no-progress", "--allow-module", "tests.reconciler.proxy",
+           check=True, timeout=240)
     candidates = stages(nasctl, spec)["proxyTaskSearch"]["summary"]["candidates"]
     assert set(candidates) == {"gen-proxy", "gen-full"}
     assert candidates["gen-full"]["stoppingState"] == "Met desired correlation"
@@ -141,7 +142,7 @@ def test_a_failing_generator_fails_the_experiment_clearly(write_spec, nasctl, tm
     spec_doc["spec"]["modelSelection"]["trainerArgs"] = {"mode": "proxy"}  # not what `modes` expects
     spec_doc["spec"]["proxyTaskSearch"]["generator"] = "tests.reconciler.proxy.test_proxy_stages_e2e:modes"
     spec = write_spec(spec_doc)
-    nasctl("apply", "-f", str(spec), "--yes", "--no-progress", timeout=240)
+    nasctl("apply", "-f", str(spec), "--yes", "--no-progress", "--allow-module", "tests.reconciler.proxy", timeout=240)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
     assert status["phase"] == "Failed"
     assert "generator tests.reconciler.proxy.test_proxy_stages_e2e:modes failed: ValueError" in status["conditions"][0]["message"]

@@ -1,0 +1,71 @@
+"""What changed in the spec since the last `apply`, field by field, and which changes cannot apply in place.
+
+Each pass records the normalised spec it applied (``experiment.json``: ``spec``). A change to a field
+that recorded trials depend on (the search space, the controller and its seed, the trainer of finished
+trials, fewer trials than exist) would mix results of two experiments under one name: like Terraform's
+"forces replacement", it is shown and refused, with the way out.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from specs.model import NASExperiment
+from state.records import SEARCH
+from state.snapshot import ExperimentState
+
+_MISSING = "(unset)"
+_WAY_OUT = "start a new experiment (a new metadata.name), or revert the change"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str  # dotted, camelCase as in the YAML: spec.search.maxTrials
+    old: Any
+    new: Any
+    refused: str | None = None  # why it cannot apply in place
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "old": self.old, "new": self.new, "refused": self.refused}
+
+
+def normalised_spec(experiment: NASExperiment) -> dict[str, Any]:
+    return experiment.model_dump(mode="json", by_alias=True)
+
+
+def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        for key, item in value.items():
+            _flatten(item, f"{prefix}.{key}" if prefix else str(key), out)
+    else:
+        out[prefix] = value
+    return out
+
+
+def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | None:
+    trials = list(state.trials.values())
+    search = [t for t in trials if t.stage == SEARCH]
+    if path.startswith("spec.searchSpace") and trials:
+        return f"{len(trials)} recorded trials come from the old search space"
+    if path.startswith(("spec.search.seed", "spec.search.algorithm")) and search:
+        return f"the controller's proposals for {len(search)} recorded search trials came from the old value"
+    if path.startswith("spec.trainer") and any(t.terminal for t in trials):
+        return "finished trials were trained by the old trainer"
+    if path == "spec.search.maxTrials" and isinstance(new, int) and new < len(search):
+        return f"{len(search)} search trials are recorded already; results are never deleted"
+    return None
+
+
+def spec_changes(experiment: NASExperiment, state: ExperimentState) -> list[FieldChange]:
+    """Every field that differs from the spec recorded by the last pass (none when nothing was recorded)."""
+    recorded = state.experiment.spec
+    if not recorded:
+        return []
+    old, new = _flatten(recorded, "", {}), _flatten(normalised_spec(experiment), "", {})
+    changes = []
+    for path in sorted(old.keys() | new.keys()):
+        before, after = old.get(path, _MISSING), new.get(path, _MISSING)
+        if before != after:
+            reason = _refusal(path, before, after, state)
+            changes.append(FieldChange(path, before, after, f"{reason}: {_WAY_OUT}" if reason else None))
+    return changes
