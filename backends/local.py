@@ -26,8 +26,9 @@ _TIMEOUT_GRACE_SECONDS = 5.0
 
 
 def _lock_is_held(path: Path) -> bool:
+    """Whether a process holds the run lock. Read-only: `diff` on a read-only state directory works."""
     try:
-        fd = os.open(path, os.O_RDWR)
+        fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return False
     try:

@@ -33,6 +33,8 @@ from state.store import (
 from state.files import atomic_write
 
 _MUTEX = ".mutex"
+_ORPHAN_AGE_SECONDS = 60.0
+TRIALS_DIR = "trials"
 
 
 def _holder_is_dead(holder: str) -> bool:
@@ -149,7 +151,20 @@ class LocalStore(StateStore):
             return self._take_over_stale(lease)
         finally:
             Path(tmp).unlink(missing_ok=True)
+        self._remove_orphaned_temp_files()
         return lease
+
+    def _remove_orphaned_temp_files(self) -> None:
+        """Temp files of writes a killed process never finished (the lock holder is the only writer here;
+        trial directories are left alone: their trials may be writing)."""
+        cutoff = time.time() - _ORPHAN_AGE_SECONDS
+        for folder in (self.root, *(p for p in self.root.iterdir() if p.is_dir() and p.name != TRIALS_DIR)):
+            for tmp in folder.glob(".*.tmp"):
+                try:
+                    if tmp.stat().st_mtime < cutoff:
+                        tmp.unlink()
+                except FileNotFoundError:
+                    continue
 
     def _take_over_stale(self, lease: Lease) -> Lease:
         with self._mutex():

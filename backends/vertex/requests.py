@@ -75,7 +75,7 @@ def _job_spec(backend: VertexBackendSpec, resources: VertexResourcesSpec, module
 
 def custom_job(backend: VertexBackendSpec, experiment: str, trial_id: str, stage: str, labels: dict[str, str],
                timeout_seconds: float | None = None) -> "CustomJob":
-    """One trial as a CustomJob: the trainer image runs ``run_trial`` on the trial's FUSE-mounted directory."""
+    """One trial as a CustomJob: the trainer image runs ``trial.runner`` on the trial's FUSE-mounted directory."""
     v1 = gcp.aiplatform()
 
     trial_uri = trial_dir_uri(backend, experiment, trial_id)

@@ -8,8 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 
 from tests.conftest import nb201_spec
+
+pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 
 
 def test_apply_runs_search_and_stage_two_then_everything_is_idempotent(write_spec, nasctl, tmp_path):

@@ -16,6 +16,7 @@ import yaml
 
 from tests.conftest import NASCTL, REPO, nb201_spec
 
+pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 STATE = Path("state") / "exp"
 
 
@@ -40,7 +41,6 @@ def _held(lock: Path) -> bool:
         return False
 
 
-@pytest.mark.slow
 def test_a_killed_apply_is_followed_by_one_that_records_the_terminal_phase(write_spec, nasctl, tmp_path):
     spec = write_spec(nb201_spec(max_trials=4, parallel=4, top_n=None, trainerArgs={"delaySeconds": 2}))
     env = dict(os.environ, PYTHONPATH=str(REPO))
@@ -70,7 +70,6 @@ def test_a_killed_apply_is_followed_by_one_that_records_the_terminal_phase(write
     assert nasctl("diff", "-f", str(spec), "--detailed-exitcode").returncode == 0
 
 
-@pytest.mark.slow
 def test_apply_on_a_failed_experiment_exits_non_zero_every_time(write_spec, nasctl, tmp_path):
     (tmp_path / "broken_trainer.py").write_text("def train(ctx):\n    raise RuntimeError('boom')\n")
     spec_doc = nb201_spec(max_trials=3, parallel=1, top_n=None, maxFailedTrials=0)
@@ -201,6 +200,7 @@ def test_unlock_force_removes_a_garbage_lock(write_spec, nasctl, tmp_path):
 
 MALFORMED_TRAINER = """
 import json, os
+
 
 def train(ctx):
     (ctx.dir.path / "result.json").write_text(json.dumps({result!r}) if {raw!r} is None else {raw!r})

@@ -8,7 +8,11 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from tests.conftest import NASCTL, REPO, nb201_spec
+
+pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 
 MAX_TRIALS = 24
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import time
@@ -54,3 +55,20 @@ def test_writes_leave_no_temporary_files(tmp_path):
         store.put("a/b.json", {"v": value})
     assert store.get("a/b.json").data == {"v": 4} and store.get("a/b.json").generation == 5
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["b.json"]
+
+
+def test_taking_the_lock_removes_orphaned_temp_files_but_not_fresh_ones_or_trials(tmp_path):
+    store = LocalStore(tmp_path / "exp")
+    (tmp_path / "exp" / "trials" / "search-0000").mkdir(parents=True)
+    (tmp_path / "exp" / "modelSelection").mkdir()
+    old = [tmp_path / "exp" / ".trials.json.abc.tmp", tmp_path / "exp" / "modelSelection" / ".state.json.x.tmp"]
+    kept = [tmp_path / "exp" / ".experiment.json.new.tmp",
+            tmp_path / "exp" / "trials" / "search-0000" / ".result.json.y.tmp"]
+    for path in old + kept:
+        path.write_text("{")
+    for path in old + kept[1:]:
+        os.utime(path, (time.time() - 3600, time.time() - 3600))
+    with store.locked():
+        pass
+    assert [p.exists() for p in old] == [False, False]
+    assert [p.exists() for p in kept] == [True, True]

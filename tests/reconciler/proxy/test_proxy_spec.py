@@ -39,6 +39,9 @@ def test_defaults_follow_vertex() -> None:
     ({"search": {"maxTrials": 2, "useBestProxyTask": True}}, "needs a proxyTaskSearch stage"),
     ({"varianceMeasurement": {"copies": 1}}, "greater than or equal to 2"),
     ({"train": {"frequency": 0}}, "greater than or equal to 1"),
+    ({"backend": {"type": "vertex", "project": "p", "region": "us-central1", "containerImage": "img:1",
+                  "stagingUri": "gs://b/s"}, "search": {"maxTrials": 2, "algorithm": "REINFORCEMENT_LEARNING"},
+      "varianceMeasurement": {}}, "which a Vertex NasJob (REINFORCEMENT_LEARNING) does not run"),
 ])
 def test_inconsistent_settings_are_rejected(spec: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):

@@ -15,6 +15,8 @@ import pytest
 from reconciler.proxy.selection import cost_in_full_trainings, planned_schedule
 from tests.conftest import nb201_spec
 
+pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
+
 STATE = Path("state") / "exp"
 
 

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import nb201_spec
+
+pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 
 
 def test_frequency_trains_the_current_top_n_while_the_search_runs(write_spec, nasctl, tmp_path):
