@@ -39,7 +39,8 @@ def _header(model: dict[str, Any]) -> str:
     if observed == model["generation"]:
         generations = f"{generation} (observed)"
     else:
-        generations = f'{generation} <span class="stale">observed {escape(str(observed))}: apply has not run this spec yet</span>'
+        seen = "never applied" if observed is None else f"apply last observed {escape(observed)}"
+        generations = f'{generation} <span class="stale">{seen}: apply has not run this spec yet</span>'
     spend = (f"{_money(cost['spentUsd'])} so far, {_money(cost['projectedUsd'])} projected ({escape(cost['priceCatalog'])})"
              if cost["priceCatalog"] else "local backend: no charge")
     statuses = ", ".join(f"{n} {escape(s)}" for s, n in sorted(model["statuses"].items())) or "none yet"

@@ -119,7 +119,7 @@ def test_page_is_self_contained_and_escapes_what_trials_report(tmp_path: Path) -
     assert "</script><script>alert(1)" not in page  # the embedded JSON cannot close its <script> early
     data = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page, re.S).group(1)
     assert json.loads(data)["trials"][0]["message"] == "</script><script>alert(1)</script>"
-    assert "observed g0" in page  # generation g1 not yet observed: said in the header
+    assert "apply last observed g0" in page  # generation g1 not yet observed: said in the header
 
 
 @pytest.mark.slow
