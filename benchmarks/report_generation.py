@@ -66,9 +66,9 @@ def synthetic_trials(count: int, seed: int = 0, start: float = 1.7e9) -> list[Tr
     return trials
 
 
-def write_experiment(folder: Path, count: int, seed: int = 0) -> Path:
-    """A spec file in `folder` and its recorded state (in `folder`/state) with `count` search trials."""
-    spec = experiment_spec(str(folder / "state"))
+def write_experiment(folder: Path, count: int, seed: int = 0, state_uri: str | None = None) -> Path:
+    """A spec file in `folder` and its recorded state (default `folder`/state) with `count` search trials."""
+    spec = experiment_spec(state_uri or str(folder / "state"))
     path = folder / "exp.yaml"
     path.write_text(yaml.safe_dump(spec), encoding="utf-8")
     store = open_store(spec["spec"]["stateUri"], spec["metadata"]["name"])
