@@ -13,12 +13,15 @@ from nasctl.html_report.architecture import arch_lines, arch_summary
 from nasctl.html_report.model import build_report
 from nasctl.html_report.page import render_page
 from objective.pareto import pareto_front
+from pricing.preview import estimate_cost
+from specs.loader import load_experiment
 from specs.model import NASExperiment
 from state.local import LocalStore
 from state.records import (
     FAILED, PROXY_TASK_SEARCH, REASON_NAN, SEARCH, SUCCEEDED, VARIANCE, ExperimentRecord, TrialRecord,
 )
 from state.snapshot import ExperimentState
+from tests.conftest import REPO
 
 NB201_ARCH = {"edges": ["nor_conv_3x3", "skip_connect", "none", "nor_conv_1x1", "avg_pool_3x3", "nor_conv_3x3"]}
 MNASNET_ARCH = {"stem": 32, "head": 1280, "blocks": [
@@ -128,3 +131,13 @@ def test_two_thousand_trials_stay_under_two_megabytes(tmp_path: Path) -> None:
     model = build_report(_experiment(), _state(trials), LocalStore(tmp_path), now=1e9)
     assert len(model["trials"]) == 2010 and len(model["curves"]) == 2
     assert len(render_page(model).encode()) <= 2_000_000
+
+
+def test_header_shows_vertex_spend_so_far_and_projected(tmp_path: Path) -> None:
+    experiment = load_experiment(REPO / "specs" / "examples" / "test-drive-vertex.yaml")
+    trials = [t for t in synthetic_trials(8) if t.stage == SEARCH]
+    model = build_report(experiment, _state(trials), LocalStore(tmp_path), now=2e9)
+    expected = estimate_cost(experiment, trials, 2e9)
+    assert model["cost"]["spentUsd"] == round(expected.spent_usd, 2) > 0
+    assert model["cost"]["projectedUsd"] == round(expected.total_cost_usd, 2) > model["cost"]["spentUsd"]
+    assert f"${expected.spent_usd:,.2f} so far, ${expected.total_cost_usd:,.2f} projected" in render_page(model)
