@@ -43,6 +43,12 @@ def _trial_row(trial: TrialRecord, now: float) -> dict[str, Any]:
             "seconds": None if trial.launched_at is None else round(end - trial.launched_at, 1)}
 
 
+def _best(trial: TrialRecord) -> dict[str, Any]:
+    """A best trial with its architecture as a block list."""
+    return {"id": trial.id, "stage": trial.stage, "reward": _number(trial.reward), "metrics": _metrics(trial),
+            "lines": arch_lines(trial.arch)}
+
+
 def _curve(stage: str, trials: Sequence[TrialRecord], row: dict[str, int]) -> dict[str, Any]:
     """Every rewarded trial's (index, reward, row) and the best reward so far, in index order."""
     rewarded = sorted((t for t in trials if _number(t.reward) is not None), key=lambda t: t.index)
@@ -76,7 +82,9 @@ def _verdict(stage: str, summary: dict[str, Any]) -> str:
         return "; ".join([str(summary["verdict"]), *summary.get("reasons", [])])
     if stage == MODEL_SELECTION:
         kept = summary.get("finalModels") or []
-        return f"{len(kept)} reference models kept after {summary.get('iterations', 0)} rounds" if kept else "in progress"
+        if not kept:
+            return "in progress"
+        return f"{len(kept)} reference models kept after {summary.get('iterations', 0)} rounds"
     if stage == PROXY_TASK_SEARCH:
         best = summary.get("best")
         return f"best proxy task: {best}" if best else "no candidate has a decision yet"
@@ -148,6 +156,5 @@ def build_report(experiment: NASExperiment, state: ExperimentState, store: State
                    if any(t.stage == stage and _number(t.reward) is not None for t in trials)],
         "scatter": _scatter(experiment, state.stage_trials(SEARCH), row),
         "stages": _proxy_stages(experiment, state, store),
-        "best": [{"id": t.id, "stage": t.stage, "reward": _number(t.reward), "metrics": _metrics(t), "lines": arch_lines(t.arch)}
-                 for t in leaderboard(experiment, state)[:BEST_SHOWN]],
+        "best": [_best(t) for t in leaderboard(experiment, state)[:BEST_SHOWN]],
     }

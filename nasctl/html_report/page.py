@@ -41,8 +41,10 @@ def _header(model: dict[str, Any]) -> str:
     else:
         seen = "never applied" if observed is None else f"apply last observed {escape(observed)}"
         generations = f'{generation} <span class="stale">{seen}: apply has not run this spec yet</span>'
-    spend = (f"{_money(cost['spentUsd'])} so far, {_money(cost['projectedUsd'])} projected ({escape(cost['priceCatalog'])})"
-             if cost["priceCatalog"] else "local backend: no charge")
+    spend = "local backend: no charge"
+    if cost["priceCatalog"]:
+        spend = (f"{_money(cost['spentUsd'])} so far, {_money(cost['projectedUsd'])} projected "
+                 f"({escape(cost['priceCatalog'])})")
     statuses = ", ".join(f"{n} {escape(s)}" for s, n in sorted(model["statuses"].items())) or "none yet"
     conditions = "".join(f"<li><b>{escape(c['type'])}</b> {escape(c['status'])}: {escape(c['reason'])}"
                          f"{' – ' + escape(c['message']) if c['message'] else ''}</li>" for c in model["conditions"])
@@ -59,13 +61,16 @@ def _scatter_section(model: dict[str, Any]) -> str:
     return f'<section id="tradeoff"><h2>Accuracy vs cost, Pareto front</h2>{body}</section>'
 
 
+def _card(best: dict[str, Any]) -> str:
+    metrics = " · ".join(f"{k} {_value(v)}" for k, v in best["metrics"].items())
+    lines = "".join(f"<li>{escape(line)}</li>" for line in best["lines"])
+    return (f'<div class="card"><b>{escape(best["id"])}</b> <span class="muted">{escape(best["stage"])}</span> · '
+            f'reward {escape(_value(best["reward"]))}<div class="muted">{escape(metrics)}</div><ol>{lines}</ol></div>')
+
+
 def _best_section(model: dict[str, Any]) -> str:
-    cards = "".join(
-        f'<div class="card"><b>{escape(b["id"])}</b> <span class="muted">{escape(b["stage"])}</span> · reward '
-        f'{escape(_value(b["reward"]))}<div class="muted">'
-        f'{escape(" · ".join(f"{k} {_value(v)}" for k, v in b["metrics"].items()))}</div>'
-        f'<ol>{"".join(f"<li>{escape(line)}</li>" for line in b["lines"])}</ol></div>' for b in model["best"])
-    return f'<section id="best"><h2>Best trials</h2><div class="best">{cards or "<p class=muted>No succeeded trial yet.</p>"}</div></section>'
+    cards = "".join(_card(b) for b in model["best"]) or "<p class=muted>No succeeded trial yet.</p>"
+    return f'<section id="best"><h2>Best trials</h2><div class="best">{cards}</div></section>'
 
 
 def _table(name: str, rows: dict[str, dict[str, Any]]) -> str:
