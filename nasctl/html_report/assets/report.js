@@ -15,9 +15,9 @@ function esc(s) {
   return String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
 }
 
-function ticks(lo, hi, n) {
+function ticks(lo, hi, n, integer) {
   const step0 = (hi - lo) / n, mag = Math.pow(10, Math.floor(Math.log10(step0)));
-  const step = [1, 2, 5, 10].map(f => f * mag).find(s => s >= step0);
+  const step = Math.max([1, 2, 5, 10].map(f => f * mag).find(s => s >= step0), integer ? 1 : 0);
   const out = [];
   for (let t = Math.ceil(lo / step) * step; t <= hi + step * 1e-9; t += step) out.push(Number(t.toPrecision(12)));
   return out;
@@ -31,15 +31,16 @@ function extent(values) {
 }
 
 // One chart: `series` of {kind: "dots" | "step" | "line", points: [[x, y, row?]], cls}, an optional
-// vertical target line {x, label}; dots carrying a row show that trial on hover.
-function chart(el, {xlabel, ylabel, series, vline}) {
+// vertical target line {x, label}; dots carrying a row show that trial on hover. `xInteger`: x is a
+// trial index, so its ticks are whole numbers.
+function chart(el, {xlabel, ylabel, series, vline, xInteger}) {
   const xs = series.flatMap(s => s.points.map(p => p[0])).concat(vline ? [vline.x] : []);
   const ys = series.flatMap(s => s.points.map(p => p[1]));
   const [x0, x1] = extent(xs), [y0, y1] = extent(ys);
   const sx = x => M.left + (x - x0) / (x1 - x0) * (W - M.left - M.right);
   const sy = y => H - M.bottom - (y - y0) / (y1 - y0) * (H - M.top - M.bottom);
   const parts = [];
-  for (const t of ticks(x0, x1, 6)) {
+  for (const t of ticks(x0, x1, 6, xInteger)) {
     parts.push(`<line class="grid" x1="${sx(t)}" x2="${sx(t)}" y1="${M.top}" y2="${H - M.bottom}"/>`,
                `<text x="${sx(t)}" y="${H - M.bottom + 14}" text-anchor="middle">${fmt(t)}</text>`);
   }
@@ -84,7 +85,7 @@ function drawCurves() {
     box.innerHTML = `<h3>${esc(curve.stage)}: ${curve.points.length} trials with a reward</h3>` +
       legend([["#1f6feb", "trial reward"], ["#c62828", "best so far"]]);
     host.appendChild(box);
-    chart(box, {xlabel: "trial index", ylabel: "reward", series: [
+    chart(box, {xlabel: "trial index", ylabel: "reward", xInteger: true, series: [
       {kind: "dots", cls: "trial", points: curve.points},
       {kind: "step", cls: "best", points: curve.best}]});
   }
