@@ -45,7 +45,8 @@ def _header(model: dict[str, Any]) -> str:
     if cost["priceCatalog"]:
         spend = (f"{_money(cost['spentUsd'])} so far, {_money(cost['projectedUsd'])} projected "
                  f"({escape(cost['priceCatalog'])})")
-    statuses = ", ".join(f"{n} {escape(s)}" for s, n in sorted(model["statuses"].items())) or "none yet"
+    statuses = ", ".join(f'<a href="#trials" data-status="{escape(s)}">{n} {escape(s)}</a>'
+                         for s, n in sorted(model["statuses"].items())) or "none yet"
     conditions = "".join(f"<li><b>{escape(c['type'])}</b> {escape(c['status'])}: {escape(c['reason'])}"
                          f"{' – ' + escape(c['message']) if c['message'] else ''}</li>" for c in model["conditions"])
     return (f'<header><h1>{escape(model["name"])} <span class="phase phase-{escape(model["phase"])}">'

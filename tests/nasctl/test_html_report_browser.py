@@ -46,6 +46,9 @@ def test_report_renders_charts_and_table_in_chromium(tmp_path: Path) -> None:
         _show_status(page, "failed")
         assert _count(page, "#trials-table tbody tr") == _count(page, "#trials-table tbody tr.status-failed") == 5
         _show_status(page, "")
+        page.evaluate("document.querySelector('header a[data-status=failed]').click()")  # "5 failed" in the header
+        assert _count(page, "#trials-table tbody tr") == _count(page, "#trials-table tbody tr.status-failed") == 5
+        _show_status(page, "")
         page.evaluate("document.querySelector('th[data-key=reward]').click()")
         best = max(t["reward"] for t in model["trials"] if t["reward"] is not None)
         assert float(page.evaluate("document.querySelector('#trials-table tbody td.reward').textContent")) == \

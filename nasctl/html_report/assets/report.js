@@ -159,6 +159,9 @@ function drawTable() {
   });
   filter.addEventListener("input", render);
   status.addEventListener("change", render);
+  for (const link of document.querySelectorAll("header a[data-status]")) {  // "5 failed" shows those 5
+    link.addEventListener("click", () => { status.value = link.dataset.status; render(); });
+  }
   render();
 }
 
