@@ -18,7 +18,7 @@ from nasctl.html_report.watch import watch, write_html
 from reconciler.session import Session
 from state.records import VARIANCE
 from state.snapshot import save_trials
-from tests.conftest import REPO
+from tests.conftest import REPO, nb201_spec
 
 runner = CliRunner()
 
@@ -87,3 +87,24 @@ def test_html_on_gcs_state_embeds_the_stage_plots_from_the_bucket(gcs_bucket: st
     assert len(_embedded(out)["trials"]) == 40
     assert "data:image/png;base64,iVBORyBmcm9tIHRoZSBidWNrZXQ=" in page
     assert "varianceMeasurement: <span class=\"verdict\">GOOD</span>" in page
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+def test_watch_beside_a_running_apply(write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both run to the end: apply is never blocked by the report, and the last page shows its trials."""
+    spec = write_spec(nb201_spec(max_trials=12, parallel=3, top_n=None))
+    env = dict(os.environ, PYTHONPATH=str(REPO), COLUMNS="200")
+    out = tmp_path / "live.html"
+    apply = subprocess.Popen([sys.executable, "-m", "nasctl.cli", "apply", "-f", str(spec), "--yes", "--no-progress"],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    report = subprocess.run([sys.executable, "-m", "nasctl.cli", "report", "-f", str(spec), "--html", str(out),
+                             "--watch", "1", "--max-rewrites", "3"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
+    applied = apply.communicate(timeout=200)[0]
+    assert report.returncode == 0, report.stdout + report.stderr
+    assert apply.returncode == 0, applied
+    assert out.exists() and 'http-equiv="refresh"' in out.read_text()
+    monkeypatch.chdir(tmp_path)  # where the spec's relative stateUri lies
+    assert runner.invoke(app, ["report", "-f", str(spec), "--html", str(out)]).exit_code == 0
+    assert len(_embedded(out)["trials"]) == 12
