@@ -95,7 +95,7 @@ def _is_scalar(value: Any) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
 
 
-def _stage_view(stage: str, summary: dict[str, Any], images: dict[str, bytes]) -> dict[str, Any]:
+def _stage_view(stage: str, phase: str | None, summary: dict[str, Any], images: dict[str, bytes]) -> dict[str, Any]:
     """Scalars as facts, dicts of dicts (e.g. proxy-task candidates) as tables, plots as data URIs.
 
     The bulky details (curves, rounds, τ per step) are what the plots draw, so they are not repeated.
@@ -104,22 +104,23 @@ def _stage_view(stage: str, summary: dict[str, Any], images: dict[str, bytes]) -
              if _is_scalar(v) or (isinstance(v, list) and all(_is_scalar(x) for x in v))}
     tables = {k: v for k, v in summary.items()
               if isinstance(v, dict) and v and all(isinstance(row, dict) for row in v.values())}
-    return {"name": stage, "verdict": _verdict(stage, summary), "facts": facts, "tables": tables,
+    return {"name": stage, "phase": phase, "verdict": _verdict(stage, summary), "facts": facts, "tables": tables,
             "images": [{"name": name, "src": "data:image/png;base64," + base64.b64encode(png).decode()}
                        for name, png in sorted(images.items())]}
 
 
 def _proxy_stages(experiment: NASExperiment, state: ExperimentState, store: StateStore) -> list[dict[str, Any]]:
-    """The enabled proxy-task stages, from their stored ``state.json`` (else the recorded summary) and plots."""
+    """The enabled proxy-task stages: phase, their stored ``state.json`` (else the recorded summary), plots."""
     views = []
     for node in enabled_nodes(experiment):
         if node.name in (SEARCH, TRAIN):
             continue
+        recorded = state.experiment.stages.get(node.name, {})
         stored = store.get_artifact(f"{node.name}/{STAGE_STATE}")
-        summary = json.loads(stored) if stored else state.experiment.stages.get(node.name, {})
+        summary = json.loads(stored) if stored else recorded.get("summary", {})
         images = {key.split("/", 1)[1]: store.get_artifact(key) or b""
                   for key in store.list(f"{node.name}/") if key.endswith(".png")}
-        views.append(_stage_view(node.name, summary, images))
+        views.append(_stage_view(node.name, recorded.get("phase"), summary, images))
     return views
 
 

@@ -90,7 +90,9 @@ def _stages_section(model: dict[str, Any]) -> str:
         images = "".join(f'<figure><img alt="{escape(i["name"])}" src="{i["src"]}"><figcaption>{escape(i["name"])}'
                          f"</figcaption></figure>" for i in stage["images"])
         tables = "".join(_table(name, rows) for name, rows in stage["tables"].items())
-        parts.append(f'<div class="stage" data-stage="{escape(stage["name"])}"><h3>{escape(stage["name"])}: '
+        phase = escape(stage["phase"] or "")
+        phase = f' <span class="phase phase-{phase}">{phase}</span>' if phase else ""
+        parts.append(f'<div class="stage" data-stage="{escape(stage["name"])}"><h3>{escape(stage["name"])}{phase}: '
                      f'<span class="verdict">{escape(stage["verdict"])}</span></h3>'
                      f'{_facts(stage["facts"])}{tables}{images}</div>')
     return f'<section id="proxy-task"><h2>Proxy-task design</h2>{"".join(parts)}</section>'

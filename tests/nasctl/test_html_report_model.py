@@ -93,13 +93,16 @@ def test_proxy_task_stages_show_verdicts_tables_and_their_plots(tmp_path: Path) 
     store.put_artifact(f"{VARIANCE}/variance_curves.png", b"\x89PNG-bytes")
     store.put_artifact(f"{PROXY_TASK_SEARCH}/state.json", json.dumps(
         {"best": "short", "candidates": {"short": {"stoppingState": "SUCCESS", "finalTrainingSteps": 300}}}).encode())
-    model = build_report(experiment, _state([]), store, now=1e9)
+    state = _state([])
+    state.experiment.stages = {"modelSelection": {"phase": "Running", "summary": {"iterations": 1, "finalModels": []}}}
+    model = build_report(experiment, state, store, now=1e9)
     stages = {s["name"]: s for s in model["stages"]}
     assert list(stages) == [VARIANCE, "modelSelection", PROXY_TASK_SEARCH]
     assert stages[VARIANCE]["verdict"] == "BAD; coefficient of variation 0.2 > 0.1"
     assert stages[VARIANCE]["facts"]["cv"] == 0.2 and "curves" not in stages[VARIANCE]["facts"]
     assert stages[VARIANCE]["images"] == [{"name": "variance_curves.png", "src": "data:image/png;base64,iVBORy1ieXRlcw=="}]
-    assert stages["modelSelection"]["verdict"] == "in progress"
+    assert (stages["modelSelection"]["phase"], stages["modelSelection"]["verdict"]) == ("Running", "in progress")
+    assert stages["modelSelection"]["facts"]["iterations"] == 1  # no state.json yet: the recorded summary
     assert stages[PROXY_TASK_SEARCH]["verdict"] == "best proxy task: short"
     assert stages[PROXY_TASK_SEARCH]["tables"]["candidates"]["short"]["finalTrainingSteps"] == 300
     page = render_page(model)
@@ -125,7 +128,6 @@ def test_page_is_self_contained_and_escapes_what_trials_report(tmp_path: Path) -
     assert "apply last observed g0" in page  # generation g1 not yet observed: said in the header
 
 
-@pytest.mark.slow
 def test_two_thousand_trials_stay_under_two_megabytes(tmp_path: Path) -> None:
     trials = synthetic_trials(2000)
     model = build_report(_experiment(), _state(trials), LocalStore(tmp_path), now=1e9)
