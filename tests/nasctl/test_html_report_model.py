@@ -6,7 +6,6 @@ import math
 import re
 from pathlib import Path
 
-import pytest
 
 from benchmarks.report_generation import experiment_spec, synthetic_trials
 from nasctl.html_report.architecture import arch_lines, arch_summary
