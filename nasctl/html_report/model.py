@@ -96,12 +96,13 @@ def _is_scalar(value: Any) -> bool:
 
 
 def _stage_view(stage: str, phase: str | None, summary: dict[str, Any], images: dict[str, bytes]) -> dict[str, Any]:
-    """Scalars as facts, dicts of dicts (e.g. proxy-task candidates) as tables, plots as data URIs.
+    """Scalars as facts (empty ones left out), dicts of dicts (e.g. proxy-task candidates) as tables, plots
+    as data URIs.
 
     The bulky details (curves, rounds, τ per step) are what the plots draw, so they are not repeated.
     """
     facts = {k: v if _is_scalar(v) else ", ".join(map(str, v)) for k, v in summary.items()
-             if _is_scalar(v) or (isinstance(v, list) and all(_is_scalar(x) for x in v))}
+             if v not in (None, "", []) and (_is_scalar(v) or (isinstance(v, list) and all(map(_is_scalar, v))))}
     tables = {k: v for k, v in summary.items()
               if isinstance(v, dict) and v and all(isinstance(row, dict) for row in v.values())}
     return {"name": stage, "phase": phase, "verdict": _verdict(stage, summary), "facts": facts, "tables": tables,

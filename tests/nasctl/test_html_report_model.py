@@ -101,7 +101,7 @@ def test_proxy_task_stages_show_verdicts_tables_and_their_plots(tmp_path: Path) 
     assert stages[VARIANCE]["facts"]["cv"] == 0.2 and "curves" not in stages[VARIANCE]["facts"]
     assert stages[VARIANCE]["images"] == [{"name": "variance_curves.png", "src": "data:image/png;base64,iVBORy1ieXRlcw=="}]
     assert (stages["modelSelection"]["phase"], stages["modelSelection"]["verdict"]) == ("Running", "in progress")
-    assert stages["modelSelection"]["facts"]["iterations"] == 1  # no state.json yet: the recorded summary
+    assert stages["modelSelection"]["facts"] == {"iterations": 1}  # no state.json yet: the recorded summary
     assert stages[PROXY_TASK_SEARCH]["verdict"] == "best proxy task: short"
     assert stages[PROXY_TASK_SEARCH]["tables"]["candidates"]["short"]["finalTrainingSteps"] == 300
     page = render_page(model)
