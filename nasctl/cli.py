@@ -203,13 +203,34 @@ def trials(file: Path = SpecOption, output: Output = OutputOption,
 
 @app.command()
 @handles_errors
-def report(file: Path = SpecOption) -> None:
+def report(file: Path = SpecOption,
+           html: Path = typer.Option(None, "--html", help="Write one self-contained HTML page here instead of PNGs."),
+           watch: float = typer.Option(None, "--watch", min=1, metavar="SECONDS",
+                                       help="Rewrite the HTML page every SECONDS until interrupted (never locks)."),
+           max_rewrites: int = typer.Option(None, "--max-rewrites", hidden=True, min=1,
+                                            help="Stop --watch after this many rewrites (tests).")) -> None:
     """Write the search's plots (search curve; accuracy vs latency with the Pareto front) as PNG files,
-    and list the proxy-task stages' plots (copied out of the bucket when the state is on GCS)."""
+    and list the proxy-task stages' plots (copied out of the bucket when the state is on GCS).
+    With --html (or --watch): one HTML page of the whole experiment instead."""
+    session = Session.open(file)
+    if html is not None or watch is not None:
+        from nasctl.html_report.watch import watch as rewrite_every, write_html  # noqa: PLC0415
+
+        path = html if html is not None else session.report_dir() / "report.html"
+        rewrite = functools.partial(write_html, session, path, watch)
+        if watch is None:
+            rewrite()
+        else:
+            render.console.print(f"rewriting {path} every {watch:g} s; Ctrl-C to stop", highlight=False)
+            try:
+                rewrite_every(rewrite, watch, max_rewrites)
+            except KeyboardInterrupt:
+                pass
+        render.console.print(str(path), highlight=False)
+        return
     from nasctl.report import stage_plots, write_report  # noqa: PLC0415
     from reconciler.graph import STAGE_NAMES  # noqa: PLC0415
 
-    session = Session.open(file)
     trials = list(session.state().trials.values())
     written = write_report(session.experiment, trials, session.report_dir())
     for path in written + stage_plots(session.store, STAGE_NAMES, session.report_dir()):

@@ -11,11 +11,15 @@ from state.snapshot import ExperimentState
 from specs.model import NASExperiment
 
 
-def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord | None:
-    """Stage-2's best by score when stage 2 has results, else stage-1's best by reward."""
+def leaderboard(experiment: NASExperiment, state: ExperimentState) -> list[TrialRecord]:
+    """Stage-2's trials ranked by score when stage 2 has results, else stage-1's ranked by reward."""
     trained = state.stage_trials(TRAIN)
     candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials(SEARCH)
-    ranked = rank_trials(candidates, experiment.spec.reward)
+    return rank_trials(candidates, experiment.spec.reward)
+
+
+def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord | None:
+    ranked = leaderboard(experiment, state)
     return ranked[0] if ranked else None
 
 

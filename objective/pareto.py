@@ -36,6 +36,12 @@ def pareto_front(trials: Sequence[TrialRecord], spec: RewardSpec) -> list[FrontP
     terms = objectives(spec)
     candidates = [t for t in trials if t.status == SUCCEEDED and all(m in t.metrics for m, _ in terms)]
     signed = {t.id: [sign * float(t.metrics[m]) for m, sign in terms] for t in candidates}
-    front = [t for t in candidates if not any(_dominates(signed[o.id], signed[t.id]) for o in candidates)]
+    # Best-first in lexicographic order, a trial's dominators all come before it, and a dominated trial
+    # is dominated by a front member (dominance is transitive): comparing with the front so far is
+    # enough, O(trials × front) instead of O(trials²), which `nasctl report` feels at 2,000 trials.
+    front: list[TrialRecord] = []
+    for trial in sorted(candidates, key=lambda t: signed[t.id], reverse=True):
+        if not any(_dominates(signed[f.id], signed[trial.id]) for f in front):
+            front.append(trial)
     front.sort(key=lambda t: (-signed[t.id][0], t.index))
     return [FrontPoint(t.id, t.index, {m: float(t.metrics[m]) for m, _ in terms}) for t in front]

@@ -13,6 +13,7 @@ from typing import Any
 
 from trial.protocol import StopSignal
 from trial.dirs import LocalTrialDir
+from trial.tensorboard import ScalarEvents
 
 TRIAL_DIR_ENV = "NASCTL_TRIAL_DIR"
 
@@ -22,6 +23,7 @@ class TrialContext:
         self.dir = LocalTrialDir(trial_dir)
         self.spec = self.dir.read_spec()
         self.started = time.monotonic()
+        self.events = ScalarEvents(self.dir.path)
 
     @classmethod
     def from_env(cls) -> "TrialContext":
@@ -56,8 +58,10 @@ class TrialContext:
         return time.monotonic() - self.started
 
     def report(self, step: int, metrics: dict[str, float], fraction: float | None = None) -> None:
-        """Append one evaluation cycle; `fraction` = share of the full training done so far."""
-        self.dir.append_metrics(step, fraction if fraction is not None else math.nan, self.elapsed(), metrics)
+        """Append one evaluation cycle (metrics.jsonl, TensorBoard); `fraction` = share of the full training done."""
+        fraction = fraction if fraction is not None else math.nan
+        self.dir.append_metrics(step, fraction, self.elapsed(), metrics)
+        self.events.add(step, metrics, fraction)
 
     def stop_signal(self) -> StopSignal:
         return self.dir.read_stop()
