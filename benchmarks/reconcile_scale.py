@@ -37,19 +37,19 @@ def _spec(max_trials: int, state_uri: str) -> dict[str, Any]:
 def _record(store: Any, experiment: Any, trials: int) -> None:
     """A finished search of `trials` trials, written as one pass would have written it."""
     from reconciler.graph import enabled_stages  # noqa: PLC0415
-    from search_spaces.registry import build_search_space  # noqa: PLC0415
+    from search_spaces.nb201 import EDGES, OPERATIONS  # noqa: PLC0415
     from state.records import PHASE_SUCCEEDED, SUCCEEDED, ExperimentRecord, TrialRecord  # noqa: PLC0415
     from state.snapshot import ExperimentState, save_experiment, save_trials  # noqa: PLC0415
     from reconciler.spec_changes import normalised_spec  # noqa: PLC0415
     from specs.loader import spec_generation  # noqa: PLC0415
 
-    space, rng = build_search_space(experiment.spec.search_space), random.Random(0)
+    rng = random.Random(0)
     state = ExperimentState(ExperimentRecord(name="scale", generation=spec_generation(experiment)))
-    for index in range(trials):
-        dna = space.random_dna(rng)
+    for index in range(trials):  # the NB201 cell: one operation per edge, as the space's DNA numbers them
+        dna = [rng.randrange(len(OPERATIONS)) for _ in EDGES]
         accuracy = rng.uniform(0.1, 0.95)
-        state.add([TrialRecord(id=f"search-{index:04d}", stage="search", index=index, dna=list(space.numbers(dna)),
-                               arch=space.materialize(dna), status=SUCCEEDED, reward=accuracy,
+        state.add([TrialRecord(id=f"search-{index:04d}", stage="search", index=index, dna=dna,
+                               arch={"edges": [OPERATIONS[i] for i in dna]}, status=SUCCEEDED, reward=accuracy,
                                metrics={"accuracy": accuracy}, launched_at=1.0, finished_at=2.0, attempt=1)])
     record = state.experiment
     record.phase, record.observed_generation = PHASE_SUCCEEDED, record.generation

@@ -22,7 +22,7 @@ from reconciler.spec_changes import FieldChange, normalised_spec
 from reconciler.stages.base import Stage, StageContext
 from specs.loader import spec_generation
 from specs.model import NASExperiment
-from state.records import PHASE_FAILED, PHASE_SUCCEEDED, RUNNING, TrialRecord
+from state.records import PHASE_FAILED, PHASE_SUCCEEDED, RUNNING, ExperimentRecord, TrialRecord
 from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
 from state.store import LockHandle, StateStore
 
@@ -70,20 +70,23 @@ class Reconciler:
     def run_pass(self) -> PassResult:
         """One level-triggered pass. Safe to kill at any point: the next pass continues from state."""
         state = self.load()
+        recorded = copy.deepcopy(state.experiment)
         plan, observed = self._plan(state)
         if plan.refused:
             raise SpecChangeRefused(plan.refused)
         self.execute(plan, state)
-        self._record_experiment(plan, state, observed)
+        self._record_experiment(plan, state, observed, recorded)
         return PassResult(plan, state)
 
     def execute(self, plan: Plan, state: ExperimentState) -> None:
         """Carry out the plan: stops and outcomes and the intent of new work are recorded before anything starts."""
         for action in plan.now(STOP):
             self.backend.stop(action.trial_id, action.reason)
-        for action in plan.now(RECORD, STOP, REOPEN, CREATE):
+        recorded = plan.now(RECORD, STOP, REOPEN, CREATE)
+        for action in recorded:
             state.trials[action.trial_id] = copy.deepcopy(action.record)
-        save_trials(self.store, state)  # intent (and results) recorded before any launch
+        if recorded:
+            save_trials(self.store, state)  # intent (and results) recorded before any launch
         for action in plan.now(SIGNAL):
             self.backend.signal(action.trial_id, action.signal)
         launches = plan.now(CREATE, REOPEN, LAUNCH, RELAUNCH)
@@ -109,7 +112,9 @@ class Reconciler:
         trial.backend_ref = self.backend.launch(trial.id, self._trial_spec(trial))
         trial.status, trial.launched_at = RUNNING, time.time()
 
-    def _record_experiment(self, plan: Plan, state: ExperimentState, observed: Observed) -> None:
+    def _record_experiment(self, plan: Plan, state: ExperimentState, observed: Observed,
+                           recorded: ExperimentRecord) -> None:
+        """Phase, conditions, stage summaries and the applied spec; written only when they changed."""
         ctx = StageContext(self.experiment, state, observed, {stage.name: stage for stage in self.stages})
         record = state.experiment
         record.phase = plan.next_phase
@@ -117,7 +122,8 @@ class Reconciler:
         record.stages = {s.name: {"phase": stage_phase(ctx, s), "summary": s.summary(ctx)} for s in self.stages}
         record.observed_generation = self.generation
         record.spec = normalised_spec(self.experiment)
-        save_experiment(self.store, state)
+        if record != recorded:
+            save_experiment(self.store, state)
         for stage in self.stages:
             write_stage_artifacts(self.store, ctx, stage)
 

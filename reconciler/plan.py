@@ -264,7 +264,9 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
 
     Without `user_code` (`nasctl diff`), trials whose architecture a user's search-space function would
     give are shown as slots: nothing named by the spec is imported."""
-    state = copy.deepcopy(recorded)
+    # Records are never changed in place here, only replaced: a new dict of the same records is a copy
+    # (a deep copy costs seconds at 2,000 trials).
+    state = replace(recorded, trials=dict(recorded.trials))
     stages = enabled_stages(experiment)
     ctx = StageContext(experiment, state, observed, {stage.name: stage for stage in stages})
     plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation,

@@ -40,7 +40,8 @@ def stages(nasctl, spec: Path) -> dict[str, Any]:
 
 def trials_of(tmp_path: Path, stage: str) -> list[dict[str, Any]]:
     """The recorded trial records of a stage (trials.json), in index order."""
-    records = json.loads((tmp_path / STATE / "trials.json").read_text())["data"]["trials"]
+    path = tmp_path / STATE / "trials.json"  # written once a pass records a trial
+    records = json.loads(path.read_text())["data"]["trials"] if path.exists() else []
     return sorted((t for t in records if t["stage"] == stage), key=lambda t: t["index"])
 
 
