@@ -11,9 +11,9 @@ Design (measured on NAS-Bench-201 and at scale on MnasNet, see ``benchmarks/RESU
   metric and one more GP per constrained metric (log scale) gives the probability of meeting its
   target; the next architecture maximises EI over the best *feasible* accuracy × P(feasible)
   (constrained EI, Gardner et al. 2014). This aims at what the final pick is: the best feasible trial.
-* Candidates are every unseen architecture when the space has at most `enumerateLimit` points;
-  otherwise random architectures plus the Hamming neighbourhood of the best ones (local search
-  around the incumbent).
+* Candidates are every unseen architecture when the space has at most `enumerateLimit` points and
+  the history at most `modelTrials` trials; otherwise `candidates` random architectures plus the
+  Hamming neighbourhood of the best ones and their double mutations (local search around the incumbent).
 * Parallel proposals: pending architectures join each GP with their posterior mean as a "believed"
   value (kriging believer), which lowers the uncertainty around them so the next proposal looks elsewhere.
 * Bounded cost per pass. Every reconcile pass rebuilds the controller from the whole history, and an
@@ -222,7 +222,12 @@ class BayesOpt(Controller):
     # Candidates ------------------------------------------------------------------------------------
 
     def _candidates(self, rng: random.Random, seen: set[DNANumbers], succeeded: list[Observation]) -> np.ndarray:
-        if self._all_points is not None:
+        """Every unseen point of a small space while the GP sees the whole history, else local + random ones.
+
+        Scoring all of NB201's 15,625 points costs more than the GP itself once the history is long;
+        past `modelTrials` the search is local around the best trials, like in large spaces.
+        """
+        if self._all_points is not None and len(self.history) <= self.model_trials:
             keep = np.ones(len(self._all_points), dtype=bool)
             keep[[rank_of(point, self.sizes) for point in seen]] = False
             return self._all_points[keep]
