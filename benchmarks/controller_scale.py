@@ -4,7 +4,8 @@ Every reconcile pass rebuilds the controller: construct it, feed it every finish
 proposal. This harness times exactly that for the spec default (`bayesopt`) on a prebuilt space, and in
 the same run Optuna's TPE `ask` on the same history (the study is loaded first, its loading timed apart).
 Each measurement runs in a fresh child process, so its peak RSS (``ru_maxrss``, imports included) is its
-own. The history is N uniformly random architectures with a synthetic reward (a seeded additive
+own; the two alternate `--repeats` times and the median of each is reported, so that a shared machine's
+load falls on both alike. The history is N uniformly random architectures with a synthetic reward (a seeded additive
 landscape with pairwise interactions, bounded like an accuracy), deterministic in `--seed`.
 
     python -m benchmarks.controller_scale --space mnasnet --trials 2000 --json
@@ -107,9 +108,17 @@ def in_child(measure: Callable[[str, int, int], dict[str, float]], *args: object
         return pool.submit(measure, *args).result()
 
 
-def run(space_name: str, trials: int, seed: int) -> dict[str, object]:
-    nasctl = in_child(measure_nasctl, space_name, trials, seed)
-    tpe = in_child(measure_tpe, space_name, trials, seed)
+def _median_run(runs: list[dict[str, float]]) -> dict[str, float]:
+    """The run with the median time (its own peak RSS with it)."""
+    return sorted(runs, key=lambda run: run["seconds"])[len(runs) // 2]
+
+
+def run(space_name: str, trials: int, seed: int, repeats: int) -> dict[str, object]:
+    """Both measurements `repeats` times, alternating, so that load on a shared machine hits both alike."""
+    pairs = [(in_child(measure_nasctl, space_name, trials, seed), in_child(measure_tpe, space_name, trials, seed))
+             for _ in range(repeats)]
+    nasctl = _median_run([pair[0] for pair in pairs])
+    tpe = _median_run([pair[1] for pair in pairs])
     return {
         "space": space_name,
         "trials": trials,
@@ -118,6 +127,7 @@ def run(space_name: str, trials: int, seed: int) -> dict[str, object]:
         "tpeAskSeconds": round(tpe["seconds"], 3),
         "tpeLoadSeconds": round(tpe["loadSeconds"], 3),
         "tpePeakRssMb": round(tpe["peakRssMb"], 1),
+        "repeats": repeats,
     }
 
 
@@ -126,11 +136,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--space", default="mnasnet", help="a prebuilt search space")
     parser.add_argument("--trials", type=int, default=2000, help="finished trials in the history")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repeats", type=int, default=3, help="alternating runs of each; the medians are reported")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     args = parser.parse_args(argv)
-    if args.trials < 1:
-        parser.error("--trials must be ≥ 1")
-    result = run(args.space, args.trials, args.seed)
+    if args.trials < 1 or args.repeats < 1:
+        parser.error("--trials and --repeats must be ≥ 1")
+    result = run(args.space, args.trials, args.seed, args.repeats)
     if args.json:
         print(json.dumps(result), flush=True)
     else:

@@ -97,7 +97,7 @@ class BayesOpt(Controller):
         enumerate_limit: int = 50_000,
         refit_every: int = 1,
         model_trials: int = 160,
-        exploit_fraction: float = 0.1,
+        exploit_fraction: float = 0.0,
         warp: bool = True,
         **settings: Any,
     ):

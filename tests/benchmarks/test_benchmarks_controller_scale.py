@@ -30,7 +30,7 @@ def test_each_measurement_runs_in_its_own_process() -> None:
 
 
 def test_last_line_is_the_json_contract(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--space", "nb201", "--trials", "30", "--json"]) == 0
+    assert main(["--space", "nb201", "--trials", "30", "--repeats", "1", "--json"]) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert KEYS <= set(result) and result["space"] == "nb201" and result["trials"] == 30
     assert result["proposeSeconds"] > 0 and result["tpeAskSeconds"] > 0 and result["peakRssMb"] > 0
