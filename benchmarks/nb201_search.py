@@ -88,8 +88,7 @@ def _run_controller(task: Task, seed: int, evaluate: Evaluator) -> None:
     from reconciler.controllers.registry import make_controller  # noqa: PLC0415
 
     name = SearchStage(max_trials=1).algorithm if task.algorithm == "default" else task.algorithm
-    controller = make_controller(name, _nb201_space(), seed, dict(task.settings), reward=task.reward_spec,
-                                 max_trials=task.evaluations)
+    controller = make_controller(name, _nb201_space(), seed, dict(task.settings), reward=task.reward_spec)
     for index in range(task.evaluations):
         dna = tuple(controller.propose(index, []))
         reward = evaluate(_arch_string(dna), list(dna))

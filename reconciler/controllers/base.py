@@ -37,11 +37,9 @@ class Controller(ABC):
     # latency/memory targets. None when the caller does not say.
     reward_spec: Any = None
 
-    def __init__(self, space: SearchSpace, seed: int, max_trials: int | None = None, **settings: Any):
+    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         self.space = space
         self.seed = seed
-        # The search's trial budget (the spec's `maxTrials`) when the caller says; None: unknown.
-        self.max_trials = max_trials
         self.history: list[Observation] = []
         if settings:
             raise ValueError(f"{self.name}: unknown algorithm settings {sorted(settings)}")

@@ -97,20 +97,17 @@ class BayesOpt(Controller):
         enumerate_limit: int = 50_000,
         refit_every: int = 1,
         model_trials: int = 160,
-        exploit_fraction: float = 0.0,
         warp: bool = True,
         **settings: Any,
     ):
         super().__init__(space, seed, **settings)
-        if initial_trials < 2 or candidates < 1 or refit_every < 1 or model_trials < 4 or not 0 <= exploit_fraction < 1:
-            raise ValueError("bayesopt: need initialTrials ≥ 2, candidates ≥ 1, refitEvery ≥ 1, modelTrials ≥ 4, "
-                             "0 ≤ exploitFraction < 1")
+        if initial_trials < 2 or candidates < 1 or refit_every < 1 or model_trials < 4:
+            raise ValueError("bayesopt: need initialTrials ≥ 2, candidates ≥ 1, refitEvery ≥ 1, modelTrials ≥ 4")
         self.sizes = cardinalities(space, self.name)
         self.initial_trials = initial_trials
         self.candidates = candidates
         self.refit_every = refit_every
         self.model_trials = model_trials
-        self.exploit_fraction = exploit_fraction
         self.warp = warp
         self._all_points = enumerate_points(self.sizes) if space.size <= enumerate_limit else None
         self._params: dict[tuple[str, int], np.ndarray] = {}
@@ -126,7 +123,7 @@ class BayesOpt(Controller):
         if len(pool) == 0:
             return unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
         with threadpool_limits(1):  # GP-sized matrices: BLAS threads cost more than they save
-            score = self._acquisition(pool, pending_points, self._exploiting(index))
+            score = self._acquisition(pool, pending_points)
         return tuple(int(v) for v in pool[int(np.argmax(score))])
 
     # The objective and the constraints -------------------------------------------------------------
@@ -172,11 +169,7 @@ class BayesOpt(Controller):
             y = np.log([float(observations[i].metrics[key]) for i in chosen])
         return x[chosen], y, feasible[chosen]
 
-    def _exploiting(self, index: int) -> bool:
-        """Whether trial `index` is in the last `exploitFraction` of a known budget."""
-        return self.max_trials is not None and index >= self.max_trials * (1 - self.exploit_fraction)
-
-    def _acquisition(self, pool: np.ndarray, pending: list[DNANumbers], exploit: bool) -> np.ndarray:
+    def _acquisition(self, pool: np.ndarray, pending: list[DNANumbers]) -> np.ndarray:
         x, y, feasible = self._training_set(_OBJECTIVE, self.history)
         mean, std = self._posterior(_OBJECTIVE, x, y, pool, pending)
         probability = np.ones(len(pool))
@@ -185,8 +178,7 @@ class BayesOpt(Controller):
         if not feasible.any():  # nothing feasible yet: find feasibility first
             return probability
         z = (mean - y[feasible].max()) / std
-        improvement = norm.cdf(z) if exploit else std * (z * norm.cdf(z) + norm.pdf(z))
-        return improvement * probability
+        return (std * (z * norm.cdf(z) + norm.pdf(z))) * probability
 
     def _probability_within(self, term: Any, pool: np.ndarray, pending: list[DNANumbers]) -> np.ndarray:
         observations = self._observations(term.metric)

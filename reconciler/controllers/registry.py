@@ -23,10 +23,8 @@ def check_algorithm(name: str) -> str | None:
     return None
 
 
-def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], reward: Any = None,
-                    max_trials: int | None = None) -> Any:
-    """A controller for `space`; `reward` (the spec's RewardSpec) lets it aim at latency/memory targets,
-    `max_trials` (the spec's trial budget) lets it plan when to stop exploring."""
+def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], reward: Any = None) -> Any:
+    """A controller for `space`; `reward` (the spec's RewardSpec) lets it aim at latency/memory targets."""
     message = check_algorithm(name)
     if message:
         raise ValueError(message)
@@ -36,6 +34,6 @@ def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], 
     module_name, _, class_name = ALGORITHMS[name].partition(":")
     # The spec's algorithmSettings are camelCase like every other key; controllers take snake_case.
     keywords = {to_snake(key): value for key, value in settings.items()}
-    controller = getattr(importlib.import_module(module_name), class_name)(space, seed, max_trials=max_trials, **keywords)
+    controller = getattr(importlib.import_module(module_name), class_name)(space, seed, **keywords)
     controller.reward_spec = reward
     return controller

@@ -7,7 +7,7 @@ import pytest
 from reconciler.controllers import hamming_gp
 from reconciler.controllers.base import Observation
 from reconciler.controllers.bayesopt import model_subset
-from reconciler.controllers.registry import ALGORITHMS, make_controller
+from reconciler.controllers.registry import make_controller
 from tests.controllers.test_controllers_search import additive_reward, nb201, run_search
 
 BOUNDED = {"initialTrials": 4, "modelTrials": 8}
@@ -69,30 +69,3 @@ def test_past_model_trials_a_rebuilt_controller_proposes_what_the_long_lived_one
 def test_a_bounded_search_still_climbs() -> None:
     found = run_search("bayesopt", nb201(), 0, 40, 1, settings_=BOUNDED)
     assert max(map(additive_reward, found[20:])) > max(map(additive_reward, found[:8]))
-
-
-@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
-def test_every_controller_takes_the_trial_budget(algorithm: str) -> None:
-    assert make_controller(algorithm, nb201(), 0, {}, max_trials=20).max_trials == 20
-    assert make_controller(algorithm, nb201(), 0, {}).max_trials is None
-
-
-def test_with_a_budget_the_last_trials_exploit_and_a_rebuild_still_agrees() -> None:
-    space = nb201()
-    settings_ = {"initialTrials": 4, "exploitFraction": 0.25}
-
-    def search(budget: int | None) -> list[tuple[int, ...]]:
-        controller = make_controller("bayesopt", space, 2, settings_, max_trials=budget)
-        found: list[tuple[int, ...]] = []
-        for index in range(16):
-            found.append(tuple(controller.propose(index, [])))
-            controller.feedback(Observation(index, found[-1], additive_reward(found[-1])))
-        return found
-
-    budgeted, unbudgeted = search(16), search(None)
-    assert budgeted[:12] == unbudgeted[:12] and budgeted != unbudgeted
-    assert len(set(budgeted)) == 16
-    rebuilt = make_controller("bayesopt", space, 2, settings_, max_trials=16)
-    for index, dna in enumerate(budgeted[:14]):
-        rebuilt.feedback(Observation(index, dna, additive_reward(dna)))
-    assert tuple(rebuilt.propose(14, [])) == budgeted[14]
