@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from benchmarks.nb201_search import Task, _arch_string, _nb201_space, main, run_seed
+import benchmarks.nb201_search
+from benchmarks.nb201_search import Evaluator, Task, _arch_string, _nb201_space, main, run_seed
 from search_spaces.nb201 import to_arch_string
 from trainers_jax.nb201_table import load_table
 
@@ -22,7 +23,7 @@ def test_fast_arch_string_equals_pyglove_materialisation() -> None:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:
-    assert main(["--evaluations", "12", "--seeds", "2", "--json", *args]) == 0
+    assert main(["--evaluations", "12", "--seeds", "2", "--json", *args]) == 0  # later flags win
     return [json.loads(line) for line in capsys.readouterr().out.splitlines()]
 
 
@@ -58,3 +59,21 @@ def test_bad_arguments_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--latency-column", "latency_fpga_ms"])
     assert main(["--latency-column", "latency_nope_ms", "--latency-target-ms", "4", "--seeds", "1"]) == 2
     assert "latency_nope_ms" in capsys.readouterr().err
+
+
+
+@pytest.mark.slow
+def test_the_default_controller_runs_a_thousand_evaluations_without_repeating_itself(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    evaluators: list[Evaluator] = []
+
+    class Recording(Evaluator):
+        def __init__(self, task: Task):
+            super().__init__(task)
+            evaluators.append(self)
+
+    monkeypatch.setattr(benchmarks.nb201_search, "Evaluator", Recording)
+    (result,) = _run(capsys, "--evaluations", "1000", "--seeds", "1", "--first-seed", "1000")
+    (evaluate,) = evaluators
+    assert result["evaluations"] == 1000 and len({trial.arch for trial in evaluate.trials}) == 1000
+    assert result["stage1"]["mean"] <= result["stage2_top10"]["mean"] <= result["constrained_optimum"]
