@@ -8,7 +8,7 @@ from reconciler.controllers import hamming_gp
 from reconciler.controllers.base import Observation
 from reconciler.controllers.bayesopt import model_subset
 from reconciler.controllers.registry import make_controller
-from tests.controllers.test_controllers_search import additive_reward, nb201, run_search
+from tests.reconciler.controllers.test_controllers_search import additive_reward, nb201, run_search
 
 BOUNDED = {"initialTrials": 4, "modelTrials": 8}
 
