@@ -70,9 +70,9 @@ def measure_nasctl(space_name: str, trials: int, seed: int) -> dict[str, float]:
     """
     from reconciler.controllers.base import Observation  # noqa: PLC0415
     from reconciler.controllers.registry import ALGORITHMS, make_controller  # noqa: PLC0415
-    from specs.model import SearchStage  # noqa: PLC0415
+    from specs.model import SearchStageSpec  # noqa: PLC0415
 
-    algorithm = SearchStage(max_trials=1).algorithm
+    algorithm = SearchStageSpec(max_trials=1).algorithm
     importlib.import_module(ALGORITHMS[algorithm].partition(":")[0])
     space = _space(space_name)
     history = synthetic_history(_sizes(space_name), trials, seed)
