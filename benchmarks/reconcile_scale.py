@@ -1,13 +1,16 @@
 """How the reconcile pass scales with recorded trials: 100, 500 and 2,000 finished stage-1 trials.
 
-Per size, on recorded state built directly (NB201 space, random architectures, finished trials):
+Per size, on recorded state built directly (NB201 space, random architectures, finished trials), the
+wall time of the real command in its own process, as a user or a cron job runs it (best of 3):
 
-* ``noopPassSeconds``: one `apply --once` pass with nothing to do (local state);
-* ``statusSeconds``: what `nasctl status` does after start-up (read state, derive the view);
-* ``diffSeconds``: what `nasctl diff` does after start-up (read, observe, plan);
-* ``proposePassSeconds``: a plan that proposes 10 new trials (the default controller rebuilt from history);
-* ``gcsRequestsPerNoopPass`` / ``gcsBytesPerNoopPass``: the same no-op pass on gs:// state (fake GCS server
-  on loopback), every HTTP request and byte the storage client sent and received.
+* ``noopPassSeconds``: `nasctl apply --once` with nothing to do (local state);
+* ``statusSeconds``: `nasctl status`;
+* ``diffSeconds``: `nasctl diff`;
+* ``proposePassSeconds``: `nasctl diff` of a spec with 10 more trials: the pass's plan, which proposes them
+  (the default controller rebuilt from history), without launching 10 trainings;
+* ``passInProcessSeconds``: the no-op pass alone, in process (reading the state is most of it);
+* ``gcsRequestsPerNoopPass`` / ``gcsBytesPerNoopPass``: a no-op pass on gs:// state (fake GCS server on
+  loopback) after a first one, every HTTP request and byte the storage client sent and received.
 
     python -m benchmarks.reconcile_scale [--sizes 100 500 2000] --json
 """
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,21 +80,27 @@ def _session(folder: Path, max_trials: int, state_uri: str) -> Any:
     return Session.open(path)
 
 
-def measure_local(trials: int, folder: Path) -> dict[str, float]:
-    from nasctl.views import status_view  # noqa: PLC0415
+def _cli(folder: Path, *args: str) -> Callable[[], None]:
+    command = [sys.executable, "-m", "nasctl.cli", *args]
+    return lambda: subprocess.run(command, cwd=folder, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
+
+def measure_local(trials: int, folder: Path) -> dict[str, float]:
     session = _session(folder, trials, str(folder / "state"))
     _record(session.store, session.experiment, trials)
     reconciler = session.reconciler(acting=True)
+    reconciler.run_pass()  # records the stage summaries as a pass writes them
     assert not reconciler.preview().plan.has_changes, "the recorded state must need nothing"
-    proposing = _session(folder, trials + 10, str(folder / "state")).reconciler(acting=True)
-    proposed = proposing.preview().plan
+    proposing = _session(folder, trials + 10, str(folder / "state"))
+    proposed = proposing.reconciler(acting=True).preview().plan
     assert sum(a.now and a.record is not None for a in proposed.actions) == 10, "ten proposals"
+    spec, more = str(session.path), str(proposing.path)
     return {
-        "noopPassSeconds": _seconds(reconciler.run_pass),
-        "statusSeconds": _seconds(lambda: status_view(session.experiment, session.state())),
-        "diffSeconds": _seconds(reconciler.preview),
-        "proposePassSeconds": _seconds(proposing.preview, repeats=1),
+        "noopPassSeconds": _seconds(_cli(folder, "apply", "-f", spec, "--once", "--yes", "--no-progress")),
+        "statusSeconds": _seconds(_cli(folder, "status", "-f", spec)),
+        "diffSeconds": _seconds(_cli(folder, "diff", "-f", spec)),
+        "proposePassSeconds": _seconds(_cli(folder, "diff", "-f", more)),
+        "passInProcessSeconds": _seconds(reconciler.run_pass),
     }
 
 
@@ -122,6 +132,7 @@ def measure_gcs(trials: int, folder: Path, bucket: str) -> dict[str, int]:
     store = GcsStore(session.store.uri, client=client)
     _record(store, session.experiment, trials)
     reconciler = Reconciler(session.experiment, store, make_backend(session.experiment, store))
+    reconciler.run_pass()  # the first pass records the stage summaries; the steady state is what repeats
     with _counting(client) as counts:
         reconciler.run_pass()
     return {"gcsRequestsPerNoopPass": counts["requests"], "gcsBytesPerNoopPass": counts["bytes"]}

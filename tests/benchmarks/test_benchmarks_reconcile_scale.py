@@ -7,8 +7,8 @@ import pytest
 
 from benchmarks.reconcile_scale import main
 
-KEYS = {"noopPassSeconds", "statusSeconds", "diffSeconds", "proposePassSeconds", "gcsRequestsPerNoopPass",
-        "gcsBytesPerNoopPass"}
+KEYS = {"noopPassSeconds", "statusSeconds", "diffSeconds", "proposePassSeconds", "passInProcessSeconds",
+        "gcsRequestsPerNoopPass", "gcsBytesPerNoopPass"}
 
 
 @pytest.mark.slow
