@@ -20,6 +20,7 @@ from typing import Any, Iterator
 
 import grain
 import numpy as np
+from absl import flags
 
 from trainers_jax.data import Source
 from trainers_jax.preprocess import Preprocess
@@ -65,6 +66,8 @@ class _FixedPreprocess(grain.transforms.Map):
 def _iterate(batches: grain.MapDataset, workers: int) -> grain.DatasetIterator:
     stream = batches.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=PREFETCH_BATCHES))
     if workers:
+        if not flags.FLAGS.is_parsed():  # Grain's workers read its absl flags; a trial never parses argv with absl
+            flags.FLAGS.mark_as_parsed()
         stream = stream.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
                                                                  per_worker_buffer_size=PREFETCH_BATCHES))
     return iter(stream)
