@@ -57,6 +57,12 @@ class ClassifierArgs(BaseModel):
     depth: float = Field(1.0, gt=0, description="Depth multiplier (MnasNet).")
     nb201_channels: int = Field(16, ge=1)
     nb201_cells: int = Field(5, ge=1)
+    base_arch: dict[str, Any] | None = Field(
+        None, description="The network a scaling or augmentation search trains (default: MnasNet-B1).")
+    scaling: dict[str, float] | None = Field(
+        None, description="A fixed EfficientNet compound scaling {depth, width, resolution} of the network.")
+    augmentation: dict[str, Any] | None = Field(
+        None, description="A fixed RandAugment policy {num_ops, magnitude (0-30), operations} for training images.")
     data_workers: int | None = Field(
         None, ge=0, description="Input worker processes (default: none for arrays, one per core up to 16 for image folders).")
     bf16: bool | None = Field(None, description="bf16 compute; default on for GPU/TPU, off on CPU.")
@@ -119,13 +125,24 @@ def _image_size(args: ClassifierArgs, data: Any) -> int:
     return 32 if args.dataset == "digits" else data.image_size or 224
 
 
-def _build(ctx: TrialContext, args: ClassifierArgs, data: Any, image_size: int, bf16: bool) -> tuple[Any, Any]:
+def _recipe(ctx: TrialContext, args: ClassifierArgs, data: Any) -> Any:
+    """The trial's network, multipliers, image size and augmentation (scaling and policy spaces included)."""
+    from trainers_jax.recipe import RecipeError, recipe  # noqa: PLC0415
+
+    try:
+        return recipe(ctx.arch(), args.base_arch, args.width, args.depth, _image_size(args, data),
+                      args.scaling, args.augmentation)
+    except RecipeError as exc:
+        raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
+
+
+def _build(args: ClassifierArgs, data: Any, plan: Any, bf16: bool) -> tuple[Any, Any]:
     import jax.numpy as jnp  # noqa: PLC0415
 
     from trainers_jax.models import ArchitectureError, ModelConfig, build_model  # noqa: PLC0415
 
-    config = ModelConfig(arch=ctx.arch(), num_classes=data.num_classes, image_size=image_size,
-                         channels=data.channels, width=args.width, depth=args.depth,
+    config = ModelConfig(arch=plan.network, num_classes=data.num_classes, image_size=plan.image_size,
+                         channels=data.channels, width=plan.width, depth=plan.depth,
                          nb201_channels=args.nb201_channels, nb201_cells=args.nb201_cells)
     try:
         return config, build_model(config, jnp.bfloat16 if bf16 else jnp.float32)
@@ -148,7 +165,7 @@ def _data_parallel(args: ClassifierArgs) -> Any:
 class _Input:
     """The trial's input: a resumable training stream and a fresh pass over the test set per evaluation."""
 
-    def __init__(self, ctx: TrialContext, args: ClassifierArgs, data: Any, image_size: int):
+    def __init__(self, ctx: TrialContext, args: ClassifierArgs, data: Any, plan: Any):
         import jax  # noqa: PLC0415
 
         from trainers_jax import input_pipeline  # noqa: PLC0415
@@ -156,8 +173,9 @@ class _Input:
 
         self.data, self.seed, self.eval_batch_size = data, ctx.seed, args.eval_batch_size
         self.workers = input_pipeline.default_workers(data.encoded) if args.data_workers is None else args.data_workers
-        self.train_preprocess = Preprocess(image_size, data.mean, data.std, data.scale, data.encoded, train=True)
-        self.eval_preprocess = Preprocess(image_size, data.mean, data.std, data.scale, data.encoded, train=False)
+        self.train_preprocess = Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded,
+                                           train=True, augment=plan.augment)
+        self.eval_preprocess = Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, train=False)
         self.stream = input_pipeline.Stream(args.batch_size, jax.process_index(), jax.process_count(), self.workers)
         self.train = input_pipeline.train_batches(data.train, self.train_preprocess, self.stream, ctx.seed)
 
@@ -179,9 +197,9 @@ def _train(ctx: TrialContext, args: ClassifierArgs) -> dict[str, Any]:
     from trainers_jax.models import ArchitectureError  # noqa: PLC0415
 
     data = _open_data(ctx, args)
-    image_size = _image_size(args, data)
+    plan = _recipe(ctx, args, data)
     bf16 = training.use_bf16() if args.bf16 is None else args.bf16
-    config, model = _build(ctx, args, data, image_size, bf16)
+    config, model = _build(args, data, plan, bf16)
     try:
         cfg = training.TrainConfig(args.steps, args.batch_size, args.learning_rate, args.warmup_steps,
                                    args.optimizer, args.momentum, args.weight_decay, args.label_smoothing,
@@ -190,12 +208,12 @@ def _train(ctx: TrialContext, args: ClassifierArgs) -> dict[str, Any]:
         raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
     parallel = _data_parallel(args)
     tx = training.make_optimizer(cfg)
-    sample = np.zeros((1, image_size, image_size, data.channels), np.float32)
+    sample = np.zeros((1, plan.image_size, plan.image_size, data.channels), np.float32)
     try:
         state = parallel.replicate(training.init_state(model, tx, cfg, sample, ctx.seed))
     except (ArchitectureError, TypeError, ValueError) as exc:  # shapes that do not fit the input
         raise TrialFailure(FAILED, f"architecture cannot be built: {type(exc).__name__}: {exc}") from None
-    inputs = _Input(ctx, args, data, image_size)
+    inputs = _Input(ctx, args, data, plan)
     checkpoints = training.Checkpointer(ctx.checkpoint_dir())
     try:
         if checkpoints.latest_step() is not None:
