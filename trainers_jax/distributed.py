@@ -18,6 +18,8 @@ import json
 from dataclasses import dataclass
 from typing import Mapping
 
+import numpy as np
+
 TRAINING_POOLS = ("workerpool0", "workerpool1")
 
 
@@ -67,3 +69,15 @@ def is_writer() -> bool:
     import jax  # noqa: PLC0415
 
     return jax.process_index() == 0
+
+
+def agree(value: int) -> int:
+    """Process 0's `value` on every process: decisions that read clocks or files (stop signals) must be
+    the same everywhere, or the processes' collectives would wait on each other forever."""
+    import jax  # noqa: PLC0415
+
+    if jax.process_count() == 1:
+        return value
+    from jax.experimental import multihost_utils  # noqa: PLC0415
+
+    return int(multihost_utils.broadcast_one_to_all(np.int32(value)))

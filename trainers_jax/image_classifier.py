@@ -97,8 +97,14 @@ def out_of_memory(exc: Exception, batch_size: int) -> TrialFailure | None:
 
 
 def train(ctx: TrialContext) -> dict[str, Any]:
+    from trainers_jax.distributed import ClusterError, initialize  # noqa: PLC0415
+
     args = ClassifierArgs.parse(ctx.args)
     configure_jax()
+    try:
+        initialize(os.environ)  # several machines: join them before JAX touches a device
+    except ClusterError as exc:
+        raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
     try:
         return _train(ctx, args)
     except Exception as exc:
@@ -229,20 +235,35 @@ def _train(ctx: TrialContext, args: ClassifierArgs) -> dict[str, Any]:
     return _finish(ctx, args, config, variables, metrics)
 
 
+def _cycle_end(ctx: TrialContext, args: ClassifierArgs, cfg: Any, step: int) -> int:
+    """The step this cycle trains to (`step` itself: stop now), decided by process 0 for every process.
+
+    Cycles end at multiples of `evalEvery` (the same cycles as an unbroken run) or at the desired
+    fraction of the stop signal; a time limit or a reached fraction stops before the cycle.
+    """
+    from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.distributed import agree  # noqa: PLC0415
+
+    end = step
+    if not ctx.should_stop(step / cfg.steps):
+        end = min(cfg.steps, (step // args.eval_every + 1) * args.eval_every)
+        desired = ctx.stop_signal().desired_fraction
+        if desired is not None:
+            end = min(end, max(step + 1, training.steps_for_fraction(desired, cfg.steps)))
+    return agree(end)
+
+
 def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any, inputs: _Input,
           state: Any, checkpoints: Any, parallel: Any) -> tuple[Any, dict[str, Any]]:
     """Evaluate every `evalEvery` steps; check stop signals before every cycle; checkpoint after it."""
     from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.distributed import is_writer  # noqa: PLC0415
 
     step_fn = training.make_train_step(model, tx, cfg, inputs.data.num_classes, parallel)
     evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(inputs.data.test)), parallel)
     step, started, trained_seconds = int(state["step"]), time.monotonic(), 0.0
     metrics: dict[str, Any] = {}
-    while step < cfg.steps and not ctx.should_stop(step / cfg.steps):
-        end = min(cfg.steps, (step // args.eval_every + 1) * args.eval_every)  # same cycles as an unbroken run
-        desired = ctx.stop_signal().desired_fraction
-        if desired is not None:
-            end = min(end, max(step + 1, training.steps_for_fraction(desired, cfg.steps)))
+    while step < cfg.steps and (end := _cycle_end(ctx, args, cfg, step)) > step:
         for _ in range(step, end):
             state, loss = step_fn(state, *parallel.shard(next(inputs.train)))
         step = end
@@ -252,8 +273,9 @@ def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any
         trained_seconds = time.monotonic() - started
         metrics = {**evaluate(state, inputs.test()), "train_loss": float(loss),
                    "learning_rate": training.learning_rate(state)}
-        ctx.report(step, metrics, fraction=step / cfg.steps)
-        checkpoints.save(state, inputs.train.get_state())
+        if is_writer():
+            ctx.report(step, metrics, fraction=step / cfg.steps)
+        checkpoints.save(state, inputs.train.get_state())  # every process: orbax coordinates the hosts
     if not metrics:  # relaunched with nothing left to train: still report the restored model's accuracy
         metrics = {**evaluate(state, inputs.test()), "learning_rate": training.learning_rate(state)}
     return state, {**metrics, "steps": step, "train_seconds": trained_seconds}
@@ -263,10 +285,16 @@ def _finish(ctx: TrialContext, args: ClassifierArgs, config: Any, variables: Any
             metrics: dict[str, Any]) -> dict[str, Any]:
     """Save the trained model, then measure (or wait for) its latency."""
     import jax  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
 
     from trainers_jax.saved_model import save_model  # noqa: PLC0415
 
+    from trainers_jax.distributed import is_writer  # noqa: PLC0415
+
     metrics["num_params"] = float(sum(x.size for x in jax.tree_util.tree_leaves(variables["params"])))
+    if not is_writer():  # process 0 saves the model and measures its latency
+        return metrics
+    variables = jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_data(0)), variables)  # replicated
     save_model(ctx.dir.path, config, variables)
     if args.latency is not None:
         from trainers_jax.latency_calculator import LatencyError, run_calculator  # noqa: PLC0415
