@@ -3,10 +3,15 @@
 Trainer args (camelCase, unknown keys are errors) are :class:`ClassifierArgs`. The three proxy-task
 levers: ``steps`` (fewer steps; the cosine schedule still decays to 0 at the last one),
 ``trainFraction`` (class-balanced, shuffled sub-sample of the training set) and a scaled-down model
-(``width``, ``depth`` multipliers, ``imageSize``).
+(``width``, ``depth`` multipliers, ``imageSize``). A trial's architecture may also be an EfficientNet
+compound scaling or a RandAugment policy of a base network (:mod:`trainers_jax.recipe`).
 
-A relaunched trial resumes from its orbax checkpoint with the same step count, optimizer state and
-schedule; the ``desired_fraction`` stop signal ends training exactly at that share of ``steps``.
+Training uses every device (of every process, with several machines) data-parallel
+(:mod:`trainers_jax.parallel`), fed by a Grain stream (:mod:`trainers_jax.input_pipeline`).
+
+A relaunched trial resumes from its orbax checkpoint with the same step count, optimizer state,
+schedule and input position; the ``desired_fraction`` stop signal ends training exactly at that share
+of ``steps``.
 """
 from __future__ import annotations
 
