@@ -182,13 +182,12 @@ class _Input:
         from trainers_jax import input_pipeline  # noqa: PLC0415
         from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
 
-        self.data, self.seed, self.eval_batch_size = data, ctx.seed, args.eval_batch_size
+        self.data, self.eval_batch_size = data, args.eval_batch_size
         self.workers = input_pipeline.default_workers(data.encoded) if args.data_workers is None else args.data_workers
-        self.train_preprocess = Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded,
-                                           train=True, augment=plan.augment)
         self.eval_preprocess = Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, train=False)
-        self.stream = input_pipeline.Stream(args.batch_size, jax.process_index(), jax.process_count(), self.workers)
-        self.train = input_pipeline.train_batches(data.train, self.train_preprocess, self.stream, ctx.seed)
+        self.train = input_pipeline.train_batches(
+            data.train, Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, augment=plan.augment),
+            input_pipeline.Stream(args.batch_size, jax.process_index(), jax.process_count(), self.workers), ctx.seed)
 
     def test(self) -> Any:
         from trainers_jax.input_pipeline import eval_batches  # noqa: PLC0415
@@ -196,8 +195,7 @@ class _Input:
         return eval_batches(self.data.test, self.eval_preprocess, self.eval_batch_size, self.workers)
 
     def close(self) -> None:
-        if hasattr(self.train, "close"):
-            self.train.close()
+        self.train.close()  # stops its worker processes
 
 
 def _train(ctx: TrialContext, args: ClassifierArgs) -> dict[str, Any]:

@@ -87,5 +87,4 @@ def eval_batches(source: Source, preprocess: Preprocess, batch_size: int, worker
     try:
         yield from iterator
     finally:
-        if hasattr(iterator, "close"):
-            iterator.close()
+        iterator.close()  # stops its worker processes
