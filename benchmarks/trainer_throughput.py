@@ -48,10 +48,9 @@ def _jax_train_step(arch: dict[str, Any], image_size: int, batch_size: int, num_
     rng = np.random.default_rng(0)
     images = jax.device_put(rng.standard_normal((batch_size, image_size, image_size, 3), np.float32))
     labels = jax.device_put(rng.integers(0, num_classes, batch_size).astype(np.int32))
-    idx = jax.device_put(np.arange(batch_size, dtype=np.int32))
     state = training.init_state(model, tx, cfg, np.zeros((1, image_size, image_size, 3), np.float32), 0)
     step = training.make_train_step(model, tx, cfg, num_classes)
-    return (lambda s: step(s, images, labels, idx)), state, model
+    return (lambda s: step(s, images, labels)), state, model
 
 
 def _time_jax(arch: dict[str, Any], args: argparse.Namespace, name: str) -> ResultLine:

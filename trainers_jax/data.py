@@ -1,177 +1,274 @@
-"""Training data: the built-in ``digits`` set, ``.npz`` arrays, or an image folder; numpy only.
+"""Training data as random-access sources of (image, label) records; nothing is decoded up front.
 
-* ``digits``: scikit-learn's 1,797 real 8×8 handwritten digits (shipped inside its wheel), resized.
+* ``digits``: scikit-learn's 1,797 real 8×8 handwritten digits (shipped inside its wheel), in memory.
 * ``*.npz``: ``x_train, y_train, x_test, y_test`` (or ``x, y``, split here); images NHWC or NHW.
+  Arrays stored uncompressed (``np.savez``) are memory-mapped, so a trial's memory does not grow with
+  the file; compressed members (``np.savez_compressed``) have to be read whole.
 * a folder: one sub-folder per class with JPEG/PNG files, or ``train/`` and ``test/`` (or ``val/``)
-  folders laid out that way.
+  folders laid out that way. Only the file list is held; records are file paths, read and decoded
+  by the input workers (``/gcs/...`` paths are Vertex's FUSE mount and read the same way).
 * ``gs://`` and other URIs go through :data:`REMOTE_FETCHERS` (scheme → function that returns a local
   path); none is registered yet, so they fail with a clear message.
 
-Images become float32 NHWC standardised with the training set's per-channel mean and std.
+Sources are picklable and small (a path and offsets, or a file list) so worker processes can receive them.
 """
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 REMOTE_FETCHERS: dict[str, Callable[[str], Path]] = {}
+STATISTICS_SAMPLE = 10_000  # images read to estimate an array set's channel mean and std
+IMAGENET_MEAN = np.asarray([0.485, 0.456, 0.406], np.float32)  # image folders are normalised like ImageNet
+IMAGENET_STD = np.asarray([0.229, 0.224, 0.225], np.float32)
 
 
 class DataError(ValueError):
     """Training data missing, unreadable or malformed (the message names the file)."""
 
 
+class Source(Protocol):
+    labels: np.ndarray
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> tuple[Any, int]: ...
+
+
+class NpzMember:
+    """One uncompressed array inside an ``.npz`` file, memory-mapped on first use (also in each worker)."""
+
+    def __init__(self, path: Path, offset: int, shape: tuple[int, ...], dtype: np.dtype, fortran: bool):
+        self.path, self.offset, self.shape, self.dtype, self.fortran = path, offset, shape, dtype, fortran
+        self._array: np.ndarray | None = None
+
+    @property
+    def array(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.memmap(self.path, self.dtype, "r", self.offset, self.shape,
+                                    order="F" if self.fortran else "C")
+        return self._array
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_array": None}  # a worker maps the file itself rather than receive a copy
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self.array[index])
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+
 @dataclass(frozen=True)
-class Dataset:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
+class ArraySource:
+    """Records of an image array (in memory or an :class:`NpzMember`) shaped N×H×W×C, and its labels."""
+
+    images: Any
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return self.images[int(index)], int(self.labels[index])
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """Records of image files: their paths, read and decoded by the preprocessing in the workers."""
+
+    files: tuple[str, ...]
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, index: int) -> tuple[str, int]:
+        return self.files[index], int(self.labels[index])
+
+
+@dataclass(frozen=True)
+class Subset:
+    """The records of `source` at `indices` (a split, or a class-balanced sub-sample)."""
+
+    source: Any
+    indices: np.ndarray
+
+    @property
+    def labels(self) -> np.ndarray:
+        return self.source.labels[self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        return self.source[int(self.indices[index])]
+
+
+@dataclass(frozen=True)
+class Splits:
+    train: Source
+    test: Source
     num_classes: int
-
-    @property
-    def image_size(self) -> int:
-        return int(self.x_train.shape[1])
-
-    @property
-    def channels(self) -> int:
-        return int(self.x_train.shape[3])
+    channels: int
+    image_size: int | None  # arrays: their native size; image files: None (any size)
+    mean: np.ndarray  # per channel, of pixel values in [0, 1]
+    std: np.ndarray
+    scale: float = 1.0  # array records: the value of a white pixel
+    encoded: bool = False  # records are image files: ImageNet-style crops apply
 
 
-def _resize(images: np.ndarray, size: int) -> np.ndarray:
-    """Bilinear resize of float NHWC images to size×size (PIL, one channel at a time)."""
-    from PIL import Image  # noqa: PLC0415
-
-    if images.shape[1] == size and images.shape[2] == size:
-        return images
-    out = np.empty((images.shape[0], size, size, images.shape[3]), np.float32)
-    for i, image in enumerate(images):
-        for c in range(image.shape[2]):
-            resized = Image.fromarray(image[:, :, c].astype(np.float32), mode="F").resize((size, size), Image.BILINEAR)
-            out[i, :, :, c] = np.asarray(resized)
-    return out
-
-
-def _as_nhwc(x: np.ndarray, source: str) -> np.ndarray:
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.ndim != 4 or x.shape[1] != x.shape[2]:
-        raise DataError(f"{source}: expected square images shaped N×H×W or N×H×W×C, got {x.shape}")
-    x = x.astype(np.float32)
-    return x / 255.0 if x.max(initial=0) > 1.0 else x
-
-
-def _split(x: np.ndarray, y: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, ...]:
-    """A stratified, shuffled train/test split (the same for a given seed)."""
+def _split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified, shuffled train/test indices (the same for a given seed)."""
     from sklearn.model_selection import train_test_split  # noqa: PLC0415
 
-    return tuple(train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y))
+    train, test = train_test_split(np.arange(len(labels)), test_size=test_fraction, random_state=seed, stratify=labels)
+    return np.asarray(train), np.asarray(test)
 
 
-def _load_digits(seed: int, test_fraction: float) -> tuple[np.ndarray, ...]:
+def _statistics(images: Any, seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Channel mean and std (in [0, 1] units) of a sorted random sample of the training images, and the
+    value of a white pixel: 255 for integer arrays or floats above 1, else 1."""
+    n = len(images)
+    sample = np.asarray(images[np.sort(np.random.default_rng(seed).choice(n, min(n, STATISTICS_SAMPLE), replace=False))])
+    scale = 255.0 if np.issubdtype(sample.dtype, np.integer) or sample.max(initial=0) > 1.0 else 1.0
+    sample = sample.astype(np.float32) / scale
+    return sample.mean(axis=(0, 1, 2)), sample.std(axis=(0, 1, 2)) + 1e-6, scale
+
+
+class _Nhwc:
+    """An N×H×W image array seen as N×H×W×1 without copying it."""
+
+    def __init__(self, images: Any):
+        self.images = images
+        self.shape = (*images.shape, 1)
+
+    def __getitem__(self, index: Any) -> np.ndarray:
+        return np.asarray(self.images[index])[..., None]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def _array_splits(x_train: Any, y_train: np.ndarray, x_test: Any, y_test: np.ndarray, seed: int, source: str) -> Splits:
+    shape = tuple(x_train.shape)
+    if len(shape) not in (3, 4) or shape[1] != shape[2]:
+        raise DataError(f"{source}: expected square images shaped N×H×W or N×H×W×C, got {shape}")
+    if len(shape) == 3:
+        x_train, x_test = _Nhwc(x_train), _Nhwc(x_test)
+    mean, std, scale = _statistics(x_train, seed)
+    y_train, y_test = np.asarray(y_train, np.int32), np.asarray(y_test, np.int32)
+    num_classes = int(max(y_train.max(), y_test.max())) + 1
+    return Splits(ArraySource(x_train, y_train), ArraySource(x_test, y_test), num_classes, int(x_train.shape[3]),
+                  int(shape[1]), mean, std, scale)
+
+
+def _digits(seed: int, test_fraction: float) -> Splits:
     from sklearn.datasets import load_digits  # noqa: PLC0415
 
     digits = load_digits()
-    x = (digits.images / 16.0).astype(np.float32)[..., None]
-    return _split(x, digits.target.astype(np.int32), test_fraction, seed)
+    x, y = (digits.images / 16.0).astype(np.float32)[..., None], digits.target.astype(np.int32)
+    train, test = _split(y, test_fraction, seed)
+    return _array_splits(x[train], y[train], x[test], y[test], seed, "digits")
 
 
-def _load_npz(path: Path, seed: int, test_fraction: float) -> tuple[np.ndarray, ...]:
+def _npz_arrays(path: Path) -> dict[str, Any]:
+    """Every array of an .npz file: uncompressed ones memory-mapped, compressed ones read."""
+    arrays: dict[str, Any] = {}
     try:
-        with np.load(path) as arrays:
-            data = {key: arrays[key] for key in arrays.files}
-    except (OSError, ValueError) as exc:
+        with zipfile.ZipFile(path) as archive, open(path, "rb") as raw:
+            for info in archive.infolist():
+                name = info.filename.removesuffix(".npy")
+                if info.compress_type != zipfile.ZIP_STORED:
+                    with archive.open(info) as member:
+                        arrays[name] = np.lib.format.read_array(member)
+                    continue
+                raw.seek(info.header_offset + 26)  # the local header's name and extra-field lengths
+                name_len, extra_len = np.frombuffer(raw.read(4), "<u2")
+                raw.seek(info.header_offset + 30 + int(name_len) + int(extra_len))
+                version = np.lib.format.read_magic(raw)
+                shape, fortran, dtype = (np.lib.format.read_array_header_1_0(raw) if version == (1, 0)
+                                         else np.lib.format.read_array_header_2_0(raw))
+                arrays[name] = NpzMember(path, raw.tell(), shape, dtype, fortran)
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise DataError(f"{path}: cannot read .npz arrays ({exc})") from None
+    return arrays
+
+
+def _labels(member: Any) -> np.ndarray:
+    return np.asarray(member.array if isinstance(member, NpzMember) else member, np.int32)
+
+
+def _npz(path: Path, seed: int, test_fraction: float) -> Splits:
+    data = _npz_arrays(path)
     if {"x_train", "y_train", "x_test", "y_test"} <= data.keys():
-        parts = data["x_train"], data["x_test"], data["y_train"], data["y_test"]
-    elif {"x", "y"} <= data.keys():
-        parts = _split(data["x"], data["y"], test_fraction, seed)
-    else:
-        raise DataError(f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y), got {sorted(data)}")
-    x_train, x_test, y_train, y_test = parts
-    return (_as_nhwc(x_train, str(path)), _as_nhwc(x_test, str(path)),
-            y_train.astype(np.int32), y_test.astype(np.int32))
+        return _array_splits(data["x_train"], _labels(data["y_train"]), data["x_test"], _labels(data["y_test"]),
+                             seed, str(path))
+    if {"x", "y"} <= data.keys():
+        splits = _array_splits(data["x"], _labels(data["y"]), data["x"], _labels(data["y"]), seed, str(path))
+        train, test = _split(splits.train.labels, test_fraction, seed)
+        return replace(splits, train=Subset(splits.train, train), test=Subset(splits.test, test))
+    raise DataError(f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y), got {sorted(data)}")
 
 
-def _read_image(path: Path, size: int) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415
-
-    try:
-        with Image.open(path) as image:
-            return np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR), np.float32) / 255.0
-    except (OSError, UnidentifiedImageError) as exc:
-        raise DataError(f"{path}: unreadable image ({exc})") from None
-
-
-def _read_folder(root: Path, size: int, classes: list[str] | None = None) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _list_folder(root: Path, classes: list[str] | None = None) -> tuple[FileSource, list[str]]:
     classes = classes or sorted(p.name for p in root.iterdir() if p.is_dir())
     if not classes:
         raise DataError(f"{root}: no class folders (expected one folder of JPEG/PNG images per class)")
-    images, labels = [], []
+    files: list[str] = []
+    labels: list[int] = []
     for label, name in enumerate(classes):
-        files = sorted(p for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
+        found = sorted(str(p) for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
             if (root / name).is_dir() else []
-        if not files:
+        if not found:
             raise DataError(f"{root / name}: no JPEG/PNG images for class {name!r}")
-        images += [_read_image(f, size) for f in files]
-        labels += [label] * len(files)
-    return np.stack(images), np.asarray(labels, np.int32), classes
+        files += found
+        labels += [label] * len(found)
+    return FileSource(tuple(files), np.asarray(labels, np.int32)), classes
 
 
-def _load_folder(root: Path, size: int, seed: int, test_fraction: float) -> tuple[np.ndarray, ...]:
+def _folder(root: Path, seed: int, test_fraction: float) -> Splits:
     test_dir = next((root / name for name in ("test", "val") if (root / name).is_dir()), None)
     if (root / "train").is_dir() and test_dir is not None:
-        x_train, y_train, classes = _read_folder(root / "train", size)
-        x_test, y_test, _ = _read_folder(test_dir, size, classes)
-        return x_train, x_test, y_train, y_test
-    x, y, _ = _read_folder(root, size)
-    return _split(x, y, test_fraction, seed)
+        train, classes = _list_folder(root / "train")
+        test, _ = _list_folder(test_dir, classes)
+    else:
+        files, classes = _list_folder(root)
+        train_idx, test_idx = _split(files.labels, test_fraction, seed)
+        train, test = Subset(files, train_idx), Subset(files, test_idx)
+    return Splits(train, test, len(classes), 3, None, IMAGENET_MEAN, IMAGENET_STD, encoded=True)
 
 
-def _standardise(x_train: np.ndarray, x_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    mean = x_train.mean(axis=(0, 1, 2), keepdims=True)
-    std = x_train.std(axis=(0, 1, 2), keepdims=True) + 1e-6
-    return (x_train - mean) / std, (x_test - mean) / std
-
-
-def load_dataset(source: str, image_size: int | None = None, seed: int = 0, test_fraction: float = 0.2) -> Dataset:
-    """Load `source` (``digits``, an .npz file, an image folder or a registered URI), resized to `image_size`."""
+def open_dataset(source: str, seed: int = 0, test_fraction: float = 0.2) -> Splits:
+    """Open `source` (``digits``, an .npz file, an image folder or a registered URI) without decoding it."""
     if "://" in source:
         scheme = source.split("://", 1)[0]
         if scheme not in REMOTE_FETCHERS:
-            raise DataError(f"{source}: no fetcher for {scheme}:// inputs yet; copy the data locally first")
+            raise DataError(f"{source}: no fetcher for {scheme}:// inputs yet; use Vertex's /gcs/ mount or copy the data locally")
         source = str(REMOTE_FETCHERS[scheme](source))
     if source == "digits":
-        x_train, x_test, y_train, y_test = _load_digits(seed, test_fraction)
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise DataError(f"{path}: training data not found")
-        if path.is_dir():
-            x_train, x_test, y_train, y_test = _load_folder(path, image_size or 32, seed, test_fraction)
-        else:
-            x_train, x_test, y_train, y_test = _load_npz(path, seed, test_fraction)
-    if image_size:
-        x_train, x_test = _resize(x_train, image_size), _resize(x_test, image_size)
-    x_train, x_test = _standardise(x_train, x_test)
-    num_classes = int(max(y_train.max(), y_test.max())) + 1
-    return Dataset(x_train, y_train.astype(np.int32), x_test, y_test.astype(np.int32), num_classes)
+        return _digits(seed, test_fraction)
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"{path}: training data not found")
+    return _folder(path, seed, test_fraction) if path.is_dir() else _npz(path, seed, test_fraction)
 
 
-def subsample(data: Dataset, fraction: float, seed: int) -> Dataset:
+def subsample(splits: Splits, fraction: float, seed: int) -> Splits:
     """Keep `fraction` of every class of the training set (at least one image each), shuffled."""
     if not 0.0 < fraction <= 1.0:
         raise DataError(f"trainFraction must be in (0, 1], got {fraction}")
     if fraction == 1.0:
-        return data
+        return splits
     rng = np.random.default_rng(seed)
+    labels = splits.train.labels
     keep = np.concatenate([
         rng.permutation(idx)[: max(1, round(fraction * len(idx)))]
-        for idx in (np.flatnonzero(data.y_train == c) for c in np.unique(data.y_train))
+        for idx in (np.flatnonzero(labels == c) for c in np.unique(labels))
     ])
-    keep = rng.permutation(keep)
-    return replace(data, x_train=data.x_train[keep], y_train=data.y_train[keep])
+    return replace(splits, train=Subset(splits.train, rng.permutation(keep)))

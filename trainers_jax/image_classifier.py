@@ -3,10 +3,15 @@
 Trainer args (camelCase, unknown keys are errors) are :class:`ClassifierArgs`. The three proxy-task
 levers: ``steps`` (fewer steps; the cosine schedule still decays to 0 at the last one),
 ``trainFraction`` (class-balanced, shuffled sub-sample of the training set) and a scaled-down model
-(``width``, ``depth`` multipliers, ``imageSize``).
+(``width``, ``depth`` multipliers, ``imageSize``). A trial's architecture may also be an EfficientNet
+compound scaling or a RandAugment policy of a base network (:mod:`trainers_jax.recipe`).
 
-A relaunched trial resumes from its orbax checkpoint with the same step count, optimizer state and
-schedule; the ``desired_fraction`` stop signal ends training exactly at that share of ``steps``.
+Training uses every device (of every process, with several machines) data-parallel
+(:mod:`trainers_jax.parallel`), fed by a Grain stream (:mod:`trainers_jax.input_pipeline`).
+
+A relaunched trial resumes from its orbax checkpoint with the same step count, optimizer state,
+schedule and input position; the ``desired_fraction`` stop signal ends training exactly at that share
+of ``steps``.
 """
 from __future__ import annotations
 
@@ -37,7 +42,8 @@ class ClassifierArgs(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     dataset: str = Field("digits", description="'digits', an .npz file, an image folder (or a registered URI).")
-    image_size: int | None = Field(None, ge=4, description="Resize images to this size (default: digits 32).")
+    image_size: int | None = Field(
+        None, ge=4, description="Training image size (default: digits 32, arrays their own, image folders 224).")
     test_fraction: float = Field(0.2, gt=0, lt=1)
     train_fraction: float = Field(1.0, gt=0, le=1, description="Class-balanced sub-sample of the training set.")
     steps: int = Field(200, ge=1)
@@ -56,6 +62,14 @@ class ClassifierArgs(BaseModel):
     depth: float = Field(1.0, gt=0, description="Depth multiplier (MnasNet).")
     nb201_channels: int = Field(16, ge=1)
     nb201_cells: int = Field(5, ge=1)
+    base_arch: dict[str, Any] | None = Field(
+        None, description="The network a scaling or augmentation search trains (default: MnasNet-B1).")
+    scaling: dict[str, float] | None = Field(
+        None, description="A fixed EfficientNet compound scaling {depth, width, resolution} of the network.")
+    augmentation: dict[str, Any] | None = Field(
+        None, description="A fixed RandAugment policy {num_ops, magnitude (0-30), operations} for training images.")
+    data_workers: int | None = Field(
+        None, ge=0, description="Input worker processes (default: none for arrays, one per core up to 16 for image folders).")
     bf16: bool | None = Field(None, description="bf16 compute; default on for GPU/TPU, off on CPU.")
     latency: LatencyArgs | None = Field(None, description="Measure the trained model's latency (own process).")
     wait_for_latency_seconds: float | None = Field(
@@ -88,8 +102,14 @@ def out_of_memory(exc: Exception, batch_size: int) -> TrialFailure | None:
 
 
 def train(ctx: TrialContext) -> dict[str, Any]:
+    from trainers_jax.distributed import ClusterError, initialize  # noqa: PLC0415
+
     args = ClassifierArgs.parse(ctx.args)
     configure_jax()
+    try:
+        initialize(os.environ)  # several machines: join them before JAX touches a device
+    except ClusterError as exc:
+        raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
     try:
         return _train(ctx, args)
     except Exception as exc:
@@ -99,24 +119,41 @@ def train(ctx: TrialContext) -> dict[str, Any]:
         raise
 
 
-def _load_data(ctx: TrialContext, args: ClassifierArgs) -> Any:
-    from trainers_jax.data import DataError, load_dataset, subsample  # noqa: PLC0415
+def _open_data(ctx: TrialContext, args: ClassifierArgs) -> Any:
+    from trainers_jax.data import DataError, open_dataset, subsample  # noqa: PLC0415
 
-    size = args.image_size or (32 if args.dataset == "digits" else None)
     try:
-        data = load_dataset(args.dataset, size, seed=ctx.seed, test_fraction=args.test_fraction)
-        return subsample(data, args.train_fraction, seed=ctx.seed)
+        return subsample(open_dataset(args.dataset, seed=ctx.seed, test_fraction=args.test_fraction),
+                         args.train_fraction, seed=ctx.seed)
     except DataError as exc:
         raise TrialFailure(FAILED, f"bad training data: {exc}") from None
 
 
-def _build(ctx: TrialContext, args: ClassifierArgs, data: Any, bf16: bool) -> tuple[Any, Any]:
+def _image_size(args: ClassifierArgs, data: Any) -> int:
+    """imageSize, else 32 for digits, the arrays' own size, or 224 for image files."""
+    if args.image_size:
+        return args.image_size
+    return 32 if args.dataset == "digits" else data.image_size or 224
+
+
+def _recipe(ctx: TrialContext, args: ClassifierArgs, data: Any) -> Any:
+    """The trial's network, multipliers, image size and augmentation (scaling and policy spaces included)."""
+    from trainers_jax.recipe import RecipeError, recipe  # noqa: PLC0415
+
+    try:
+        return recipe(ctx.arch(), args.base_arch, args.width, args.depth, _image_size(args, data),
+                      args.scaling, args.augmentation)
+    except RecipeError as exc:
+        raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
+
+
+def _build(args: ClassifierArgs, data: Any, plan: Any, bf16: bool) -> tuple[Any, Any]:
     import jax.numpy as jnp  # noqa: PLC0415
 
     from trainers_jax.models import ArchitectureError, ModelConfig, build_model  # noqa: PLC0415
 
-    config = ModelConfig(arch=ctx.arch(), num_classes=data.num_classes, image_size=data.image_size,
-                         channels=data.channels, width=args.width, depth=args.depth,
+    config = ModelConfig(arch=plan.network, num_classes=data.num_classes, image_size=plan.image_size,
+                         channels=data.channels, width=plan.width, depth=plan.depth,
                          nb201_channels=args.nb201_channels, nb201_cells=args.nb201_cells)
     try:
         return config, build_model(config, jnp.bfloat16 if bf16 else jnp.float32)
@@ -124,66 +161,126 @@ def _build(ctx: TrialContext, args: ClassifierArgs, data: Any, bf16: bool) -> tu
         raise TrialFailure(FAILED, f"architecture cannot be built: {exc}") from None
 
 
+def _data_parallel(args: ClassifierArgs) -> Any:
+    """Every device of the machine (of every machine, with several processes) trains on its share of the batch."""
+    from trainers_jax.parallel import BatchSizeError, DataParallel  # noqa: PLC0415
+
+    parallel = DataParallel.over()
+    try:
+        parallel.check_batch_size(args.batch_size)
+    except BatchSizeError as exc:
+        raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
+    return parallel
+
+
+class _Input:
+    """The trial's input: a resumable training stream and a fresh pass over the test set per evaluation."""
+
+    def __init__(self, ctx: TrialContext, args: ClassifierArgs, data: Any, plan: Any):
+        import jax  # noqa: PLC0415
+
+        from trainers_jax import input_pipeline  # noqa: PLC0415
+        from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
+
+        self.data, self.eval_batch_size = data, args.eval_batch_size
+        self.workers = input_pipeline.default_workers(data.encoded) if args.data_workers is None else args.data_workers
+        self.eval_preprocess = Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, train=False)
+        self.train = input_pipeline.train_batches(
+            data.train, Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, augment=plan.augment),
+            input_pipeline.Stream(args.batch_size, jax.process_index(), jax.process_count(), self.workers), ctx.seed)
+
+    def test(self) -> Any:
+        from trainers_jax.input_pipeline import eval_batches  # noqa: PLC0415
+
+        return eval_batches(self.data.test, self.eval_preprocess, self.eval_batch_size, self.workers)
+
+    def close(self) -> None:
+        self.train.close()  # stops its worker processes
+
+
 def _train(ctx: TrialContext, args: ClassifierArgs) -> dict[str, Any]:
+    import numpy as np  # noqa: PLC0415
+
     from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.data import DataError  # noqa: PLC0415
     from trainers_jax.models import ArchitectureError  # noqa: PLC0415
 
-    data = _load_data(ctx, args)
+    data = _open_data(ctx, args)
+    plan = _recipe(ctx, args, data)
     bf16 = training.use_bf16() if args.bf16 is None else args.bf16
-    config, model = _build(ctx, args, data, bf16)
+    config, model = _build(args, data, plan, bf16)
     try:
         cfg = training.TrainConfig(args.steps, args.batch_size, args.learning_rate, args.warmup_steps,
                                    args.optimizer, args.momentum, args.weight_decay, args.label_smoothing,
                                    args.clip_norm, args.ema_decay)
     except ValueError as exc:
         raise TrialFailure(FAILED, f"image-classifier: {exc}") from None
+    parallel = _data_parallel(args)
     tx = training.make_optimizer(cfg)
+    sample = np.zeros((1, plan.image_size, plan.image_size, data.channels), np.float32)
     try:
-        state = training.init_state(model, tx, cfg, data.x_train[:1], ctx.seed)
+        state = parallel.replicate(training.init_state(model, tx, cfg, sample, ctx.seed))
     except (ArchitectureError, TypeError, ValueError) as exc:  # shapes that do not fit the input
         raise TrialFailure(FAILED, f"architecture cannot be built: {type(exc).__name__}: {exc}") from None
+    inputs = _Input(ctx, args, data, plan)
     checkpoints = training.Checkpointer(ctx.checkpoint_dir())
     try:
         if checkpoints.latest_step() is not None:
-            state = checkpoints.restore(state)
-        state, metrics = _loop(ctx, args, cfg, model, tx, data, state, checkpoints)
+            state, data_state = checkpoints.restore(state)
+            inputs.train.set_state(data_state)
+        state, metrics = _loop(ctx, args, cfg, model, tx, inputs, state, checkpoints, parallel)
+    except DataError as exc:  # an image that cannot be decoded, found by a worker
+        raise TrialFailure(FAILED, f"bad training data: {exc}") from None
     finally:
         checkpoints.close()
+        inputs.close()
     variables = {"params": training.eval_params(state), "batch_stats": state["batch_stats"]}
     return _finish(ctx, args, config, variables, metrics)
 
 
-def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any, data: Any,
-          state: Any, checkpoints: Any) -> tuple[Any, dict[str, Any]]:
-    """Evaluate every `evalEvery` steps; check stop signals before every cycle; checkpoint after it."""
-    import jax  # noqa: PLC0415
+def _cycle_end(ctx: TrialContext, args: ClassifierArgs, cfg: Any, step: int) -> int:
+    """The step this cycle trains to (`step` itself: stop now), decided by process 0 for every process.
 
+    Cycles end at multiples of `evalEvery` (the same cycles as an unbroken run) or at the desired
+    fraction of the stop signal; a time limit or a reached fraction stops before the cycle.
+    """
     from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.distributed import agree  # noqa: PLC0415
 
-    step_fn = training.make_train_step(model, tx, cfg, data.num_classes)
-    evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(data.x_test)))
-    sampler = training.BatchSampler(len(data.x_train), cfg.batch_size, ctx.seed)
-    images, labels = jax.device_put(data.x_train), jax.device_put(data.y_train)
-    step, started, trained_seconds = int(state["step"]), time.monotonic(), 0.0
-    metrics: dict[str, Any] = {}
-    while step < cfg.steps and not ctx.should_stop(step / cfg.steps):
-        end = min(cfg.steps, (step // args.eval_every + 1) * args.eval_every)  # same cycles as an unbroken run
+    end = step
+    if not ctx.should_stop(step / cfg.steps):
+        end = min(cfg.steps, (step // args.eval_every + 1) * args.eval_every)
         desired = ctx.stop_signal().desired_fraction
         if desired is not None:
             end = min(end, max(step + 1, training.steps_for_fraction(desired, cfg.steps)))
-        for s in range(step, end):
-            state, loss = step_fn(state, images, labels, sampler(s))
+    return agree(end)
+
+
+def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any, inputs: _Input,
+          state: Any, checkpoints: Any, parallel: Any) -> tuple[Any, dict[str, Any]]:
+    """Evaluate every `evalEvery` steps; check stop signals before every cycle; checkpoint after it."""
+    from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.distributed import is_writer  # noqa: PLC0415
+
+    step_fn = training.make_train_step(model, tx, cfg, inputs.data.num_classes, parallel)
+    evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(inputs.data.test)), parallel)
+    step, started, trained_seconds = int(state["step"]), time.monotonic(), 0.0
+    metrics: dict[str, Any] = {}
+    while step < cfg.steps and (end := _cycle_end(ctx, args, cfg, step)) > step:
+        for _ in range(step, end):
+            state, loss = step_fn(state, *parallel.shard(next(inputs.train)))
         step = end
         if not bool(state["finite"]):
             raise TrialFailure(FAILED_NAN, f"training loss became NaN/Inf by step {step} "
                                            f"(learning rate {training.learning_rate(state):.3g}, last loss {float(loss)})")
         trained_seconds = time.monotonic() - started
-        metrics = {**evaluate(state, data.x_test, data.y_test), "train_loss": float(loss),
+        metrics = {**evaluate(state, inputs.test()), "train_loss": float(loss),
                    "learning_rate": training.learning_rate(state)}
-        ctx.report(step, metrics, fraction=step / cfg.steps)
-        checkpoints.save(state)
+        if is_writer():
+            ctx.report(step, metrics, fraction=step / cfg.steps)
+        checkpoints.save(state, inputs.train.get_state())  # every process: orbax coordinates the hosts
     if not metrics:  # relaunched with nothing left to train: still report the restored model's accuracy
-        metrics = {**evaluate(state, data.x_test, data.y_test), "learning_rate": training.learning_rate(state)}
+        metrics = {**evaluate(state, inputs.test()), "learning_rate": training.learning_rate(state)}
     return state, {**metrics, "steps": step, "train_seconds": trained_seconds}
 
 
@@ -191,10 +288,16 @@ def _finish(ctx: TrialContext, args: ClassifierArgs, config: Any, variables: Any
             metrics: dict[str, Any]) -> dict[str, Any]:
     """Save the trained model, then measure (or wait for) its latency."""
     import jax  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
 
     from trainers_jax.saved_model import save_model  # noqa: PLC0415
 
+    from trainers_jax.distributed import is_writer  # noqa: PLC0415
+
     metrics["num_params"] = float(sum(x.size for x in jax.tree_util.tree_leaves(variables["params"])))
+    if not is_writer():  # process 0 saves the model and measures its latency
+        return metrics
+    variables = jax.tree_util.tree_map(lambda x: np.asarray(x.addressable_data(0)), variables)  # replicated
     save_model(ctx.dir.path, config, variables)
     if args.latency is not None:
         from trainers_jax.latency_calculator import LatencyError, run_calculator  # noqa: PLC0415

@@ -1,4 +1,4 @@
-"""One readable training loop's pieces: optimizer and schedule, train/eval steps, batches, checkpoints.
+"""One readable training loop's pieces: optimizer and schedule, train/eval steps, checkpoints.
 
 The learning rate lives in the optimizer state (``optax.inject_hyperparams``) and is a function of the
 optimizer's own step count, so a run restored from its checkpoint continues the same schedule (the
@@ -9,12 +9,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Iterable, Literal
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
+from trainers_jax.parallel import DataParallel
 
 State = dict[str, Any]  # step, params, batch_stats, opt_state, ema (or None), finite
 
@@ -105,8 +107,13 @@ def init_state(model: Any, tx: optax.GradientTransformation, cfg: TrainConfig, s
     }
 
 
-def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConfig, num_classes: int):
-    """A jitted step: (state, images, labels, batch indices) → (state, loss). Non-finite loss is flagged."""
+def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConfig, num_classes: int,
+                    parallel: DataParallel | None = None):
+    """A jitted step on one global batch: (state, images, labels) → (state, loss). Non-finite loss is flagged.
+
+    With `parallel`, the state is replicated and the batch sharded over its devices (see
+    :mod:`trainers_jax.parallel`); the step itself is the same code.
+    """
 
     def loss_fn(params: Any, batch_stats: Any, x: jnp.ndarray, y: jnp.ndarray) -> tuple[jnp.ndarray, Any]:
         logits, updates = model.apply({"params": params, "batch_stats": batch_stats}, x, train=True,
@@ -114,8 +121,7 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConf
         labels = optax.smooth_labels(jax.nn.one_hot(y, num_classes), cfg.label_smoothing)
         return optax.softmax_cross_entropy(logits, labels).mean(), updates["batch_stats"]
 
-    def step(state: State, images: jnp.ndarray, labels: jnp.ndarray, idx: jnp.ndarray) -> tuple[State, jnp.ndarray]:
-        x, y = images[idx], labels[idx]
+    def step(state: State, x: jnp.ndarray, y: jnp.ndarray) -> tuple[State, jnp.ndarray]:
         (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
             state["params"], state["batch_stats"], x, y)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
@@ -129,15 +135,28 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConf
                      "opt_state": opt_state, "ema": ema, "finite": state["finite"] & jnp.isfinite(loss)}
         return new_state, loss
 
-    return jax.jit(step, donate_argnums=0)
+    if parallel is None:
+        return jax.jit(step, donate_argnums=0)
+    return jax.jit(step, donate_argnums=0, in_shardings=(parallel.replicated, parallel.batch, parallel.batch),
+                   out_shardings=(parallel.replicated, parallel.replicated))
 
 
 def eval_params(state: State) -> Any:
     return state["ema"] if state["ema"] is not None else state["params"]
 
 
-def make_evaluator(model: Any, batch_size: int):
-    """Accuracy and mean loss over a whole set, in fixed-size (padded, masked) batches: one compilation."""
+def make_evaluator(model: Any, batch_size: int, parallel: DataParallel | None = None):
+    """Accuracy and mean loss over a whole set, in fixed-size (padded, masked) batches: one compilation.
+
+    With `parallel`, the batch is rounded up to a multiple of its devices and sharded over them (every
+    process evaluates the whole set and feeds its own rows of each batch).
+    """
+    if parallel is not None:
+        batch_size = -(-batch_size // parallel.size) * parallel.size
+        rows = parallel.process_rows(batch_size)
+
+    def place(batch: tuple[np.ndarray, ...]) -> tuple[Any, ...]:
+        return batch if parallel is None else parallel.shard(tuple(part[rows] for part in batch))
 
     @jax.jit
     def batch_stats(variables: Any, x: jnp.ndarray, y: jnp.ndarray, mask: jnp.ndarray) -> tuple[jnp.ndarray, ...]:
@@ -146,47 +165,24 @@ def make_evaluator(model: Any, batch_size: int):
         correct = (jnp.argmax(logits, -1) == y) & mask
         return correct.sum(), jnp.where(mask, loss, 0.0).sum()
 
-    def evaluate(state: State, x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    def evaluate(state: State, batches: Iterable[tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+        """`batches`: (images, labels) of at most `batch_size` examples each."""
         variables = {"params": eval_params(state), "batch_stats": state["batch_stats"]}
-        correct, loss_sum = 0.0, 0.0
-        for start in range(0, len(x), batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+        correct, loss_sum, count = 0.0, 0.0, 0
+        for xb, yb in batches:
             pad = batch_size - len(xb)
             mask = np.arange(batch_size) < len(xb)
             xb = np.concatenate([xb, np.zeros((pad, *xb.shape[1:]), xb.dtype)]) if pad else xb
             yb = np.concatenate([yb, np.zeros(pad, yb.dtype)]) if pad else yb
-            c, s = batch_stats(variables, xb, yb, mask)
-            correct, loss_sum = correct + float(c), loss_sum + float(s)
-        return {"accuracy": correct / len(x), "loss": loss_sum / len(x)}
+            c, s = batch_stats(variables, *place((xb, yb, mask)))
+            correct, loss_sum, count = correct + float(c), loss_sum + float(s), count + int(mask.sum())
+        return {"accuracy": correct / count, "loss": loss_sum / count}
 
     return evaluate
 
 
-class BatchSampler:
-    """Batch indices as a pure function of (seed, step): epochs of shuffled permutations.
-
-    A resumed run therefore sees exactly the batches an uninterrupted run would.
-    """
-
-    def __init__(self, n: int, batch_size: int, seed: int):
-        self.n, self.batch_size, self.seed = n, batch_size, seed
-        self._perms: dict[int, np.ndarray] = {}
-
-    def _perm(self, epoch: int) -> np.ndarray:
-        if epoch not in self._perms:
-            if len(self._perms) > 2:
-                self._perms.clear()
-            self._perms[epoch] = np.random.default_rng([self.seed, epoch]).permutation(self.n).astype(np.int32)
-        return self._perms[epoch]
-
-    def __call__(self, step: int) -> np.ndarray:
-        positions = step * self.batch_size + np.arange(self.batch_size)
-        epochs = positions // self.n
-        return np.concatenate([self._perm(int(e))[positions[epochs == e] % self.n] for e in np.unique(epochs)])
-
-
 class Checkpointer:
-    """Orbax checkpoints of the whole train state (weights, optimizer state, step) in one directory."""
+    """Orbax checkpoints of the whole train state (weights, optimizer state, step) and the input position."""
 
     def __init__(self, directory: Path):
         import orbax.checkpoint as ocp  # noqa: PLC0415
@@ -198,16 +194,20 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         return self.manager.latest_step()
 
-    def save(self, state: State) -> None:
+    def save(self, state: State, data_state: dict[str, Any]) -> None:
+        """Save the train state with the input iterator's position (`data_state`, JSON)."""
         step = int(state["step"])
         if self.manager.latest_step() != step:
-            self.manager.save(step, args=self._ocp.args.StandardSave(_storable(state)))
+            self.manager.save(step, args=self._ocp.args.Composite(
+                state=self._ocp.args.StandardSave(_storable(state)), data=self._ocp.args.JsonSave(data_state)))
             self.manager.wait_until_finished()
 
-    def restore(self, template: State) -> State:
-        restored = self.manager.restore(self.manager.latest_step(),
-                                        args=self._ocp.args.StandardRestore(_storable(template)))
-        return {**restored, "ema": restored["ema"] if template["ema"] is not None else None}
+    def restore(self, template: State) -> tuple[State, dict[str, Any]]:
+        """The latest train state (placed like `template`) and the input iterator's position."""
+        restored = self.manager.restore(self.manager.latest_step(), args=self._ocp.args.Composite(
+            state=self._ocp.args.StandardRestore(_storable(template)), data=self._ocp.args.JsonRestore()))
+        state = restored["state"]
+        return {**state, "ema": state["ema"] if template["ema"] is not None else None}, restored["data"]
 
     def close(self) -> None:
         self.manager.close()

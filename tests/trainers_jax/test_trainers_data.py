@@ -1,6 +1,7 @@
-"""Training data: digits, .npz arrays, image folders, class-balanced sub-sampling, clear errors."""
+"""Training data sources: digits, memory-mapped .npz arrays, lazily read image folders, clear errors."""
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -8,31 +9,34 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from trainers_jax.data import DataError, load_dataset, subsample
+from trainers_jax.data import DataError, NpzMember, open_dataset, subsample
+from trainers_jax.preprocess import to_pil
 
 
 @pytest.fixture(scope="module")
 def digits():
-    return load_dataset("digits", image_size=16)
+    return open_dataset("digits")
 
 
-def test_digits_is_real_resized_and_standardised(digits) -> None:
-    assert digits.num_classes == 10
-    assert digits.x_train.shape[1:] == (16, 16, 1) and len(digits.x_train) + len(digits.x_test) == 1797
-    assert abs(float(digits.x_train.mean())) < 1e-3 and abs(float(digits.x_train.std()) - 1.0) < 1e-2
-    assert set(np.unique(digits.y_test)) == set(range(10))  # stratified split
+def test_digits_are_real_with_their_statistics(digits) -> None:
+    assert digits.num_classes == 10 and digits.channels == 1 and digits.image_size == 8
+    assert len(digits.train) + len(digits.test) == 1797
+    image, label = digits.train[0]
+    assert image.shape == (8, 8, 1) and 0 <= label < 10
+    assert 0 < float(digits.mean[0]) < 1 and 0 < float(digits.std[0]) < 1 and digits.scale == 1.0
+    assert set(np.unique(digits.test.labels)) == set(range(10))  # stratified split
 
 
 @settings(max_examples=15, deadline=None)
 @given(fraction=st.floats(0.05, 1.0), seed=st.integers(0, 100))
 def test_subsample_is_class_balanced_and_shuffled(digits, fraction: float, seed: int) -> None:
     small = subsample(digits, fraction, seed)
-    full_counts = np.bincount(digits.y_train, minlength=10)
-    counts = np.bincount(small.y_train, minlength=10)
+    full_counts = np.bincount(digits.train.labels, minlength=10)
+    counts = np.bincount(small.train.labels, minlength=10)
     assert np.all(np.abs(counts - np.maximum(1, np.round(fraction * full_counts))) <= 1)
     if fraction < 0.5:
-        assert not np.all(np.diff(small.y_train) >= 0)  # not sorted by class
-    assert small.x_test is digits.x_test
+        assert not np.all(np.diff(small.train.labels) >= 0)  # not sorted by class
+    assert small.test is digits.test
 
 
 def test_subsample_rejects_out_of_range_fraction(digits) -> None:
@@ -40,48 +44,62 @@ def test_subsample_rejects_out_of_range_fraction(digits) -> None:
         subsample(digits, 0.0, 0)
 
 
-def test_npz_with_a_single_split_is_split_stratified(tmp_path: Path) -> None:
+def test_uncompressed_npz_is_memory_mapped_and_split_stratified(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     path = tmp_path / "data.npz"
-    np.savez(path, x=rng.integers(0, 255, (50, 12, 12, 3), dtype=np.uint8), y=np.repeat(np.arange(5), 10))
-    data = load_dataset(str(path), image_size=8)
-    assert data.x_train.shape == (40, 8, 8, 3) and data.x_test.shape == (10, 8, 8, 3)
-    assert data.num_classes == 5
+    x = rng.integers(0, 255, (50, 12, 12, 3), dtype=np.uint8)
+    np.savez(path, x=x, y=np.repeat(np.arange(5), 10))
+    data = open_dataset(str(path))
+    assert (len(data.train), len(data.test), data.num_classes, data.image_size, data.scale) == (40, 10, 5, 12, 255.0)
+    member = data.train.source.images
+    assert isinstance(member, NpzMember) and isinstance(member.array, np.memmap)
+    index = int(data.train.indices[0])
+    assert np.array_equal(data.train[0][0], x[index])
+    assert pickle.loads(pickle.dumps(member)).__dict__["_array"] is None  # workers map the file themselves
+
+
+def test_compressed_npz_with_train_and_test_arrays_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "small.npz"
+    np.savez_compressed(path, x_train=np.zeros((6, 8, 8), np.float32), y_train=np.arange(6) % 3,
+                        x_test=np.ones((3, 8, 8), np.float32), y_test=np.arange(3))
+    data = open_dataset(str(path))
+    assert data.channels == 1 and data.train[0][0].shape == (8, 8, 1) and len(data.test) == 3
 
 
 def test_npz_with_wrong_keys_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.npz"
     np.savez(path, images=np.zeros((4, 8, 8)))
     with pytest.raises(DataError, match=r"bad\.npz.*x_train"):
-        load_dataset(str(path))
+        open_dataset(str(path))
 
 
-def _write_images(root: Path, classes: int = 3, per_class: int = 4) -> None:
+def write_images(root: Path, classes: int = 3, per_class: int = 4, size: int = 20) -> None:
     for c in range(classes):
         (root / f"class{c}").mkdir(parents=True)
         for i in range(per_class):
             colour = (80 * c, 255 - 80 * c, 10 * i)
-            Image.new("RGB", (20, 20), colour).save(root / f"class{c}" / f"{i}.{'png' if i % 2 else 'jpg'}")
+            Image.new("RGB", (size, size + 4), colour).save(root / f"class{c}" / f"{i}.{'png' if i % 2 else 'jpg'}")
 
 
-def test_image_folder_with_train_and_test(tmp_path: Path) -> None:
-    _write_images(tmp_path / "train")
-    _write_images(tmp_path / "test", per_class=2)
-    data = load_dataset(str(tmp_path), image_size=10)
-    assert data.x_train.shape == (12, 10, 10, 3) and data.x_test.shape == (6, 10, 10, 3)
-    assert data.num_classes == 3
+def test_image_folder_holds_only_its_file_list(tmp_path: Path) -> None:
+    write_images(tmp_path / "train")
+    write_images(tmp_path / "val", per_class=2)
+    data = open_dataset(str(tmp_path))
+    assert (len(data.train), len(data.test), data.num_classes, data.channels) == (12, 6, 3, 3)
+    assert data.encoded and data.image_size is None
+    path, label = data.train[5]
+    assert path.endswith(("class1/1.png", "class1\\1.png")) and label == 1
 
 
-def test_unreadable_image_is_named(tmp_path: Path) -> None:
-    _write_images(tmp_path)
-    broken = tmp_path / "class1" / "broken.png"
+def test_unreadable_image_is_named_when_decoded(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.png"
     broken.write_bytes(b"not a png")
     with pytest.raises(DataError, match=r"broken\.png.*unreadable"):
-        load_dataset(str(tmp_path), image_size=8)
+        to_pil(str(broken), 1.0)
 
 
 def test_missing_path_and_remote_uri_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="nothing-here.*not found"):
-        load_dataset(str(tmp_path / "nothing-here"))
+        open_dataset(str(tmp_path / "nothing-here"))
     with pytest.raises(DataError, match="gs://"):
-        load_dataset("gs://bucket/data.npz")
+        open_dataset("gs://bucket/data.npz")

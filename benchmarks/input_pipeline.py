@@ -1,0 +1,138 @@
+"""Input pipeline: decode + augment throughput with Grain workers, and a trial's memory vs dataset size.
+
+``python -m benchmarks.input_pipeline [--images 512] [--size 256] [--crop 224] [--json]``
+
+1. ``pilImagesPerSec``: the peer, a single-process loop over a generated JPEG folder doing the same
+   work as a worker (PIL decode, random-resized crop, flip, normalise), in this run.
+2. ``imagesPerSec``: the trainer's Grain stream over the same folder with 1 and 2 worker processes
+   (timed from the first batch, so worker start-up is not counted).
+3. ``peakRssMb``: peak resident memory of a short image-classifier trial (its own process) on a
+   generated folder, 1× and 10× larger; with streaming input it should not grow with the folder.
+
+The last line is JSON with ``--json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from search_spaces.mnasnet import block
+
+CLASSES = 4
+TRIAL_ARCH = {"stem": 8, "head": 16, "blocks": [block(1, "mbconv", 1, 3, 0.0, 8, 2)]}
+
+
+def write_jpeg_folder(root: Path, images: int, size: int, seed: int = 0) -> Path:
+    """`images` smooth random JPEGs (size×size) in CLASSES class folders: decode cost like photos, not noise."""
+    rng = np.random.default_rng(seed)
+    for i in range(images):
+        folder = root / f"class{i % CLASSES}"
+        folder.mkdir(parents=True, exist_ok=True)
+        coarse = Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)).resize((size, size), Image.BICUBIC)
+        pixels = np.clip(np.asarray(coarse, np.int16) + rng.integers(-12, 12, (size, size, 3)), 0, 255)
+        Image.fromarray(pixels.astype(np.uint8)).save(folder / f"{i:06d}.jpg", quality=90)
+    return root
+
+
+def pil_images_per_sec(root: Path, crop: int) -> float:
+    """The peer: one process, one image after another, the same preprocessing as a worker."""
+    from trainers_jax.data import open_dataset  # noqa: PLC0415
+    from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
+
+    data = open_dataset(str(root))
+    preprocess = Preprocess(crop, data.mean, data.std, data.scale, imagenet=True)
+    rng = np.random.default_rng(0)
+    start = time.perf_counter()
+    for index in range(len(data.train)):
+        preprocess(data.train[index], rng)
+    return len(data.train) / (time.perf_counter() - start)
+
+
+def grain_images_per_sec(root: Path, crop: int, workers: int, batch_size: int = 16) -> float:
+    from trainers_jax.data import open_dataset  # noqa: PLC0415
+    from trainers_jax.input_pipeline import Stream, train_batches  # noqa: PLC0415
+    from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
+
+    data = open_dataset(str(root))
+    preprocess = Preprocess(crop, data.mean, data.std, data.scale, imagenet=True)
+    batches = train_batches(data.train, preprocess, Stream(batch_size, workers=workers), seed=0)
+    try:
+        for _ in range(2 * max(1, workers)):  # every worker started (they take batches in turn) and warm
+            next(batches)
+        count = max(1, len(data.train) // batch_size)
+        start = time.perf_counter()
+        for _ in range(count):
+            next(batches)
+        return count * batch_size / (time.perf_counter() - start)
+    finally:
+        batches.close()
+
+
+def trial_peak_rss_mb(root: Path, work: Path) -> float:
+    """Peak RSS (MB) of one short image-classifier trial run in its own process."""
+    from trial.dirs import LocalTrialDir  # noqa: PLC0415
+    from trial.protocol import COMPILATION_CACHE_ENV  # noqa: PLC0415
+
+    trial = LocalTrialDir(work / root.name)
+    trial.path.mkdir(parents=True, exist_ok=True)
+    trial.write_spec({"id": root.name, "stage": "search", "arch": TRIAL_ARCH, "seed": 0,
+                      "trainer": {"prebuilt": "image-classifier"},
+                      "args": {"dataset": str(root), "imageSize": 32, "steps": 6, "evalEvery": 6, "batchSize": 16,
+                               "dataWorkers": 0}})
+    env = {**os.environ, COMPILATION_CACHE_ENV: str(work / f"jax-cache-{root.name}")}  # both runs compile
+    out = subprocess.run([sys.executable, "-m", "benchmarks.input_pipeline", "--run-trial", str(trial.path)],
+                         capture_output=True, text=True, check=True, env=env)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _run_trial_and_print_rss(trial_dir: str) -> None:
+    from trial.runner import run  # noqa: PLC0415
+
+    result = run(trial_dir)
+    if result.status != "succeeded":
+        raise SystemExit(f"trial {trial_dir} {result.status}: {result.message}")
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # Linux: kilobytes
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=512, help="images in the throughput folder")
+    parser.add_argument("--size", type=int, default=256, help="side of the generated JPEGs")
+    parser.add_argument("--crop", type=int, default=224, help="training crop size")
+    parser.add_argument("--memory-images", type=int, default=200, help="images in the 1× memory folder")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    parser.add_argument("--run-trial", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.run_trial:
+        _run_trial_and_print_rss(args.run_trial)
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        folder = write_jpeg_folder(work / "throughput", args.images, args.size)
+        result: dict[str, Any] = {
+            "images": args.images, "imageSize": args.size, "crop": args.crop,
+            "pilImagesPerSec": pil_images_per_sec(folder, args.crop),
+            "imagesPerSec": {str(w): grain_images_per_sec(folder, args.crop, w) for w in (1, 2)},
+        }
+        small = write_jpeg_folder(work / "x1", args.memory_images, 64)
+        large = write_jpeg_folder(work / "x10", 10 * args.memory_images, 64)
+        result["peakRssMb"] = {"1x": trial_peak_rss_mb(small, work / "trials"),
+                               "10x": trial_peak_rss_mb(large, work / "trials")}
+    result["speedup2Workers"] = result["imagesPerSec"]["2"] / result["pilImagesPerSec"]
+    result["rssGrowth10x"] = result["peakRssMb"]["10x"] / result["peakRssMb"]["1x"] - 1
+    print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
