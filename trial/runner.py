@@ -5,11 +5,13 @@ a trainer's exception never escapes as a crash without a reason.
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import sys
 import traceback
+from typing import Mapping
 
 from trial.context import TRIAL_DIR_ENV, TrialContext
 from trial.protocol import FAILED, FAILED_NAN, SUCCEEDED, TrialFailure, TrialResult
@@ -36,6 +38,18 @@ def _check_finite(metrics: dict[str, float]) -> None:
         raise TrialFailure(FAILED_NAN, f"non-finite final metrics: {', '.join(bad)}")
 
 
+def is_primary_replica(env: Mapping[str, str]) -> bool:
+    """Whether this process writes the trial's result: the only one, or the primary replica of a
+    multi-replica Vertex job (``CLUSTER_SPEC`` task workerpool0 #0) or TPU slice (``TPU_WORKER_ID`` 0)."""
+    if env.get("CLUSTER_SPEC"):
+        try:
+            task = json.loads(env["CLUSTER_SPEC"]).get("task", {})
+        except ValueError:
+            return True  # the trainer reports a malformed cluster description itself
+        return task.get("type", "workerpool0") == "workerpool0" and int(task.get("index", 0)) == 0
+    return env.get("TPU_WORKER_ID", "0") == "0"
+
+
 def run(trial_dir: str) -> TrialResult:
     ctx = TrialContext(trial_dir)
     trainer = ctx.spec["trainer"]
@@ -51,7 +65,8 @@ def run(trial_dir: str) -> TrialResult:
     except Exception as exc:  # noqa: BLE001 - every trainer error becomes a recorded failure
         traceback.print_exc()
         result = TrialResult(FAILED, message=f"{type(exc).__name__}: {exc}")
-    ctx.dir.write_result(result)
+    if is_primary_replica(os.environ):
+        ctx.dir.write_result(result)
     return result
 
 
