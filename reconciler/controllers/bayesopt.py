@@ -106,7 +106,8 @@ class BayesOpt(Controller):
     ):
         super().__init__(space, seed, **settings)
         if initial_trials < 2 or candidates < 1 or refit_every < 1 or model_trials < 4:
-            raise ValueError("bayesopt: need initialTrials ≥ 2, candidates ≥ 1, refitEvery ≥ 1, modelTrials ≥ 4")
+            raise ValueError("bayesopt: need initialTrials ≥ 2, candidates ≥ 1, refitEvery ≥ 1, "
+                             "modelTrials ≥ 4")
         self.sizes = cardinalities(space, self.name)
         self.initial_trials = initial_trials
         self.candidates = candidates
@@ -154,7 +155,9 @@ class BayesOpt(Controller):
             return self.history
         return [obs for obs in self.history if float(obs.metrics.get(key, 0.0)) > 0]
 
-    def _training_set(self, key: str, observations: list[Observation]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _training_set(
+        self, key: str, observations: list[Observation]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, y, feasible) that GP `key` is conditioned on: the bounded subset of `observations`.
 
         The objective's y is warped if asked, failed trials counting as the worst value; a constraint's y
@@ -207,7 +210,9 @@ class BayesOpt(Controller):
 
     def _fit_prefix(self, count: int) -> int:
         """How many of `count` observations the hyper-parameters are fitted on (see the module docstring)."""
-        step = self.refit_every if count <= self.model_trials else max(self.refit_every, count // _REFITS_PER_TENFOLD)
+        step = self.refit_every
+        if count > self.model_trials:
+            step = max(step, count // _REFITS_PER_TENFOLD)
         return count - count % step if count >= step else count
 
     def _hyperparameters(self, key: str) -> np.ndarray:
@@ -239,6 +244,7 @@ class BayesOpt(Controller):
         pool = {p for obs in best for p in neighbours(tuple(obs.dna), self.sizes)}
         for obs in best:
             pool.update(mutate(mutate(tuple(obs.dna), self.sizes, rng), self.sizes, rng) for _ in range(50))
-        draws = np.random.default_rng(rng.getrandbits(64)).integers(0, self.sizes, size=(self.candidates, len(self.sizes)))
+        draw = np.random.default_rng(rng.getrandbits(64))  # vectorised: 2,000 × 42 Python draws cost 0.1 s
+        draws = draw.integers(0, self.sizes, (self.candidates, len(self.sizes)))
         pool.update(map(tuple, draws.tolist()))
         return np.array(sorted(pool - seen), dtype=np.int64).reshape(-1, len(self.sizes))
