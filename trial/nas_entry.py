@@ -17,15 +17,12 @@ from typing import Any
 
 from state.records import SEARCH, TRAIN
 from specs.model import NASExperiment
+from trial.fuse import local_path
 
 EXPERIMENT_ARG = "--experiment-file"
 # cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
 HYPERTUNE_FILE_ENV = "CLOUD_ML_HP_METRIC_FILE"
 HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
-
-
-def _fuse(path: str) -> str:
-    return "/gcs/" + path[len("gs://"):] if path.startswith("gs://") else path
 
 
 def report_metric(tag: str, value: float, step: int = 1) -> None:
@@ -66,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-dir", "--job_dir", dest="job_dir", required=True)
     args, _ = parser.parse_known_args(argv)  # Vertex adds flags of its own; they are not ours
 
-    experiment = NASExperiment.model_validate_json(Path(args.experiment_file).read_text(encoding="utf-8"))
+    experiment = NASExperiment.model_validate_json(local_path(args.experiment_file).read_text(encoding="utf-8"))
     trial_id = f"{args.stage}-{int(os.environ.get('CLOUD_ML_TRIAL_ID', '0')):04d}"
-    directory = LocalTrialDir(Path(_fuse(args.job_dir)) / trial_id)
+    directory = LocalTrialDir(local_path(args.job_dir) / trial_id)
     directory.write_spec(trial_spec(experiment, args.stage, trial_id, json.loads(args.nas_params_str)))
     result = run(str(directory.path))
     if result.status != SUCCEEDED:
