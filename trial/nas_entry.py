@@ -1,10 +1,11 @@
 """Entry point of a NasJob trial on Vertex: ``python -m trial.nas_entry``.
 
-Vertex's controller runs the trainer image with ``--nas_params_str`` (the proposed architecture as
-PyGlove decision parameters) and ``--job-dir``; it reads the reward from the hypertune metrics file.
-This entry turns that into the ordinary nasctl protocol: it materialises the architecture from the
-experiment's search space, writes ``trial.json`` into a trial directory under ``--job-dir`` (FUSE
-path), runs the trainer with ``trial.runner``, and reports the reward in hypertune's format.
+Vertex's controller runs the trainer image with nasctl's args (``--experiment-file``, ``--job-dir``,
+``--stage``) plus ``--nas_params_str`` (the proposed architecture as PyGlove decision parameters); it
+reads the reward from the hypertune metrics file. This entry turns that into the ordinary nasctl
+protocol: it materialises the architecture from the experiment's search space, writes ``trial.json``
+into the trial directory ``<job dir>/<stage>-<trial id>`` (a ``/gcs/`` path, see trial.fuse), runs the
+trainer with ``trial.runner``, and reports the reward in hypertune's format.
 """
 from __future__ import annotations
 

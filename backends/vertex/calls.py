@@ -13,7 +13,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from adaptors import gcp
 from specs.model import VertexRetrySpec
@@ -72,3 +72,11 @@ class CallPolicy:
             if found is None:
                 raise
             return found
+
+
+def cancel_job(calls: CallPolicy, cancel: Any, name: str) -> None:
+    """Cancel a job; one that ended meanwhile (a retried cancel, a race) answers 400 and needs nothing more."""
+    try:
+        calls.run(lambda timeout: cancel(name=name, timeout=timeout))
+    except gcp.api_exceptions().BadRequest:  # FAILED_PRECONDITION arrives as HTTP 400 over REST
+        pass

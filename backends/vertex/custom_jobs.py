@@ -13,9 +13,8 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from adaptors import gcp
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
-from backends.vertex.calls import CallPolicy
+from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.requests import custom_job, latency_job, make_job_client, parent, trial_dir_uri
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from trial.dirs import GcsTrialDir
@@ -43,14 +42,6 @@ def timestamp_seconds(timestamp: Any) -> float | None:
     if not timestamp:
         return None
     return timestamp.timestamp()
-
-
-def cancel_job(calls: CallPolicy, cancel: Any, name: str) -> None:
-    """Cancel a job; one that ended meanwhile (a retried cancel, a race) answers 400 and needs nothing more."""
-    try:
-        calls.run(lambda timeout: cancel(name=name, timeout=timeout))
-    except gcp.api_exceptions().BadRequest:  # FAILED_PRECONDITION arrives as HTTP 400 over REST
-        pass
 
 
 def _helper_key(trial_id: str) -> str:

@@ -21,8 +21,8 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from adaptors import gcp
-from backends.vertex.calls import CallPolicy
-from backends.vertex.custom_jobs import LIVE_JOB_STATES, cancel_job, timestamp_seconds
+from backends.vertex.calls import CallPolicy, cancel_job
+from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
 from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, parent
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from state.records import FAILED, PENDING, RUNNING, SUCCEEDED, TrialRecord, SEARCH, TRAIN

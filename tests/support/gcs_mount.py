@@ -2,7 +2,7 @@
 
 On Vertex a job's container sees every bucket under ``/gcs/`` (Cloud Storage FUSE: reads and writes
 go to the bucket). Here the fake GCS server holds the buckets, so this launcher stands in for the
-mount: it copies the buckets named in the command into a private directory, hands it to the job as
+mount: it copies the ``/gcs/`` folders named in the command into a private directory, hands it to the job as
 ``NASCTL_GCS_FUSE_ROOT`` (which nasctl's trial side honours, ``trial.fuse``), mirrors both ways while
 the job runs (files the job writes go up, objects others write come down) and uploads the job's last
 writes before it exits, so the job's outcome is in the bucket by the time the emulator reports it.
@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 GCS_FUSE_ROOT_ENV = "NASCTL_GCS_FUSE_ROOT"
-SYNC_SECONDS = 0.1
-_BUCKET = re.compile(r"/gcs/([a-z0-9][a-z0-9._-]*)/")
+SYNC_SECONDS = 0.25
+_FUSE_PATH = re.compile(r"/gcs/([a-z0-9][a-z0-9._-]*)/(\S*)")
 
 
 def container_entrypoint() -> list[str]:
@@ -31,14 +31,23 @@ def container_entrypoint() -> list[str]:
     return [sys.executable, str(Path(__file__).resolve())]
 
 
-class Mirror:
-    """A directory kept in step with some buckets: object generations and file stats tell who changed what."""
+def mounted_folders(argv: list[str]) -> set[tuple[str, str]]:
+    """(bucket, folder) for each ``/gcs/`` path of the command: the path itself, or a file's folder."""
+    folders = set()
+    for bucket, path in _FUSE_PATH.findall(" ".join(argv)):
+        folder = path.rsplit("/", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+        folders.add((bucket, folder.strip("/")))
+    return folders
 
-    def __init__(self, root: Path, buckets: set[str]):
+
+class Mirror:
+    """A directory kept in step with some bucket folders: object generations and file stats tell who changed what."""
+
+    def __init__(self, root: Path, folders: set[tuple[str, str]]):
         from adaptors.gcp import storage_client  # the fake server's client (STORAGE_EMULATOR_HOST)
 
         self.root, self.client = root, storage_client()
-        self.buckets = {name: self.client.bucket(name) for name in buckets}
+        self.folders = [(name, self.client.bucket(name), prefix) for name, prefix in sorted(folders)]
         self.generations: dict[tuple[str, str], int] = {}
         self.stats: dict[Path, tuple[int, int]] = {}
 
@@ -47,8 +56,8 @@ class Mirror:
         return info.st_mtime_ns, info.st_size
 
     def pull(self) -> None:
-        for name, bucket in self.buckets.items():
-            for blob in self.client.list_blobs(bucket):
+        for name, bucket, prefix in self.folders:
+            for blob in self.client.list_blobs(bucket, prefix=f"{prefix}/" if prefix else None):
                 path = self.root / name / blob.name
                 if self.generations.get((name, blob.name)) == blob.generation or blob.name.endswith("/"):
                     continue
@@ -62,9 +71,10 @@ class Mirror:
                 self.stats[path] = self._stat(path)
 
     def push(self) -> None:
-        for name, bucket in self.buckets.items():
+        for name, bucket, prefix in self.folders:
             base = self.root / name
-            for path in base.rglob("*") if base.exists() else []:
+            folder = base / prefix
+            for path in folder.rglob("*") if folder.exists() else []:
                 if not path.is_file() or path.name.startswith(".") or self.stats.get(path) == self._stat(path):
                     continue
                 stat = self._stat(path)
@@ -77,7 +87,7 @@ class Mirror:
 def main(argv: list[str]) -> int:
     command = [sys.executable if arg == "python" and i == 0 else arg for i, arg in enumerate(argv)]
     mount = Path(os.environ[GCS_FUSE_ROOT_ENV]) / "mounts" / str(os.getpid())
-    mirror = Mirror(mount, set(_BUCKET.findall(" ".join(argv) + " ")))
+    mirror = Mirror(mount, mounted_folders(argv))
     mirror.pull()
     child = subprocess.Popen(command, env={**os.environ, GCS_FUSE_ROOT_ENV: str(mount)})
     while child.poll() is None:
