@@ -41,6 +41,9 @@ TIME_SCALE = 10.0
 FAULT_FRACTION = 0.2
 CRON_SECONDS = 4.0
 APPLY_LIMIT_SECONDS = 1800.0
+# The jobs run on this machine's CPU: XLA's backend optimisations off make the tiny models compile much faster.
+JOB_ENV = {"STORAGE_EMULATOR_HOST": "", "JAX_PLATFORMS": "cpu",
+           "XLA_FLAGS": "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"}
 
 # What the rehearsal changes in the POC spec (besides where state, trials and the API are).
 OVERRIDE: dict[str, Any] = {
@@ -93,19 +96,34 @@ class Applies:
     def __init__(self, spec: Path, env: dict[str, str], log_dir: Path, faults: bool, rng: random.Random):
         self.spec, self.env, self.log_dir, self.faults, self.rng = spec, env, log_dir, faults, rng
         self.started = 0
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    @property
+    def running(self) -> list[subprocess.Popen[bytes]]:
+        return [process for process in self.processes if process.poll() is None]
 
     def _start(self) -> subprocess.Popen[bytes]:
         self.started += 1
         log = (self.log_dir / f"apply-{self.started}.log").open("wb")
-        return subprocess.Popen([sys.executable, "-m", "nasctl.cli", "apply", "-f", str(self.spec), "--yes"],
-                                cwd=self.log_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
+        process = subprocess.Popen([sys.executable, "-m", "nasctl.cli", "apply", "-f", str(self.spec), "--yes"],
+                                   cwd=self.log_dir, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        self.processes.append(process)
+        return process
 
     def run_to_end(self) -> int:
         """Apply until one apply exits 0 (the experiment ended); returns its exit code."""
         deadline = time.monotonic() + APPLY_LIMIT_SECONDS
         kill_at = time.monotonic() + self.rng.uniform(5, 20) if self.faults else None
         main, cron, next_cron = self._start(), None, time.monotonic() + CRON_SECONDS
+        try:
+            return self._supervise(main, cron, next_cron, kill_at, deadline)
+        finally:
+            for process in self.running:
+                process.kill()
+
+    def _supervise(self, main: subprocess.Popen[bytes], cron: subprocess.Popen[bytes] | None, next_cron: float,
+                   kill_at: float | None, deadline: float) -> int:
         while time.monotonic() < deadline:
             code = main.poll()
             if code == 0:
@@ -190,21 +208,25 @@ def _metrics(record: Any, work_dir: Path, bucket: str) -> dict[str, float]:
     return result.metrics if result else {}
 
 
-def run(shapes: list[str], faults: bool) -> dict[str, Any]:
+def run(shapes: list[str], faults: bool, work_dir: Path | None = None) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
     from tests.support.gcs_mount import container_entrypoint  # noqa: PLC0415 - the test harness's parts
     from tests.support.gcs_server import fake_gcs_server  # noqa: PLC0415
     from vertex_emulator import VertexEmulator  # noqa: PLC0415
 
-    saved = os.environ.get("STORAGE_EMULATOR_HOST")
-    with tempfile.TemporaryDirectory(prefix="vertex-rehearsal-") as tmp, fake_gcs_server(Path(tmp)) as gcs_url:
-        os.environ["STORAGE_EMULATOR_HOST"] = gcs_url  # for this process, the applies and the jobs alike
-        try:
-            return _run_on(shapes, faults, Path(tmp), container_entrypoint(), VertexEmulator)
-        finally:
-            os.environ.pop("STORAGE_EMULATOR_HOST")
-            if saved is not None:
-                os.environ["STORAGE_EMULATOR_HOST"] = saved
+    saved = {key: os.environ.get(key) for key in JOB_ENV}
+    with tempfile.TemporaryDirectory(prefix="vertex-rehearsal-") as tmp:
+        root = work_dir or Path(tmp)
+        root.mkdir(parents=True, exist_ok=True)
+        with fake_gcs_server(root) as gcs_url:
+            os.environ.update({**JOB_ENV, "STORAGE_EMULATOR_HOST": gcs_url})  # this process, the applies, the jobs
+            try:
+                return _run_on(shapes, faults, root, container_entrypoint(), VertexEmulator)
+            finally:
+                for key, value in saved.items():
+                    os.environ.pop(key, None)
+                    if value is not None:
+                        os.environ[key] = value
 
 
 def _run_on(shapes: list[str], faults: bool, tmp: Path, entrypoint: list[str], emulator_class: Any) -> dict[str, Any]:
@@ -237,8 +259,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--faults", action="store_true", help="503s on 20 %% of calls, apply killed, cron applies")
     parser.add_argument("--shape", choices=sorted(SHAPES), action="append", help="default: both")
     parser.add_argument("--json", action="store_true", help="print the result as JSON on the last line")
+    parser.add_argument("--work-dir", type=Path, help="keep logs, job outputs and the mounts here (default: a temp dir)")
     args = parser.parse_args(argv)
-    result = run(args.shape or list(SHAPES), args.faults)
+    result = run(args.shape or list(SHAPES), args.faults, args.work_dir)
     if args.json:
         print(json.dumps(result))
     else:

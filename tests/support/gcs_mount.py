@@ -23,6 +23,9 @@ from pathlib import Path
 
 GCS_FUSE_ROOT_ENV = "NASCTL_GCS_FUSE_ROOT"
 SYNC_SECONDS = 0.25
+# Folders only their own trial writes (its checkpoints): pulled when the job starts (a restarted worker resumes
+# from them), not while it runs, which keeps the mirror cheap when many trials share a folder.
+WRITER_ONLY = ("checkpoints",)
 _FUSE_PATH = re.compile(r"/gcs/([a-z0-9][a-z0-9._-]*)/(\S*)")
 
 
@@ -55,11 +58,13 @@ class Mirror:
         info = path.stat()
         return info.st_mtime_ns, info.st_size
 
-    def pull(self) -> None:
+    def pull(self, skip: tuple[str, ...] = ()) -> None:
+        """Bring down what changed in the bucket, except objects under a `skip` folder name."""
         for name, bucket, prefix in self.folders:
             for blob in self.client.list_blobs(bucket, prefix=f"{prefix}/" if prefix else None):
                 path = self.root / name / blob.name
-                if self.generations.get((name, blob.name)) == blob.generation or blob.name.endswith("/"):
+                if (self.generations.get((name, blob.name)) == blob.generation or blob.name.endswith("/")
+                        or any(f"/{folder}/" in blob.name for folder in skip)):
                     continue
                 if path.exists() and self.stats.get(path) != self._stat(path):
                     continue  # changed here too: this side's write wins (pushed next)
@@ -73,15 +78,18 @@ class Mirror:
     def push(self) -> None:
         for name, bucket, prefix in self.folders:
             base = self.root / name
-            folder = base / prefix
-            for path in folder.rglob("*") if folder.exists() else []:
-                if not path.is_file() or path.name.startswith(".") or self.stats.get(path) == self._stat(path):
-                    continue
-                stat = self._stat(path)
-                blob = bucket.blob(path.relative_to(base).as_posix())
-                blob.upload_from_filename(str(path))
-                self.generations[(name, blob.name)] = blob.generation
-                self.stats[path] = stat
+            for directory, _, files in os.walk(base / prefix):  # folders a job removes meanwhile are skipped
+                for path in (Path(directory) / file for file in files if not file.startswith(".")):
+                    try:
+                        stat = self._stat(path)
+                        if self.stats.get(path) == stat:
+                            continue
+                        blob = bucket.blob(path.relative_to(base).as_posix())
+                        blob.upload_from_filename(str(path))
+                    except FileNotFoundError:
+                        continue  # a temporary file the job removed before it went up (as with a real mount)
+                    self.generations[(name, blob.name)] = blob.generation
+                    self.stats[path] = stat
 
 
 def main(argv: list[str]) -> int:
@@ -93,7 +101,7 @@ def main(argv: list[str]) -> int:
     while child.poll() is None:
         time.sleep(SYNC_SECONDS)
         mirror.push()
-        mirror.pull()
+        mirror.pull(skip=WRITER_ONLY)
     mirror.push()
     return child.returncode
 
