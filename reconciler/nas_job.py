@@ -42,12 +42,19 @@ def _jobs_record(experiment: ExperimentRecord) -> NasJobsRecord:
     return NasJobsRecord.from_summary(experiment.stages.get(SEARCH, {}).get("summary", {}))
 
 
-def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str, failure_budget: int) -> None:
+def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str, job_generation: str,
+            failure_budget: int) -> None:
+    """The pass's outcome; the observed generation is the one the NasJob runs: Vertex cannot change a NasJob."""
     experiment.phase, condition = _phase(status, failure_budget)
     experiment.conditions = [condition]
-    experiment.observed_generation = generation
-    experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {"nasJob": status.job, "state": status.state,
-                                                                          "jobs": status.jobs}}}
+    if job_generation != generation:
+        experiment.conditions.append(Condition(
+            "SpecApplied", "False", "NasJobKeepsItsSpec",
+            f"{status.job} runs the spec of generation {job_generation}: Vertex cannot change a NasJob, so generation "
+            f"{generation} applies only to a NasJob created after it (a resume past the 14-day limit)"))
+    experiment.observed_generation = job_generation
+    experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {
+        "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation}}}
 
 
 class NasJobReconciler:
@@ -82,15 +89,17 @@ class NasJobReconciler:
                                                                                    "intent": jobs.intent}}
             save_experiment(self.store, state)
 
+        recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
         status = self.search.reconcile(self.space.to_json_str(), _jobs_record(state.experiment), record_intent)
+        job_generation = self.generation if status.created else recorded_generation or self.generation
         state.trials = {record.id: record for record in trial_records(status, self.space)}
         save_trials(self.store, state)
         budget = self.experiment.spec.search.failure_budget
-        _record(state.experiment, status, self.generation, budget)
+        _record(state.experiment, status, self.generation, job_generation, budget)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
             self.search.stop(NasJobsRecord(status.jobs))
         save_experiment(self.store, state)
-        plan = Plan(generation=self.generation, observed_generation=self.generation, phase=state.experiment.phase,
+        plan = Plan(generation=self.generation, observed_generation=job_generation, phase=state.experiment.phase,
                     condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
                     next_condition=state.experiment.conditions[0])
         if status.created:

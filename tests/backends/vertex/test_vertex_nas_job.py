@@ -133,3 +133,18 @@ def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) ->
     assert result.state.experiment.conditions[0].reason == "TooManyFailedTrials"
     assert _wait_state(vertex, job, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
     assert json.dumps(result.state.experiment.to_json())  # recorded as usual
+
+
+def test_a_changed_spec_is_not_reported_as_observed_while_the_nas_job_keeps_the_old_one(vertex, gcs_bucket) -> None:
+    first = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=20,
+                              parallel=1)
+    created = _reconciler(first).run_pass()
+    changed = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=30,
+                                parallel=1)
+    again = _reconciler(changed)
+    result = again.run_pass()
+    experiment = result.state.experiment
+    assert experiment.observed_generation == created.state.experiment.observed_generation != again.generation
+    assert result.plan.observed_generation != result.plan.generation
+    assert [c.reason for c in experiment.conditions][1:] == ["NasJobKeepsItsSpec"]
+    assert len(_nas_jobs(vertex)) == 1
