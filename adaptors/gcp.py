@@ -79,3 +79,20 @@ def parse_gs_uri(uri: str) -> tuple[str, str]:
     if not bucket:
         raise ValueError(f"gs:// location without a bucket: {uri!r}")
     return bucket, prefix.strip("/")
+
+
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """Errors worth retrying on a Google API call: 429, 500, 502, 503, 504, deadlines and dropped connections."""
+    exceptions = api_exceptions()
+    from requests import exceptions as http  # noqa: PLC0415 - the REST transport's own errors
+
+    return (exceptions.TooManyRequests, exceptions.InternalServerError, exceptions.BadGateway,
+            exceptions.ServiceUnavailable, exceptions.GatewayTimeout, exceptions.DeadlineExceeded,
+            http.ConnectionError, http.Timeout)
+
+
+def timeout_errors() -> tuple[type[BaseException], ...]:
+    """The transient errors after which the request may still be executing (the caller stopped waiting)."""
+    from requests import exceptions as http  # noqa: PLC0415
+
+    return api_exceptions().DeadlineExceeded, api_exceptions().GatewayTimeout, http.Timeout

@@ -13,7 +13,7 @@ import typer
 from nasctl import render
 from state.records import PHASE_FAILED, PHASE_SUCCEEDED
 from reconciler.session import Session, spec_files
-from state.store import StateError
+from state.store import StateError, lease_for_poll
 from specs.loader import SpecError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -133,7 +133,8 @@ def apply(file: Path = SpecOption,
         if not typer.confirm("Apply this plan?"):
             render.console.print("Cancelled; nothing was changed.")
             raise typer.Exit(1)
-    with session.store.locked() as lock, ApplyProgress(session.experiment, enabled=progress) as bar:
+    lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
+    with session.store.locked(lease_seconds=lease) as lock, ApplyProgress(session.experiment, enabled=progress) as bar:
         try:
             result = (reconciler.run_pass() if once else
                       reconciler.run(lock, session.experiment.spec.backend.poll_seconds, on_pass=bar.update))

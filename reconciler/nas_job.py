@@ -11,10 +11,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Callable
 
 from reconciler.apply import PassResult, run_until_terminal
-from backends.vertex.nas_search import NasSearchStatus, VertexNasSearch, trial_records
+from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.plan import CREATE, Action, Plan
 from state.records import (
-    SEARCH,
+    FAILED, SEARCH,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
 )
 from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
@@ -30,7 +30,11 @@ _FAILED_JOB_STATES = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPI
 NAS_JOB_ID = "nasjob"
 
 
-def _phase(status: NasSearchStatus) -> tuple[str, Condition]:
+def _phase(status: NasSearchStatus, failure_budget: int) -> tuple[str, Condition]:
+    failed = [t for t in status.trials if t.stage == SEARCH and t.status == FAILED]
+    if len(failed) > failure_budget:
+        return PHASE_FAILED, Condition("Failed", "True", "TooManyFailedTrials",
+                                       f"{len(failed)} failed search trials exceed maxFailedTrials={failure_budget}")
     if status.finished:
         return PHASE_SUCCEEDED, Condition("Succeeded", "True", "NasJobSucceeded", status.job)
     if status.state in _FAILED_JOB_STATES:
@@ -38,12 +42,23 @@ def _phase(status: NasSearchStatus) -> tuple[str, Condition]:
     return PHASE_RUNNING, Condition("Running", "True", "NasJobRunning", f"{status.job}: {status.state}")
 
 
-def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str) -> None:
-    experiment.phase, condition = _phase(status)
+def _jobs_record(experiment: ExperimentRecord) -> NasJobsRecord:
+    return NasJobsRecord.from_summary(experiment.stages.get(SEARCH, {}).get("summary", {}))
+
+
+def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str, job_generation: str,
+            failure_budget: int) -> None:
+    """The pass's outcome; the observed generation is the one the NasJob runs: Vertex cannot change a NasJob."""
+    experiment.phase, condition = _phase(status, failure_budget)
     experiment.conditions = [condition]
-    experiment.observed_generation = generation
-    experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {"nasJob": status.job, "state": status.state,
-                                                                          "jobs": status.jobs}}}
+    if job_generation != generation:
+        experiment.conditions.append(Condition(
+            "SpecApplied", "False", "NasJobKeepsItsSpec",
+            f"{status.job} runs the spec of generation {job_generation}: Vertex cannot change a NasJob, so generation "
+            f"{generation} applies only to a NasJob created after it (a resume past the 14-day limit)"))
+    experiment.observed_generation = job_generation
+    experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {
+        "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation}}}
 
 
 class NasJobReconciler:
@@ -69,7 +84,7 @@ class NasJobReconciler:
         plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
                     phase=state.experiment.phase, next_phase=state.experiment.phase,
                     recorded_phase=state.experiment.phase)
-        if not self.search.jobs():
+        if not self.search.jobs(_jobs_record(state.experiment)):
             algorithm = self.experiment.spec.search.algorithm
             plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})"))
             plan.phase = PHASE_PENDING
@@ -77,12 +92,23 @@ class NasJobReconciler:
 
     def run_pass(self) -> PassResult:
         state = self.load()
-        status = self.search.reconcile(self.space.to_json_str())
+
+        def record_intent(jobs: NasJobsRecord) -> None:
+            state.experiment.stages[SEARCH] = {"phase": PHASE_PENDING, "summary": {"jobs": jobs.jobs,
+                                                                                   "intent": jobs.intent}}
+            save_experiment(self.store, state)
+
+        recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
+        status = self.search.reconcile(self.space.to_json_str(), _jobs_record(state.experiment), record_intent)
+        job_generation = self.generation if status.created else recorded_generation or self.generation
         state.trials = {record.id: record for record in trial_records(status, self.space)}
         save_trials(self.store, state)
-        _record(state.experiment, status, self.generation)
+        budget = self.experiment.spec.search.failure_budget
+        _record(state.experiment, status, self.generation, job_generation, budget)
+        if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
+            self.search.stop(NasJobsRecord(status.jobs))
         save_experiment(self.store, state)
-        plan = Plan(generation=self.generation, observed_generation=self.generation, phase=state.experiment.phase,
+        plan = Plan(generation=self.generation, observed_generation=job_generation, phase=state.experiment.phase,
                     condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
                     next_condition=state.experiment.conditions[0], recorded_phase=state.experiment.phase)
         if status.created:

@@ -5,6 +5,7 @@ No registry imports PyGlove, JAX or user code to answer.
 """
 from __future__ import annotations
 
+from backends.vertex.checks import check_vertex
 from reconciler.controllers.registry import check_algorithm
 from search_spaces.registry import check_search_space
 from specs.model import NASExperiment
@@ -19,4 +20,4 @@ def check_references(experiment: NASExperiment) -> list[tuple[tuple[str, ...], s
         (("spec", "trainer", "prebuilt"), check_trainer(spec.trainer)),
         (("spec", "search", "algorithm"), check_algorithm(spec.search.algorithm)),
     ]
-    return [(path, message) for path, message in problems if message]
+    return [(path, message) for path, message in problems if message] + check_vertex(experiment)

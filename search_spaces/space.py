@@ -43,5 +43,7 @@ class SearchSpace:
         return pg.to_json(pg.materialize(self.hyper, dna))
 
     def to_json_str(self) -> str:
-        """PyGlove's serialisation of the space: what Vertex takes as ``search_space_spec``."""
-        return pg.to_json_str(self.hyper)
+        """The space's DNA spec, serialised as Vertex takes ``search_space_spec`` (google/vertex-ai-nas
+        ``vertex_nas_cli.py``: ``pg.search_space(space).to_json_str(hide_default_values=True)``); the
+        service's controller samples DNA from it, and trial DNA decodes against :attr:`dna_spec`."""
+        return self.dna_spec.to_json_str(hide_default_values=True)

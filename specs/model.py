@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
+from specs.vertex import check_accelerator, check_region
+
 API_VERSION = "nasctl.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _MODULE_FUNCTION_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -90,6 +92,8 @@ class VertexResourcesSpec(SpecModel):
         None, gt=0, description="Expected hours per trial, for the cost preview (measured hours win once trials finish)."
     )
 
+    _known_accelerator = field_validator("accelerator_type")(check_accelerator)
+
     @model_validator(mode="after")
     def _accelerator_consistent(self) -> "VertexResourcesSpec":
         if (self.accelerator_type is None) != (self.accelerator_count == 0):
@@ -103,6 +107,15 @@ class PriceOverridesSpec(SpecModel):
     machines: dict[str, float] = Field(default_factory=dict, description="{machine type: USD per hour}.")
     accelerators: dict[str, float] = Field(default_factory=dict, description="{accelerator: USD per hour}.")
     nas_multiplier: float | None = Field(None, gt=0, description="Factor on trial-hours billed inside a NasJob.")
+
+
+class VertexRetrySpec(SpecModel):
+    """Deadlines and retries of Vertex API calls (transient 429/5xx errors and stalled connections)."""
+
+    call_timeout_seconds: float = Field(60.0, gt=0, description="Deadline of one attempt of one call.")
+    initial_backoff_seconds: float = Field(1.0, gt=0, description="First wait before a retry; doubles each time.")
+    max_backoff_seconds: float = Field(30.0, gt=0, description="Longest wait between two attempts.")
+    total_seconds: float = Field(600.0, gt=0, description="Give up on a call after this long.")
 
 
 class VertexBackendSpec(SpecModel):
@@ -123,6 +136,9 @@ class VertexBackendSpec(SpecModel):
     prices: PriceOverridesSpec = Field(default_factory=PriceOverridesSpec, description="Overrides of the price catalog.")
     api_endpoint: str | None = Field(None, description="Vertex API endpoint override (private endpoints, tests).")
     poll_seconds: float = Field(60.0, gt=0, description="How often `apply` polls Vertex jobs.")
+    retry: VertexRetrySpec = Field(default_factory=VertexRetrySpec, description="Deadlines and retries of API calls.")
+
+    _known_region = field_validator("region")(check_region)
 
     @field_validator("staging_uri")
     @classmethod

@@ -198,7 +198,10 @@ class GcsStore(StateStore):
         try:
             generation = self._write(LOCK_KEY, payload, if_generation=int(lease.token))
         except PreconditionFailed:
-            raise LockHeld(self.read_lock() or lease) from None
+            current = self._read_raw(LOCK_KEY)
+            if current is not None and dumps(current[0]) == payload:
+                return self._lease_of(*current)  # our renewal landed and its retry saw 412: still ours
+            raise LockHeld(self._lease_of(*current) if current else lease) from None
         return self._lease_of(json.loads(payload), generation)
 
     def release_lock(self, lease: Lease) -> None:

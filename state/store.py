@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
@@ -21,6 +22,13 @@ from contextlib import contextmanager
 
 LOCK_KEY = "lock.json"
 DEFAULT_LEASE_SECONDS = 60.0
+LEASE_POLLS = 5  # a lease outlasts this many poll intervals
+HEARTBEATS_PER_LEASE = 4  # the heartbeat renews this often per lease, so one or two lost renewals cost nothing
+
+
+def lease_for_poll(poll_seconds: float) -> float:
+    """A lease well above the poll interval (a pass plus its sleep never outlives it)."""
+    return max(DEFAULT_LEASE_SECONDS, LEASE_POLLS * poll_seconds)
 
 
 class StateError(Exception):
@@ -126,21 +134,54 @@ class StateStore(ABC):
     @contextmanager
     def locked(self, holder: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Iterator["LockHandle"]:
         handle = LockHandle(self, self.acquire_lock(holder or default_holder(), lease_seconds), lease_seconds)
+        handle.start_heartbeat()
         try:
             yield handle
         finally:
+            handle.stop_heartbeat()
             self.release_lock(handle.lease)
 
 
 class LockHandle:
-    """A held lease that the reconcile loop renews between passes."""
+    """A held lease, renewed by a heartbeat thread independent of the reconcile loop's passes and sleeps
+    (a slow pass or a long poll never lets it lapse); :meth:`renew` tells the loop whether it still holds it."""
 
     def __init__(self, store: StateStore, lease: Lease, lease_seconds: float):
         self.store, self.lease, self.lease_seconds = store, lease, lease_seconds
+        self._guard = threading.Lock()
+        self._stopped = threading.Event()
+        self._lost: LockHeld | None = None
+        self._thread: threading.Thread | None = None
+
+    def start_heartbeat(self) -> None:
+        self._thread = threading.Thread(target=self._beat, name="nasctl-lock-heartbeat", daemon=True)
+        self._thread.start()
+
+    def stop_heartbeat(self) -> None:
+        self._stopped.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        while not self._stopped.wait(self.lease_seconds / HEARTBEATS_PER_LEASE):
+            try:
+                self._renew_now()
+            except LockHeld as lost:
+                self._lost = lost
+                return
+            except Exception:  # noqa: BLE001 - a transient store error: the next beat tries again
+                continue
+
+    def _renew_now(self) -> None:
+        with self._guard:
+            self.lease = self.store.renew_lock(self.lease, self.lease_seconds)
 
     def renew(self) -> None:
+        """Raise LockHeld if the lease was lost (taken over); renew now if the heartbeat fell behind."""
+        if self._lost is not None:
+            raise self._lost
         if self.lease.expires_at - time.time() < self.lease_seconds / 2:
-            self.lease = self.store.renew_lock(self.lease, self.lease_seconds)
+            self._renew_now()
 
 
 def encode_lease(lease: Lease) -> dict[str, Any]:

@@ -1,10 +1,11 @@
 """Entry point of a NasJob trial on Vertex: ``python -m trial.nas_entry``.
 
-Vertex's controller runs the trainer image with ``--nas_params_str`` (the proposed architecture as
-PyGlove decision parameters) and ``--job-dir``; it reads the reward from the hypertune metrics file.
-This entry turns that into the ordinary nasctl protocol: it materialises the architecture from the
-experiment's search space, writes ``trial.json`` into a trial directory under ``--job-dir`` (FUSE
-path), runs the trainer with ``trial.runner``, and reports the reward in hypertune's format.
+Vertex's controller runs the trainer image with nasctl's args (``--experiment-file``, ``--job-dir``,
+``--stage``) plus ``--nas_params_str`` (the proposed architecture as PyGlove decision parameters); it
+reads the reward from the hypertune metrics file. This entry turns that into the ordinary nasctl
+protocol: it materialises the architecture from the experiment's search space, writes ``trial.json``
+into the trial directory ``<job dir>/<stage>-<trial id>`` (a ``/gcs/`` path, see trial.fuse), runs the
+trainer with ``trial.runner``, and reports the reward in hypertune's format.
 """
 from __future__ import annotations
 
@@ -17,15 +18,12 @@ from typing import Any
 
 from state.records import SEARCH, TRAIN
 from specs.model import NASExperiment
+from trial.fuse import local_path
 
 EXPERIMENT_ARG = "--experiment-file"
 # cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
 HYPERTUNE_FILE_ENV = "CLOUD_ML_HP_METRIC_FILE"
 HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
-
-
-def _fuse(path: str) -> str:
-    return "/gcs/" + path[len("gs://"):] if path.startswith("gs://") else path
 
 
 def report_metric(tag: str, value: float, step: int = 1) -> None:
@@ -66,9 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job-dir", "--job_dir", dest="job_dir", required=True)
     args, _ = parser.parse_known_args(argv)  # Vertex adds flags of its own; they are not ours
 
-    experiment = NASExperiment.model_validate_json(Path(args.experiment_file).read_text(encoding="utf-8"))
+    experiment = NASExperiment.model_validate_json(local_path(args.experiment_file).read_text(encoding="utf-8"))
     trial_id = f"{args.stage}-{int(os.environ.get('CLOUD_ML_TRIAL_ID', '0')):04d}"
-    directory = LocalTrialDir(Path(_fuse(args.job_dir)) / trial_id)
+    directory = LocalTrialDir(local_path(args.job_dir) / trial_id)
     directory.write_spec(trial_spec(experiment, args.stage, trial_id, json.loads(args.nas_params_str)))
     result = run(str(directory.path))
     if result.status != SUCCEEDED:

@@ -1,4 +1,4 @@
-"""Trial process entry point: ``python -m trial.runner TRIAL_DIR``.
+"""Trial process entry point: ``python -m trial.runner TRIAL_DIR`` (a ``/gcs/`` path on Vertex, see trial.fuse).
 
 Runs the trainer named in trial.json and always leaves a result.json with a classified status:
 a trainer's exception never escapes as a crash without a reason.
@@ -14,6 +14,7 @@ import traceback
 from typing import Mapping
 
 from trial.context import TRIAL_DIR_ENV, TrialContext
+from trial.fuse import local_path
 from trial.protocol import FAILED, FAILED_NAN, SUCCEEDED, TrialFailure, TrialResult
 from trial.trainers import resolve_trainer
 
@@ -74,7 +75,7 @@ def main() -> int:
     if len(sys.argv) != 2:
         print("usage: python -m trial.runner TRIAL_DIR", file=sys.stderr)
         return 2
-    result = run(sys.argv[1])
+    result = run(str(local_path(sys.argv[1])))
     return 0 if result.status == SUCCEEDED else 1
 
 

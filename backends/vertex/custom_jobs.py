@@ -1,8 +1,10 @@
 """Vertex backend with one of our controllers: every trial the reconciler proposes is a CustomJob.
 
-Adoption: every job carries ``nasctl-exp`` and ``nasctl-key`` (the trial's deterministic id) labels.
-``launch`` first lists jobs with that key and adopts a live one, so a crash between launching a job
-and recording it never starts a second copy. ``observe`` costs one request per unfinished trial
+Adoption: every job carries ``nasctl-id`` (the experiment's identity: its state location and name)
+and ``nasctl-key`` (the trial's deterministic id) labels. ``launch`` first lists jobs with both and
+adopts a live one, so a crash between launching a job and recording it never starts a second copy,
+and a same-named experiment elsewhere never adopts this one's jobs. Every call has a deadline and
+retries (calls.py); a create that failed transiently is looked up by its labels before it is retried. ``observe`` costs one request per unfinished trial
 (a GET of the job it knows, else a label-filtered list), bounded by the stage's parallelTrials.
 """
 from __future__ import annotations
@@ -12,8 +14,9 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
+from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.requests import custom_job, latency_job, make_job_client, parent, trial_dir_uri
-from backends.vertex.labels import KEY_LABEL, job_key, job_labels, label_filter
+from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from trial.dirs import GcsTrialDir
 from state.records import SEARCH, TRAIN
 from specs.model import NASExperiment, VertexBackendSpec
@@ -53,6 +56,8 @@ class VertexCustomJobBackend(Backend):
             raise ValueError("VertexCustomJobBackend needs a backend of type vertex")
         self.spec = spec
         self.experiment = experiment.metadata.name
+        self.identity = experiment_identity(experiment.spec.state_uri, self.experiment)
+        self.calls = CallPolicy.from_spec(spec.retry)
         self._timeouts = {SEARCH: experiment.spec.search.timeout_seconds,
                           TRAIN: experiment.spec.train.timeout_seconds if experiment.spec.train else None}
         self._given_client = client
@@ -81,10 +86,10 @@ class VertexCustomJobBackend(Backend):
         """The newest job of this trial: by the name we know, else by its key label."""
         name = self._jobs.get(trial_id)
         if name is not None:
-            return self._client.get_custom_job(name=name)
-        key = job_key(self.experiment, trial_id)
-        jobs = list(self._client.list_custom_jobs(request={"parent": parent(self.spec),
-                                                           "filter": label_filter({KEY_LABEL: key})}))
+            return self.calls.run(lambda timeout: self._client.get_custom_job(name=name, timeout=timeout))
+        request = {"parent": parent(self.spec),
+                   "filter": label_filter({IDENTITY_LABEL: self.identity, KEY_LABEL: job_key(self.experiment, trial_id)})}
+        jobs = self.calls.run(lambda timeout: list(self._client.list_custom_jobs(request=request, timeout=timeout)))
         if not jobs:
             return None
         latest = max(jobs, key=lambda job: (timestamp_seconds(job.create_time) or 0.0, job.name))
@@ -98,11 +103,9 @@ class VertexCustomJobBackend(Backend):
             return {"job": existing.name, "trial_dir": self.trial_dir_uri(trial_id), "adopted": True}
         stage = str(trial_spec.get("stage", SEARCH))
         self.trial_dir(trial_id).write_spec(trial_spec)
-        key = job_key(self.experiment, trial_id)
-        job = custom_job(self.spec, self.experiment, trial_id, stage, job_labels(self.experiment, key, stage),
-                         self._timeouts.get(stage))
-        created = self._client.create_custom_job(parent=parent(self.spec), custom_job=job)
-        self._jobs[trial_id] = created.name
+        labels = job_labels(self.experiment, self.identity, job_key(self.experiment, trial_id), stage)
+        job = custom_job(self.spec, self.experiment, trial_id, stage, labels, self._timeouts.get(stage))
+        created = self._create(trial_id, job)
         return {"job": created.name, "trial_dir": self.trial_dir_uri(trial_id)}
 
     def observe(self, trial_id: str) -> TrialObservation:
@@ -145,15 +148,21 @@ class VertexCustomJobBackend(Backend):
         helper = _helper_key(trial_id)
         if self._latest_job(helper) is not None:
             return
-        labels = job_labels(self.experiment, job_key(self.experiment, helper), "latency")
-        created = self._client.create_custom_job(
-            parent=parent(self.spec), custom_job=latency_job(self.spec, self.experiment, trial_id, labels))
-        self._jobs[helper] = created.name
+        labels = job_labels(self.experiment, self.identity, job_key(self.experiment, helper), "latency")
+        self._create(helper, latency_job(self.spec, self.experiment, trial_id, labels))
+
+    def _create(self, key: str, job: "CustomJob") -> "CustomJob":
+        """Create `job` once, even when a create's answer is lost (the retry adopts the job by its labels)."""
+        created = self.calls.create(
+            lambda timeout: self._client.create_custom_job(parent=parent(self.spec), custom_job=job, timeout=timeout),
+            lambda: self._latest_job(key))
+        self._jobs[key] = created.name
+        return created
 
     def stop(self, trial_id: str, reason: str) -> None:
         job = self._latest_job(trial_id)
         if job is not None and job_state(job) in LIVE_JOB_STATES:
-            self._client.cancel_custom_job(name=job.name)
+            cancel_job(self.calls, self._client.cancel_custom_job, job.name)
 
     def signal(self, trial_id: str, stop_signal: StopSignal) -> None:
         self.trial_dir(trial_id).write_stop(stop_signal)

@@ -9,6 +9,7 @@ import hashlib
 import re
 
 EXPERIMENT_LABEL = "nasctl-exp"
+IDENTITY_LABEL = "nasctl-id"  # which experiment: its name *and* where its state lives
 KEY_LABEL = "nasctl-key"
 STAGE_LABEL = "nasctl-stage"
 _MAX = 63
@@ -28,8 +29,14 @@ def job_key(experiment: str, trial_id: str) -> str:
     return label_value(f"{experiment}-{trial_id}")
 
 
-def job_labels(experiment: str, key: str, stage: str) -> dict[str, str]:
-    return {EXPERIMENT_LABEL: label_value(experiment), KEY_LABEL: key, STAGE_LABEL: label_value(stage)}
+def experiment_identity(state_uri: str, experiment: str) -> str:
+    """A stable id of one experiment: the same name in another bucket (or prefix) is another experiment."""
+    return hashlib.sha256(f"{state_uri.rstrip('/')}|{experiment}".encode()).hexdigest()[:20]
+
+
+def job_labels(experiment: str, identity: str, key: str, stage: str) -> dict[str, str]:
+    return {EXPERIMENT_LABEL: label_value(experiment), IDENTITY_LABEL: identity, KEY_LABEL: key,
+            STAGE_LABEL: label_value(stage)}
 
 
 def label_filter(labels: dict[str, str]) -> str:

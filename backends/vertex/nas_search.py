@@ -1,21 +1,30 @@
 """Stage 1 with Vertex's own controller: one NasJob, adopted by label, resumed past the 14-day limit.
 
 ``apply`` is the controller here too: each pass calls :meth:`VertexNasSearch.reconcile`, which finds
-the experiment's NasJob by its ``nasctl-key`` label (creating it if absent), resumes it with
-``resume_nas_job_id`` when the previous job ended at Vertex's 14-day limit, and maps the job's
-trials to nasctl trial statuses. No long-running controller job is needed.
+the experiment's NasJobs, creates the first (or a resumed one with ``resume_nas_job_id`` when the
+previous job ended at Vertex's 14-day limit) and maps the jobs' trials to nasctl trial statuses.
+
+Which jobs belong to this experiment: those labelled with its identity (``nasctl-id``, a hash of
+stateUri and name: a same-named experiment elsewhere is another one) that its state recorded, plus
+the one whose creation the state recorded as intent (``nasctl-key``, fresh for each new job). A job
+from an earlier life of the state (state deleted, same spec applied again) is never adopted: its key
+is not in the new state. The intent is written before the create, and a create whose answer is lost
+is found again by that key, so a crash or a retried call never starts a second NasJob.
 """
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adaptors import gcp
+from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
 from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, parent
-from backends.vertex.labels import EXPERIMENT_LABEL, job_key, job_labels, label_filter, label_value
+from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from state.records import FAILED, PENDING, RUNNING, SUCCEEDED, TrialRecord, SEARCH, TRAIN
 from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec
 
@@ -78,6 +87,18 @@ def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str) -> 
     )
 
 
+@dataclass
+class NasJobsRecord:
+    """What the state records of the search's NasJobs: their names, oldest first, and a pending intent."""
+
+    jobs: list[str] = field(default_factory=list)
+    intent: str | None = None  # the nasctl-key of a NasJob being created
+
+    @classmethod
+    def from_summary(cls, summary: dict[str, Any]) -> NasJobsRecord:
+        return cls(list(summary.get("jobs", [])), summary.get("intent"))
+
+
 class VertexNasSearch:
     def __init__(self, experiment: NASExperiment, client: "JobServiceClient | None" = None,
                  storage_client: "Client | None" = None):
@@ -87,6 +108,8 @@ class VertexNasSearch:
         self.experiment = experiment
         self.backend = backend
         self.name = experiment.metadata.name
+        self.identity = experiment_identity(experiment.spec.state_uri, self.name)
+        self.calls = CallPolicy.from_spec(backend.retry)
         self._given_client = client
         self._storage = storage_client
 
@@ -94,48 +117,60 @@ class VertexNasSearch:
     def _client(self) -> "JobServiceClient":
         return self._given_client or make_job_client(self.backend)
 
-    def _key(self, resumes: int) -> str:
-        return job_key(self.name, SEARCH if resumes == 0 else f"search-r{resumes}")
-
-    def jobs(self) -> list["NasJob"]:
-        """This experiment's NasJobs, oldest first."""
-        request = {"parent": parent(self.backend), "filter": label_filter({EXPERIMENT_LABEL: label_value(self.name)})}
-        jobs = list(self._client.list_nas_jobs(request=request))
+    def labelled_jobs(self) -> list["NasJob"]:
+        """Every NasJob labelled with this experiment's identity, oldest first (this state's or not)."""
+        request = {"parent": parent(self.backend), "filter": label_filter({IDENTITY_LABEL: self.identity})}
+        jobs = self.calls.run(lambda timeout: list(self._client.list_nas_jobs(request=request, timeout=timeout)))
         return sorted(jobs, key=lambda job: (timestamp_seconds(job.create_time) or 0.0, job.name))
 
-    def _request(self, search_space_json: str, resumes: int, resume_from: str | None) -> "NasJob":
+    def jobs(self, record: NasJobsRecord) -> list["NasJob"]:
+        """This state's NasJobs: recorded ones and the one its intent names, oldest first."""
+        return [job for job in self.labelled_jobs()
+                if job.name in record.jobs or (record.intent and job.labels.get(KEY_LABEL) == record.intent)]
+
+    def _request(self, search_space_json: str, key: str, resume_from: str | None) -> "NasJob":
         search, train = self.experiment.spec.search, self.experiment.spec.train
         return nas_job(
             self.backend, self.name, algorithm=search.algorithm, search_space_json=search_space_json,
             metric=self.experiment.spec.reward.metric, max_trials=search.max_trials,
             parallel_trials=search.parallel_trials, max_failed_trials=search.failure_budget,
-            labels=job_labels(self.name, self._key(resumes), SEARCH),
+            labels=job_labels(self.name, self.identity, key, SEARCH),
             train_trials=train.top_n if train else None, train_frequency=train.frequency if train else None,
+            search_timeout_seconds=search.timeout_seconds, train_timeout_seconds=train.timeout_seconds if train else None,
             resume_nas_job_id=resume_from,
         )
 
-    def _create(self, search_space_json: str, jobs: list["NasJob"]) -> NasSearchStatus:
+    def _create(self, search_space_json: str, jobs: list["NasJob"], record: NasJobsRecord,
+                record_intent: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
         resume_from = jobs[-1].name.rsplit("/", 1)[1] if jobs else None
+        key = job_key(self.name, f"search-{uuid.uuid4().hex[:12]}")
+        record_intent(NasJobsRecord([job.name for job in jobs], key))  # intent before action
         self._write_experiment()
-        created = self._client.create_nas_job(parent=parent(self.backend),
-                                              nas_job=self._request(search_space_json, len(jobs), resume_from))
+        request = self._request(search_space_json, key, resume_from)
+
+        def found() -> "NasJob | None":
+            return next((job for job in self.labelled_jobs() if job.labels.get(KEY_LABEL) == key), None)
+
+        created = self.calls.create(lambda timeout: self._client.create_nas_job(
+            parent=parent(self.backend), nas_job=request, timeout=timeout), found)
         return NasSearchStatus(created.name, created.state.name, [j.name for j in jobs] + [created.name],
                                created=True, resumed_from=resume_from)
 
-    def reconcile(self, search_space_json: str) -> NasSearchStatus:
-        """Adopt, create or resume the search's NasJob; then read its trials."""
-        jobs = self.jobs()
+    def reconcile(self, search_space_json: str, record: NasJobsRecord,
+                  record_intent: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
+        """Adopt, create or resume the search's NasJob; then read its trials. `record_intent` saves the
+        state's record of the jobs before a NasJob is created."""
+        jobs = self.jobs(record)
         latest = jobs[-1] if jobs else None
         if latest is None or self._hit_time_limit(latest):
-            status = self._create(search_space_json, jobs)
+            status = self._create(search_space_json, jobs, record, record_intent)
         else:
             status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs])
         status.trials = self.trials(status.jobs)
         return status
 
     def _write_experiment(self) -> None:
-        """The spec the job's trials read (see vertex_nas_trial); written before the job exists."""
-
+        """The spec the job's trials read (see trial.nas_entry); written before the job exists."""
         bucket, path = gcp.parse_gs_uri(nas_experiment_uri(self.backend, self.name))
         client = self._storage or gcp.storage_client()
         client.bucket(bucket).blob(path).upload_from_string(self.experiment.model_dump_json(by_alias=True),
@@ -153,18 +188,20 @@ class VertexNasSearch:
         metric = self.experiment.spec.reward.metric
         views: dict[str, NasTrialView] = {}
         for name in job_names:
-            for detail in self._client.list_nas_trial_details(parent=name):
+            details = self.calls.run(lambda timeout, name=name: list(
+                self._client.list_nas_trial_details(parent=name, timeout=timeout)))
+            for detail in details:
                 for stage, trial in ((SEARCH, detail.search_trial), (TRAIN, detail.train_trial)):
                     if trial.id:
                         view = _trial_view(stage, trial, detail.parameters, metric)
                         views[view.id] = view
         return sorted(views.values(), key=lambda v: (v.stage != SEARCH, v.id))
 
-    def stop(self) -> list[str]:
-        """Cancel the live NasJob, if any; returns what was cancelled."""
-        cancelled = [job.name for job in self.jobs() if job.state.name in LIVE_JOB_STATES]
+    def stop(self, record: NasJobsRecord) -> list[str]:
+        """Cancel this state's live NasJobs; returns what was cancelled."""
+        cancelled = [job.name for job in self.jobs(record) if job.state.name in LIVE_JOB_STATES]
         for name in cancelled:
-            self._client.cancel_nas_job(name=name)
+            cancel_job(self.calls, self._client.cancel_nas_job, name)
         return cancelled
 
 

@@ -4,14 +4,22 @@ Only ``google.cloud.aiplatform_v1`` (the low-level client, ~1.4 s to import; the
 costs ~3 s) and only inside functions, so nothing here slows ``nasctl status``.
 A trial's directory is ``<stagingUri>/<experiment>/<trial id>``; inside the job it is reached
 through Vertex's Cloud Storage FUSE mount at ``/gcs/<bucket>/<path>``.
+
+Every worker pool gives the image only ``args`` (``python -m <module> ...``): the image has no
+entrypoint, so the args are its command, and a test harness can map the image to a local interpreter.
+Every job spec carries an explicit ``scheduling.timeout`` (Vertex's default is 7 days, which would
+kill a long stage-2 trial): the stage's ``timeoutSeconds``, else its ``hoursPerTrial`` with a margin,
+else Vertex's 14-day maximum (what Google's NAS client sets on every trial), never above 14 days.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from adaptors import gcp
+from specs.vertex import MAX_JOB_SECONDS
 from state.records import SEARCH, TRAIN
 from specs.model import VertexBackendSpec, VertexResourcesSpec
+from trial.fuse import fuse_path
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import CustomJob, CustomJobSpec, JobServiceClient, NasJob
@@ -19,6 +27,8 @@ if TYPE_CHECKING:
 TRIAL_MODULE = "trial.runner"  # CustomJob trials (our controllers)
 NAS_TRIAL_MODULE = "trial.nas_entry"  # NasJob trials (Vertex's controllers)
 LATENCY_MODULE = "trainers_jax.latency_calculator"  # measures a trial's saved model, writes its latency.json
+TIMEOUT_MARGIN = 1.5  # a trial may run this much longer than its hoursPerTrial estimate
+MIN_TIMEOUT_SECONDS = 3600.0
 
 
 def make_job_client(backend: VertexBackendSpec) -> "JobServiceClient":
@@ -28,13 +38,6 @@ def make_job_client(backend: VertexBackendSpec) -> "JobServiceClient":
 
 def parent(backend: VertexBackendSpec) -> str:
     return f"projects/{backend.project}/locations/{backend.region}"
-
-
-def fuse_path(gs_uri: str) -> str:
-    """``gs://bucket/a/b`` as seen inside a Vertex job: ``/gcs/bucket/a/b``."""
-    if not gs_uri.startswith("gs://"):
-        raise ValueError(f"expected a gs:// location, got {gs_uri!r}")
-    return "/gcs/" + gs_uri[len("gs://"):]
 
 
 def trial_dir_uri(backend: VertexBackendSpec, experiment: str, trial_id: str) -> str:
@@ -51,25 +54,35 @@ def nas_experiment_uri(backend: VertexBackendSpec, experiment: str) -> str:
     return f"{backend.staging_uri}/{experiment}/nas/experiment.json"
 
 
+def job_timeout_seconds(resources: VertexResourcesSpec, timeout_seconds: float | None) -> int:
+    """The ``scheduling.timeout`` of one trial's job (see the module docstring)."""
+    if timeout_seconds is not None:
+        wanted = timeout_seconds
+    elif resources.hours_per_trial is not None:
+        wanted = max(MIN_TIMEOUT_SECONDS, resources.hours_per_trial * 3600 * TIMEOUT_MARGIN)
+    else:
+        wanted = MAX_JOB_SECONDS
+    return int(min(wanted, MAX_JOB_SECONDS))
+
+
 def _job_spec(backend: VertexBackendSpec, resources: VertexResourcesSpec, module: str, args: list[str], output_uri: str,
               timeout_seconds: float | None) -> "CustomJobSpec":
     v1, duration_pb2 = gcp.aiplatform(), gcp.duration_pb2()
 
-    machine: dict[str, Any] = {"machine_type": resources.machine_type}
+    machine = v1.MachineSpec(machine_type=resources.machine_type)
     if resources.accelerator_type:
-        machine.update(accelerator_type=resources.accelerator_type, accelerator_count=resources.accelerator_count)
+        machine = v1.MachineSpec(machine_type=resources.machine_type, accelerator_type=resources.accelerator_type,
+                                 accelerator_count=resources.accelerator_count)
     spec = v1.CustomJobSpec(
         worker_pool_specs=[v1.WorkerPoolSpec(
-            machine_spec=v1.MachineSpec(**machine), replica_count=1,
-            container_spec=v1.ContainerSpec(image_uri=backend.container_image, command=["python"],
-                                            args=["-m", module, *args]),
+            machine_spec=machine, replica_count=1,
+            container_spec=v1.ContainerSpec(image_uri=backend.container_image, args=["python", "-m", module, *args]),
         )],
         base_output_directory=v1.GcsDestination(output_uri_prefix=output_uri),
+        scheduling=v1.Scheduling(timeout=duration_pb2.Duration(seconds=job_timeout_seconds(resources, timeout_seconds))),
     )
     if backend.service_account:
         spec.service_account = backend.service_account
-    if timeout_seconds is not None:
-        spec.scheduling = v1.Scheduling(timeout=duration_pb2.Duration(seconds=int(timeout_seconds)))
     return spec
 
 
@@ -94,38 +107,47 @@ def latency_job(backend: VertexBackendSpec, experiment: str, trial_id: str, labe
     return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}-latency"[:128], job_spec=spec, labels=labels)
 
 
+def vertex_failure_limit(failure_budget: int) -> int:
+    """``max_failed_trial_count`` for nasctl's budget: Vertex fails the job *at* that many failures (0 means
+    "the service chooses"), nasctl fails an experiment *above* its budget; so a budget of 0 is a limit of 1."""
+    return failure_budget + 1
+
+
 def nas_job(backend: VertexBackendSpec, experiment: str, *, algorithm: str, search_space_json: str, metric: str,
             max_trials: int, parallel_trials: int, max_failed_trials: int, labels: dict[str, str],
             train_trials: int | None = None, train_frequency: int | None = None,
+            search_timeout_seconds: float | None = None, train_timeout_seconds: float | None = None,
             resume_nas_job_id: str | None = None) -> "NasJob":
     """Stage 1 as one Vertex NasJob driven by Vertex's own controller (REINFORCEMENT_LEARNING, GRID_SEARCH).
 
-    Trials run :mod:`trial.nas_entry`, which reads the experiment from
-    :func:`nas_experiment_uri`, takes the architecture Vertex proposes and reports the reward back.
-    With `train_trials` (the spec's ``train.topN``), stage 2 trains that many of the best inside the same job,
-    every `train_frequency` search trials (``train.frequency``; default: once, after the search).
+    Trials run :mod:`trial.nas_entry`, which reads the experiment from :func:`nas_experiment_uri`, takes
+    the architecture Vertex proposes and reports the reward back. With `train_trials` (``train.topN``),
+    stage 2 trains that many of the best inside the same job (Vertex trains the top
+    ``max_parallel_trial_count``) every `train_frequency` search trials (default: once, after the search).
+    `max_failed_trials` is nasctl's failure budget (see :func:`vertex_failure_limit`). A resumed job
+    (`resume_nas_job_id`) must not repeat the search space, the algorithm or the metric: Vertex takes
+    them from the resumed job (the field's documentation; google/vertex-ai-nas clears them too).
     """
     v1 = gcp.aiplatform()
 
     algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
     output = f"{backend.staging_uri}/{experiment}/nas"
-    spec_file = ["--experiment-file", fuse_path(nas_experiment_uri(backend, experiment))]
-    search_spec = _job_spec(backend, backend.search, NAS_TRIAL_MODULE, [*spec_file, "--stage", SEARCH],
-                            f"{output}/search", None)
-    multi = algo(
-        multi_trial_algorithm=algorithm,
-        metric=algo.MetricSpec(metric_id=metric, goal=algo.MetricSpec.GoalType.MAXIMIZE),
-        search_trial_spec=algo.SearchTrialSpec(search_trial_job_spec=search_spec, max_trial_count=max_trials,
-                                               max_parallel_trial_count=parallel_trials,
-                                               max_failed_trial_count=max_failed_trials),
-    )
+    common = ["--experiment-file", fuse_path(nas_experiment_uri(backend, experiment)), "--job-dir", fuse_path(output)]
+    search_spec = _job_spec(backend, backend.search, NAS_TRIAL_MODULE, [*common, "--stage", SEARCH],
+                            f"{output}/search", search_timeout_seconds)
+    multi = algo(search_trial_spec=algo.SearchTrialSpec(
+        search_trial_job_spec=search_spec, max_trial_count=max_trials, max_parallel_trial_count=parallel_trials,
+        max_failed_trial_count=vertex_failure_limit(max_failed_trials)))
     if train_trials:
-        train_spec = _job_spec(backend, backend.train_resources, NAS_TRIAL_MODULE, [*spec_file, "--stage", TRAIN],
-                               f"{output}/train", None)
+        train_spec = _job_spec(backend, backend.train_resources, NAS_TRIAL_MODULE, [*common, "--stage", TRAIN],
+                               f"{output}/train", train_timeout_seconds)
         multi.train_trial_spec = algo.TrainTrialSpec(
             train_trial_job_spec=train_spec, max_parallel_trial_count=train_trials,
             frequency=train_frequency or max_trials)
-    spec = v1.NasJobSpec(multi_trial_algorithm_spec=multi, search_space_spec=search_space_json)
     if resume_nas_job_id:
-        spec.resume_nas_job_id = resume_nas_job_id
+        spec = v1.NasJobSpec(multi_trial_algorithm_spec=multi, resume_nas_job_id=resume_nas_job_id)
+    else:
+        multi.multi_trial_algorithm = algorithm
+        multi.metric = algo.MetricSpec(metric_id=metric, goal=algo.MetricSpec.GoalType.MAXIMIZE)
+        spec = v1.NasJobSpec(multi_trial_algorithm_spec=multi, search_space_spec=search_space_json)
     return v1.NasJob(display_name=f"nasctl-{experiment}"[:128], nas_job_spec=spec, labels=labels)

@@ -66,7 +66,7 @@ def _vertex_spec(**search: Any) -> NASExperiment:
     experiment = _example("test-drive-vertex.yaml")
     data = experiment.model_dump(by_alias=True)
     data["spec"]["backend"]["search"].update(search)
-    data["spec"]["backend"]["prices"] = {"machines": {"m": 1.0}, "accelerators": {"G": 2.0}}
+    data["spec"]["backend"]["prices"] = {"machines": {"m": 1.0}, "accelerators": {"NVIDIA_L4": 2.0}}
     data["spec"]["search"]["algorithm"] = "random"  # CustomJobs: no NasJob multiplier
     return NASExperiment.model_validate(data)
 
@@ -76,7 +76,7 @@ def _vertex_spec(**search: Any) -> NASExperiment:
        hours=st.floats(0.01, 500, allow_nan=False))
 def test_formulas_hold_for_any_stage(trials: int, parallel: int, gpus: int, hours: float) -> None:
     parallel = min(parallel, trials)
-    experiment = _vertex_spec(machineType="m", acceleratorType="G" if gpus else None,
+    experiment = _vertex_spec(machineType="m", acceleratorType="NVIDIA_L4" if gpus else None,
                               acceleratorCount=gpus, hoursPerTrial=hours)
     data = experiment.model_dump(by_alias=True)
     data["spec"]["search"].update(maxTrials=trials, parallelTrials=parallel)

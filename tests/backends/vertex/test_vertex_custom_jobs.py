@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
 from backends.vertex.custom_jobs import VertexCustomJobBackend
-from backends.vertex.labels import job_key, label_value
+from backends.vertex.labels import experiment_identity, job_key, label_value
 from adaptors.gcp import storage_client
 from specs.model import NASExperiment
 from trial.protocol import StopSignal
@@ -68,13 +68,15 @@ def test_launch_sends_the_custom_job_and_writes_the_trial_spec(backend, server: 
     ref = vertex.launch("search-0000", TRIAL_SPEC)
     (body,) = server.creates("customJobs")
     assert server.requests[-1].path == f"{PARENT}/customJobs"
-    assert body["labels"] == {"nasctl-exp": "demo", "nasctl-key": "demo-search-0000", "nasctl-stage": "search"}
+    identity = experiment_identity(f"gs://{bucket}/state", "demo")
+    assert body["labels"] == {"nasctl-exp": "demo", "nasctl-id": identity, "nasctl-key": "demo-search-0000",
+                              "nasctl-stage": "search"}
     (pool,) = body["jobSpec"]["workerPoolSpecs"]
     assert pool["machineSpec"] == {"machineType": "n1-highmem-16", "acceleratorCount": 2,
                                    "acceleratorType": aiplatform_v1.AcceleratorType.NVIDIA_TESLA_T4.value}
     assert pool["containerSpec"] == {
-        "imageUri": "us-docker.pkg.dev/proj/nasctl/trainer:1", "command": ["python"],
-        "args": ["-m", "trial.runner", f"/gcs/{bucket}/staging/demo/search-0000"]}
+        "imageUri": "us-docker.pkg.dev/proj/nasctl/trainer:1",
+        "args": ["python", "-m", "trial.runner", f"/gcs/{bucket}/staging/demo/search-0000"]}
     assert body["jobSpec"]["serviceAccount"] == "runner@proj.iam.gserviceaccount.com"
     assert body["jobSpec"]["scheduling"]["timeout"] == "600s"
     assert body["jobSpec"]["baseOutputDirectory"]["outputUriPrefix"] == f"gs://{bucket}/staging/demo/search-0000"
@@ -93,7 +95,8 @@ def test_a_crash_between_launch_and_record_adopts_instead_of_duplicating(backend
     assert ref["adopted"] is True
     assert len(server.creates("customJobs")) == 1
     filters = [r.query.get("filter", [""])[0] for r in server.requests if r.method == "GET" and "filter" in r.query]
-    assert 'labels.nasctl-key="demo-search-0000"' in filters
+    identity = experiment_identity(experiment.spec.state_uri, "demo")
+    assert f'labels.nasctl-id="{identity}" AND labels.nasctl-key="demo-search-0000"' in filters
 
 
 def test_status_mapping(backend, server: VertexServer) -> None:

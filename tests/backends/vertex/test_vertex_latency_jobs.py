@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from backends.vertex.labels import experiment_identity
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from adaptors.gcp import storage_client
 from specs.model import NASExperiment
@@ -50,11 +51,11 @@ def test_one_calculator_job_per_trial_with_a_saved_model(server: VertexServer, g
     _save_model(gcs_bucket, "search-0000")
     reconcile_helpers(vertex, ["search-0000", "search-0001"])
     (body,) = server.creates("customJobs")
-    assert body["labels"] == {"nasctl-exp": "demo", "nasctl-key": "demo-search-0000-latency",
-                              "nasctl-stage": "latency"}
+    assert body["labels"] == {"nasctl-exp": "demo", "nasctl-id": experiment_identity(experiment.spec.state_uri, "demo"),
+                              "nasctl-key": "demo-search-0000-latency", "nasctl-stage": "latency"}
     (pool,) = body["jobSpec"]["workerPoolSpecs"]
     assert pool["machineSpec"] == {"machineType": "n1-standard-4"}
-    assert pool["containerSpec"]["args"] == ["-m", "trainers_jax.latency_calculator", f"/gcs/{gcs_bucket}/staging/demo/search-0000"]
+    assert pool["containerSpec"]["args"] == ["python", "-m", "trainers_jax.latency_calculator", f"/gcs/{gcs_bucket}/staging/demo/search-0000"]
 
     reconcile_helpers(VertexCustomJobBackend(experiment), ["search-0000"])  # the next apply: adopts by label
     assert len(server.creates("customJobs")) == 1

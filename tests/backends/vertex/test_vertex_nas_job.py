@@ -1,175 +1,150 @@
-"""Stage 1 as a Vertex NasJob: the request, adoption, resume past 14 days, trial status mapping."""
+"""Stage 1 as a Vertex NasJob, against the Vertex emulator: the request, adoption by experiment identity,
+intent before creation, resume past 14 days as the API wants it, failure limits and cancelling."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
 
+import pyglove as pg
 import pytest
 
-from backends.vertex.nas_search import VertexNasSearch
-from adaptors.gcp import storage_client
-from state.records import FAILED, PENDING, RUNNING, SUCCEEDED
-from specs.model import NASExperiment
-from tests.support.vertex_server import VertexServer
+from backends.vertex.labels import experiment_identity
+from backends.vertex.nas_search import NasJobsRecord, VertexNasSearch
+from reconciler.nas_job import NasJobReconciler
+from search_spaces.registry import build_search_space
+from state.records import EXPERIMENT_KEY, PHASE_FAILED, TRIALS_KEY
+from state.uri import open_store
+from tests.support.vertex_emulated import vertex_experiment
 
-SPACE_JSON = json.dumps({"_type": "pyglove.hyper.OneOf", "candidates": [1, 2, 3]})
-
-
-@pytest.fixture
-def server() -> Iterator[VertexServer]:
-    with VertexServer() as vertex:
-        yield vertex
+MONTH = 30 * 24 * 3600
 
 
-@pytest.fixture
-def bucket(gcs_bucket: str) -> str:
-    return gcs_bucket
+def _reconciler(experiment) -> NasJobReconciler:  # noqa: ANN001
+    return NasJobReconciler(experiment, open_store(experiment.spec.state_uri, experiment.metadata.name))
 
 
-def _experiment(endpoint: str, with_train: bool = True, bucket: str = "bkt") -> NASExperiment:
-    spec = {
-        "stateUri": f"gs://{bucket}/state",
-        "backend": {"type": "vertex", "project": "proj", "region": "us-central1", "apiEndpoint": endpoint,
-                    "containerImage": "img:1", "stagingUri": f"gs://{bucket}/staging",
-                    "search": {"machineType": "n1-highmem-16", "acceleratorType": "NVIDIA_TESLA_T4",
-                               "acceleratorCount": 2},
-                    "train": {"machineType": "n1-highmem-16", "acceleratorType": "NVIDIA_TESLA_T4",
-                              "acceleratorCount": 4}},
-        "searchSpace": {"prebuilt": "mnasnet"}, "trainer": {"prebuilt": "image-classifier"},
-        "reward": {"metric": "reward"},
-        "search": {"algorithm": "REINFORCEMENT_LEARNING", "maxTrials": 2000, "parallelTrials": 10,
-                   "maxFailedTrials": 400},
-    }
-    if with_train:
-        spec["train"] = {"topN": 10, "parallelTrials": 5, "frequency": 50}
-    return NASExperiment.model_validate({"kind": "NASExperiment", "metadata": {"name": "poc"}, "spec": spec})
+def _creates(vertex) -> list[dict]:  # noqa: ANN001
+    return [r.body for r in vertex.requests if r.method == "POST" and r.path.endswith("/nasJobs")]
 
 
-def test_first_pass_creates_the_nas_job(server: VertexServer, bucket: str) -> None:
-    from google.cloud import aiplatform_v1
+def _nas_jobs(vertex) -> list:  # noqa: ANN001
+    return list(vertex.client().list_nas_jobs(parent="projects/proj/locations/us-central1"))
 
-    status = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    assert status.created and status.resumed_from is None
-    (body,) = server.creates("nasJobs")
-    assert body["labels"] == {"nasctl-exp": "poc", "nasctl-key": "poc-search", "nasctl-stage": "search"}
+
+def _wait_state(vertex, name: str, states: set[str], timeout: float = 60) -> str:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while (state := vertex.client().get_nas_job(name=name).state.name) not in states:
+        assert time.monotonic() < deadline, f"{name} still {state}"
+        time.sleep(0.1)
+    return state
+
+
+def test_the_request_maps_the_spec_and_validates(vertex, gcs_bucket) -> None:
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
+                                   max_trials=20, parallel=2, top_n=3,
+                                   search={"maxFailedTrials": 0},
+                                   backend={"train": {"machineType": "n1-standard-8", "hoursPerTrial": 224}})
+    result = _reconciler(experiment).run_pass()
+    assert [a.kind for a in result.plan.actions] == ["create"]
+    (body,) = _creates(vertex)  # the emulator parsed it into the proto: no unknown field, no bad enum
+    labels = body["labels"]
+    assert labels["nasctl-id"] == experiment_identity(f"gs://{gcs_bucket}/state", "poc")
+    assert labels["nasctl-key"].startswith("poc-search-")
     spec = body["nasJobSpec"]
-    assert spec["searchSpaceSpec"] == SPACE_JSON and "resumeNasJobId" not in spec
+    assert isinstance(pg.from_json_str(spec["searchSpaceSpec"]), pg.geno.DNASpec)  # what the controller samples
     algo = spec["multiTrialAlgorithmSpec"]
-    rl = aiplatform_v1.NasJobSpec.MultiTrialAlgorithmSpec.MultiTrialAlgorithm.REINFORCEMENT_LEARNING
-    assert algo["multiTrialAlgorithm"] == rl.value
-    assert algo["metric"]["metricId"] == "reward"
-    assert algo["metric"]["goal"] == aiplatform_v1.NasJobSpec.MultiTrialAlgorithmSpec.MetricSpec.GoalType.MAXIMIZE.value
     search = algo["searchTrialSpec"]
-    assert (search["maxTrialCount"], search["maxParallelTrialCount"], search["maxFailedTrialCount"]) == (2000, 10, 400)
+    assert search["maxFailedTrialCount"] == 1  # allow none: Vertex fails the job at the first failure
+    assert search["searchTrialJobSpec"]["scheduling"]["timeout"] == "5400s"  # 1 h per trial, with a margin
     (pool,) = search["searchTrialJobSpec"]["workerPoolSpecs"]
-    assert pool["machineSpec"]["acceleratorCount"] == 2 and pool["containerSpec"]["imageUri"] == "img:1"
-    assert pool["containerSpec"]["args"] == [
-        "-m", "trial.nas_entry",
-        "--experiment-file", f"/gcs/{bucket}/staging/poc/nas/experiment.json", "--stage", "search"]
-    output = search["searchTrialJobSpec"]["baseOutputDirectory"]["outputUriPrefix"]
-    assert output == f"gs://{bucket}/staging/poc/nas/search"
-    written = storage_client().bucket(bucket).blob("staging/poc/nas/experiment.json").download_as_bytes()
-    assert NASExperiment.model_validate_json(written) == _experiment(server.endpoint, bucket=bucket)
+    assert pool["containerSpec"]["args"][:3] == ["python", "-m", "trial.nas_entry"]
     train = algo["trainTrialSpec"]
-    assert (train["maxParallelTrialCount"], train["frequency"]) == (10, 50)  # Vertex trains the top maxParallelTrialCount
-    assert train["trainTrialJobSpec"]["workerPoolSpecs"][0]["machineSpec"]["acceleratorCount"] == 4
-    assert train["trainTrialJobSpec"]["workerPoolSpecs"][0]["containerSpec"]["args"][-2:] == ["--stage", "train"]
+    assert train["maxParallelTrialCount"] == 3  # Vertex trains the top maxParallelTrialCount: topN
+    assert train["trainTrialJobSpec"]["scheduling"]["timeout"] == f"{14 * 24 * 3600}s"  # 224 h capped at 14 days
 
 
-def test_without_stage_2_no_train_trial_spec(server: VertexServer, bucket: str) -> None:
-    VertexNasSearch(_experiment(server.endpoint, with_train=False, bucket=bucket)).reconcile(SPACE_JSON)
-    (body,) = server.creates("nasJobs")
-    assert "trainTrialSpec" not in body["nasJobSpec"]["multiTrialAlgorithmSpec"]
+def test_same_name_elsewhere_is_another_experiment_and_a_fresh_state_adopts_nothing_finished(
+        vertex, gcs_bucket) -> None:
+    here = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=1,
+                             parallel=1)
+    elsewhere = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=1,
+                                  parallel=1, state_prefix="other-state")
+    first = _reconciler(here).run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    other = _reconciler(elsewhere).run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    assert first != other and len(_nas_jobs(vertex)) == 2
+    assert _reconciler(here).run_pass().state.experiment.stages["search"]["summary"]["nasJob"] == first  # adopted
+
+    vertex.client().cancel_nas_job(name=first)
+    _wait_state(vertex, first, {"JOB_STATE_CANCELLED"})
+    store = open_store(here.spec.state_uri, "poc")
+    for key in (EXPERIMENT_KEY, TRIALS_KEY):  # the user deletes the state and applies the same spec again
+        store.delete(key)
+    fresh = _reconciler(here).run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    assert fresh not in (first, other) and len(_nas_jobs(vertex)) == 3
 
 
-def test_next_pass_adopts_the_job_instead_of_creating_another(server: VertexServer, bucket: str) -> None:
-    first = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    server.set_state(first.job, "JOB_STATE_RUNNING")
-    again = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    assert not again.created and again.job == first.job and again.state == "JOB_STATE_RUNNING"
-    assert len(server.creates("nasJobs")) == 1
-    filters = [r.query["filter"][0] for r in server.requests if r.path.endswith("/nasJobs") and r.method == "GET"]
-    assert filters == ['labels.nasctl-exp="poc"'] * 2
+def test_the_intent_is_recorded_before_the_create_and_a_lost_create_answer_adopts(vertex, gcs_bucket) -> None:
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=1,
+                                   parallel=1, backend={"retry": {"callTimeoutSeconds": 0.5,
+                                                                  "initialBackoffSeconds": 0.05, "totalSeconds": 30}})
+    vertex.faults.delay(1.0, method="CreateNasJob", count=1)  # the answer comes after the client gave up
+    vertex.faults.fail_next(2, http=503, method="ListNasJobs")
+    search = VertexNasSearch(experiment)
+    intents: list[NasJobsRecord] = []
+    space = build_search_space(experiment.spec.search_space).to_json_str()
+    status = search.reconcile(space, NasJobsRecord(), intents.append)
+    (job,) = _nas_jobs(vertex)
+    assert status.created and status.job == job.name  # the retry found the job the slow create made
+    assert [i.intent for i in intents] == [job.labels["nasctl-key"]] and intents[0].jobs == []
 
 
-def test_a_job_ended_by_the_14_day_limit_is_resumed_once(server: VertexServer, bucket: str) -> None:
-    first = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    server.set_state(first.job, "JOB_STATE_FAILED", error="job exceeded its maximum run time",
-                     startTime="2026-01-01T00:00:00Z", endTime="2026-01-15T00:00:00Z")
-    resumed = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    assert resumed.created and resumed.resumed_from == first.job.rsplit("/", 1)[1]
-    assert resumed.jobs == [first.job, resumed.job]
-    body = server.creates("nasJobs")[1]
-    assert body["nasJobSpec"]["resumeNasJobId"] == first.job.rsplit("/", 1)[1]
-    assert body["labels"]["nasctl-key"] == "poc-search-r1"
-    server.set_state(resumed.job, "JOB_STATE_RUNNING")
-    VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    assert len(server.creates("nasJobs")) == 2
+@pytest.mark.slow
+def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex, gcs_bucket) -> None:
+    vertex = make_vertex(time_scale=14 * 24 * 3600 / 10)  # 14 days of job time in 10 s
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
+                                   max_trials=40, parallel=2, search={"timeoutSeconds": MONTH})
+    reconciler = _reconciler(experiment)
+    first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    _wait_state(vertex, first, {"JOB_STATE_FAILED"}, timeout=60)
+    result = reconciler.run_pass()  # resumes: the emulator refuses a resume repeating space, algorithm, metric
+    summary = result.state.experiment.stages["search"]["summary"]
+    assert summary["jobs"][0] == first and len(summary["jobs"]) == 2
+    resume = _creates(vertex)[1]["nasJobSpec"]
+    assert resume["resumeNasJobId"] == first.rsplit("/", 1)[1]
+    assert "searchSpaceSpec" not in resume and set(resume["multiTrialAlgorithmSpec"]) == {"searchTrialSpec"}
+    vertex.client().cancel_nas_job(name=summary["jobs"][1])
 
 
-def test_a_real_failure_is_not_resumed(server: VertexServer, bucket: str) -> None:
-    first = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    server.set_state(first.job, "JOB_STATE_FAILED", error="image not found",
-                     startTime="2026-01-01T00:00:00Z", endTime="2026-01-01T00:10:00Z")
-    status = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    assert not status.created and status.state == "JOB_STATE_FAILED"
-    assert len(server.creates("nasJobs")) == 1
+@pytest.mark.slow
+def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) -> None:
+    failing = {"trainerArgs": {"mode": "bogus"}}  # every trial fails (nb201-tabular refuses the mode)
+    lenient = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=30,
+                                parallel=1, search={**failing, "maxFailedTrials": 20})
+    job = _reconciler(lenient).run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    details = vertex.client().list_nas_trial_details
+    deadline = time.monotonic() + 60
+    while not any(d.search_trial.state.name == "INFEASIBLE" for d in details(parent=job)):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    strict = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=30,
+                               parallel=1, search={**failing, "maxFailedTrials": 0})  # the user lowers the budget
+    result = _reconciler(strict).run_pass()
+    assert result.state.experiment.phase == PHASE_FAILED
+    assert result.state.experiment.conditions[0].reason == "TooManyFailedTrials"
+    assert _wait_state(vertex, job, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
+    assert json.dumps(result.state.experiment.to_json())  # recorded as usual
 
 
-def _trial(trial_id: str, state: str, reward: float | None = None) -> dict:
-    trial = {"id": trial_id, "state": state, "startTime": "2026-01-01T00:00:00Z"}
-    if reward is not None:
-        trial["finalMeasurement"] = {"metrics": [{"metricId": "reward", "value": reward},
-                                                 {"metricId": "latency_ms", "value": 40.0}]}
-        trial["endTime"] = "2026-01-01T03:00:00Z"
-    return trial
-
-
-def test_trial_states_map_to_nasctl_statuses(server: VertexServer, bucket: str) -> None:
-    first = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    server.trial_details[first.job] = [
-        {"name": f"{first.job}/nasTrialDetails/1", "parameters": '{"a": 1}', "searchTrial": _trial("1", "REQUESTED")},
-        {"name": f"{first.job}/nasTrialDetails/2", "parameters": '{"a": 2}', "searchTrial": _trial("2", "ACTIVE")},
-        {"name": f"{first.job}/nasTrialDetails/3", "parameters": '{"a": 3}', "searchTrial": _trial("3", "STOPPING")},
-        {"name": f"{first.job}/nasTrialDetails/4", "parameters": '{"a": 4}',
-         "searchTrial": _trial("4", "SUCCEEDED", 0.71),
-         "trainTrial": _trial("4", "ACTIVE")},
-        {"name": f"{first.job}/nasTrialDetails/5", "parameters": '{"a": 5}', "searchTrial": _trial("5", "INFEASIBLE")},
-    ]
-    status = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    trials = {t.id: t for t in status.trials}
-    assert {k: t.status for k, t in trials.items()} == {
-        "search-0001": PENDING, "search-0002": RUNNING, "search-0003": RUNNING, "search-0004": SUCCEEDED,
-        "search-0005": FAILED, "train-0004": RUNNING}
-    assert trials["search-0004"].reward == pytest.approx(0.71)
-    assert trials["search-0004"].finished_at - trials["search-0004"].started_at == pytest.approx(3 * 3600)
-    assert trials["search-0005"].reason == "infeasible" and trials["search-0005"].reward is None
-    assert trials["search-0002"].parameters == '{"a": 2}'
-
-
-def test_stop_cancels_the_live_job(server: VertexServer, bucket: str) -> None:
-    search = VertexNasSearch(_experiment(server.endpoint, bucket=bucket))
-    first = search.reconcile(SPACE_JSON)
-    assert search.stop() == [first.job]
-    assert server.jobs[first.job]["state"] == "JOB_STATE_CANCELLED"
-    assert search.stop() == []
-
-
-def test_trial_details_become_trial_records_with_architectures(server: VertexServer, bucket: str) -> None:
-    import random
-
-    from backends.vertex.nas_search import trial_records
-    from search_spaces.registry import build_search_space
-    from specs.model import SearchSpaceSpec
-
-    space = build_search_space(SearchSpaceSpec(prebuilt="nb201"))
-    dna = space.random_dna(random.Random(1))
-    params = json.dumps(dna.to_dict(key_type="name_or_id", value_type="choice_and_literal"))
-    first = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    server.trial_details[first.job] = [
-        {"name": f"{first.job}/nasTrialDetails/3", "parameters": params, "searchTrial": _trial("3", "SUCCEEDED", 0.6)}]
-    status = VertexNasSearch(_experiment(server.endpoint, bucket=bucket)).reconcile(SPACE_JSON)
-    (record,) = trial_records(status, space)
-    assert (record.id, record.stage, record.index, record.status) == ("search-0003", "search", 3, SUCCEEDED)
-    assert record.dna == list(space.numbers(dna)) and record.arch == space.materialize(dna)
-    assert record.reward == pytest.approx(0.6) and record.backend_ref == {"nas_job": first.job}
+def test_a_changed_spec_is_not_reported_as_observed_while_the_nas_job_keeps_the_old_one(vertex, gcs_bucket) -> None:
+    first = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=20,
+                              parallel=1)
+    created = _reconciler(first).run_pass()
+    changed = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=30,
+                                parallel=1)
+    again = _reconciler(changed)
+    result = again.run_pass()
+    experiment = result.state.experiment
+    assert experiment.observed_generation == created.state.experiment.observed_generation != again.generation
+    assert result.plan.observed_generation != result.plan.generation
+    assert [c.reason for c in experiment.conditions][1:] == ["NasJobKeepsItsSpec"]
+    assert len(_nas_jobs(vertex)) == 1

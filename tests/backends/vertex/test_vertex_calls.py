@@ -1,0 +1,74 @@
+"""Every Vertex call has a deadline and retries transient errors; creates stay single (the emulator injects
+503s and stalls, through the real REST client)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+from google.api_core import exceptions
+
+from backends.base import FINISHED
+from backends.vertex.calls import CallPolicy
+from backends.vertex.custom_jobs import VertexCustomJobBackend
+from tests.support.vertex_emulated import vertex_experiment
+
+TRIAL_SPEC = {"id": "search-0000", "stage": "search", "experiment": "demo", "arch": None, "dna": [0, 0, 0, 0, 0, 0],
+              "args": {"mode": "proxy"}, "seed": 0, "trainer": {"prebuilt": "nb201-tabular"}}
+
+
+def _custom_jobs(vertex) -> list:  # noqa: ANN001
+    return list(vertex.client().list_custom_jobs(parent="projects/proj/locations/us-central1"))
+
+
+def test_transient_errors_are_retried_and_a_create_is_never_doubled(vertex, gcs_bucket) -> None:
+    backend = VertexCustomJobBackend(vertex_experiment(vertex.endpoint, gcs_bucket))
+    vertex.faults.fail_next(3, http=503, method="CreateCustomJob")
+    vertex.faults.fail_next(2, http=429, method="ListCustomJobs")
+    vertex.faults.fail_next(1, http=500, method="GetCustomJob")
+    backend.launch("search-0000", TRIAL_SPEC)
+    backend.observe("search-0000")
+    assert len(_custom_jobs(vertex)) == 1 and backend.calls.retries == 6
+
+
+def test_a_stalled_answer_hits_the_deadline_and_is_retried(vertex, gcs_bucket) -> None:
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, backend={"retry": {
+        "callTimeoutSeconds": 0.3, "initialBackoffSeconds": 0.05, "totalSeconds": 20}})
+    backend = VertexCustomJobBackend(experiment)
+    vertex.faults.delay(1.0, method="CreateCustomJob", count=1)  # the job is made after the client gave up
+    backend.launch("search-0000", TRIAL_SPEC)
+    assert len(_custom_jobs(vertex)) == 1  # the retry looked it up by its labels instead of creating another
+    vertex.faults.delay(5.0, method="GetCustomJob", count=1)
+    started = time.monotonic()
+    assert backend.observe("search-0000").state is not None
+    assert time.monotonic() - started < 4.0 and backend.calls.retries >= 2
+
+
+def test_a_permanent_error_is_not_retried_and_transient_ones_give_up_at_the_total_deadline(vertex) -> None:
+    policy = CallPolicy(call_timeout_s=1, initial_backoff_s=0.01, max_backoff_s=0.02, total_s=0.3)
+    client = vertex.client()
+    with pytest.raises(exceptions.NotFound):
+        policy.run(lambda timeout: client.get_custom_job(name="projects/proj/locations/us-central1/customJobs/1",
+                                                         timeout=timeout))
+    assert policy.retries == 0
+    vertex.faults.fail_fraction(1.0, http=503, method="ListCustomJobs")
+    with pytest.raises(exceptions.ServiceUnavailable):
+        policy.run(lambda timeout: list(client.list_custom_jobs(parent="projects/proj/locations/us-central1",
+                                                                timeout=timeout)))
+    assert policy.retries >= 3
+
+
+def test_every_custom_job_has_its_timeout_and_the_service_enforces_it(make_vertex, gcs_bucket) -> None:
+    vertex = make_vertex(time_scale=3600)  # an hour of job time per second
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, search={"timeoutSeconds": 1800},
+                                   backend={"train": {"machineType": "n1-standard-4", "hoursPerTrial": 224}})
+    backend = VertexCustomJobBackend(experiment)
+    backend.launch("search-0000", {**TRIAL_SPEC, "trainer": {"command": ["sleep", "30"]}})
+    backend.launch("train-0000", {**TRIAL_SPEC, "id": "train-0000", "stage": "train"})
+    timeouts = {r.body["labels"]["nasctl-stage"]: r.body["jobSpec"]["scheduling"]["timeout"]
+                for r in vertex.requests if r.method == "POST"}
+    assert timeouts == {"search": "1800s", "train": f"{14 * 24 * 3600}s"}  # 224 h × 1.5 capped at 14 days
+    deadline = time.monotonic() + 60
+    while (seen := backend.observe("search-0000")).state != FINISHED:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert seen.result.status == "failed" and "maximum running time" in seen.result.message

@@ -1,0 +1,66 @@
+"""`nasctl validate` on Vertex specs: accelerator types from the proto, training and NAS regions, and a latency
+reward nothing would measure inside a NasJob; each a one-line error with field path and YAML line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+POC = REPO / "specs" / "examples" / "mnasnet-poc-vertex.yaml"
+
+
+def _poc(tmp_path: Path, edit) -> Path:  # noqa: ANN001
+    data = yaml.safe_load(POC.read_text())
+    edit(data["spec"])
+    path = tmp_path / "poc.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _line_of(path: Path, needle: str) -> int:
+    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+
+
+@pytest.mark.parametrize(("edit", "needle", "field", "message"), [
+    (lambda s: s["backend"]["search"].update(acceleratorType="NVIDIA_T4"), "NVIDIA_T4",
+     "spec.backend.search.acceleratorType", "unknown accelerator type 'NVIDIA_T4'"),
+    (lambda s: s["backend"].update(region="us-centrall1"), "us-centrall1",
+     "spec.backend.region", "'us-centrall1' is not a Vertex AI training region; did you mean 'us-central1'?"),
+    (lambda s: s["backend"].update(region="asia-south1"), "asia-south1",
+     "spec.backend.region", "Vertex AI NAS does not run in 'asia-south1'"),
+    (lambda s: s["trainer"]["args"].pop("latency"), "metric: latency_ms",
+     "spec.reward.latency", "nothing reports 'latency_ms' inside a Vertex NasJob"),
+])
+def test_validate_rejects_with_one_line(tmp_path, nasctl, edit, needle, field, message) -> None:
+    path = _poc(tmp_path, edit)
+    done = nasctl("validate", "-f", str(path))
+    assert done.returncode == 1
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, done.stderr
+    line = _line_of(path, needle)
+    assert errors[0].startswith(f"error: {path}:{line}: {field}:") and message in errors[0], errors[0]
+
+
+def test_the_poc_and_a_tpu_custom_job_search_in_any_training_region_are_valid(tmp_path, nasctl) -> None:
+    assert nasctl("validate", "-f", str(POC)).returncode == 0
+
+    def tpu_search(spec: dict) -> None:
+        spec["backend"].update(region="asia-northeast3")
+        spec["backend"]["search"] = {"machineType": "cloud-tpu", "acceleratorType": "TPU_V3", "acceleratorCount": 8,
+                                     "hoursPerTrial": 2}
+        spec["search"]["algorithm"] = "random"
+    assert nasctl("validate", "-f", str(_poc(tmp_path, tpu_search))).returncode == 0
+
+
+def test_the_names_match_the_proto_and_the_emulator() -> None:
+    from google.cloud.aiplatform_v1 import AcceleratorType
+
+    from specs.vertex import ACCELERATOR_TYPES, NAS_REGIONS, TRAINING_REGIONS
+    from vertex_emulator.validation import NAS_REGIONS as EMULATED_NAS
+    from vertex_emulator.validation import TRAINING_REGIONS as EMULATED_TRAINING
+
+    assert set(ACCELERATOR_TYPES) == {a.name for a in AcceleratorType} - {"ACCELERATOR_TYPE_UNSPECIFIED"}
+    assert NAS_REGIONS == EMULATED_NAS and TRAINING_REGIONS == EMULATED_TRAINING

@@ -1,0 +1,44 @@
+"""The lock lease outlasts the poll interval and a heartbeat renews it whatever the reconcile loop does;
+a renewal whose answer was lost is not taken for a lost lock (GCS store on the fake GCS server)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from state.gcs import GcsStore
+from state.store import DEFAULT_LEASE_SECONDS, LockHeld, lease_for_poll
+
+
+def test_the_lease_is_well_above_the_poll_interval() -> None:
+    assert lease_for_poll(60) >= 5 * 60 and lease_for_poll(0.2) == DEFAULT_LEASE_SECONDS
+
+
+def test_the_heartbeat_renews_during_a_long_pass_and_a_taken_lock_is_reported(gcs_bucket) -> None:
+    store = GcsStore(f"gs://{gcs_bucket}/state/exp")
+    with store.locked("apply-1", lease_seconds=1.0) as lock:
+        first = lock.lease
+        time.sleep(2.5)  # a pass longer than the whole lease: no renew() call from the loop
+        assert lock.lease.token != first.token and lock.lease.expires_at > time.time()
+        with pytest.raises(LockHeld):
+            store.acquire_lock("cron-apply", lease_seconds=1.0)  # never expired: the cron apply is refused
+        lock.renew()
+        store.force_unlock()  # a human takes the lock away
+        store.acquire_lock("other", lease_seconds=30)
+        time.sleep(0.6)
+        with pytest.raises(LockHeld):
+            lock.renew()  # the holder learns it lost the lock before its next pass writes
+
+
+def test_a_renewal_that_landed_but_whose_answer_was_lost_keeps_the_lock(gcs_bucket, monkeypatch) -> None:
+    store = GcsStore(f"gs://{gcs_bucket}/state/exp")
+    lease = store.acquire_lock("apply-1", lease_seconds=30)
+    write = store._write
+
+    def landed_then_412(key, payload, if_generation):  # noqa: ANN001, ANN202
+        write(key, payload, if_generation=if_generation)  # the write lands ...
+        return write(key, payload, if_generation=if_generation)  # ... and its retry sees 412
+
+    monkeypatch.setattr(store, "_write", landed_then_412)
+    renewed = store.renew_lock(lease, lease_seconds=30)
+    assert renewed.holder == "apply-1" and store.read_lock() == renewed
