@@ -14,6 +14,7 @@ from specs.vertex import check_accelerator, check_region
 
 API_VERSION = "nasctl.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_TENSORBOARD_RE = re.compile(r"projects/[^/]+/locations/[^/]+/tensorboards/[^/]+")
 _MODULE_FUNCTION_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
@@ -125,6 +126,9 @@ class VertexBackendSpec(SpecModel):
     project: str = Field(description="Google Cloud project id.")
     region: str = Field("us-central1", description="Vertex AI region.")
     service_account: str | None = Field(None, description="Service account the jobs run as.")
+    tensorboard: str | None = Field(
+        None, description="Vertex TensorBoard resource (projects/P/locations/L/tensorboards/ID) that CustomJob "
+                          "trials upload their curves to; needs serviceAccount.")
     container_image: str = Field(description="Trainer image (see `nasctl build`), e.g. 'us-docker.pkg.dev/p/r/trainer:1'.")
     staging_uri: str = Field(description="gs:// folder holding each trial's directory (protocol files, checkpoints).")
     search: VertexResourcesSpec = Field(default_factory=VertexResourcesSpec, description="Stage-1 trial machine.")
@@ -151,6 +155,14 @@ class VertexBackendSpec(SpecModel):
     def train_resources(self) -> VertexResourcesSpec:
         return self.train or self.search
 
+    @model_validator(mode="after")
+    def _tensorboard_needs_service_account(self) -> "VertexBackendSpec":
+        if self.tensorboard is not None and self.service_account is None:
+            raise ValueError("tensorboard needs serviceAccount: Vertex uploads the curves as that account")
+        if self.tensorboard is not None and not _TENSORBOARD_RE.fullmatch(self.tensorboard):
+            raise ValueError("tensorboard: expected projects/PROJECT/locations/REGION/tensorboards/ID")
+        return self
+
 
 def _backend_type(value: Any) -> str:
     """The backend's `type`, defaulting to 'local' so specs written before `type` existed still load."""
@@ -163,6 +175,7 @@ Backend = Annotated[
     Annotated[LocalBackendSpec, Tag("local")] | Annotated[VertexBackendSpec, Tag("vertex")],
     Discriminator(_backend_type),
 ]
+
 
 
 class SearchSpaceSpec(SpecModel):

@@ -13,7 +13,7 @@ from typing import Any
 
 from trial.protocol import StopSignal
 from trial.dirs import LocalTrialDir
-from trial.tensorboard import ScalarEvents
+from trial.tensorboard import TENSORBOARD_LOG_DIR_ENV, ScalarEvents
 
 TRIAL_DIR_ENV = "NASCTL_TRIAL_DIR"
 
@@ -23,7 +23,8 @@ class TrialContext:
         self.dir = LocalTrialDir(trial_dir)
         self.spec = self.dir.read_spec()
         self.started = time.monotonic()
-        self.events = ScalarEvents(self.dir.path)
+        # Vertex sets AIP_TENSORBOARD_LOG_DIR when the job names a TensorBoard resource: curves go there too
+        self.events = ScalarEvents(self.dir.path, os.environ.get(TENSORBOARD_LOG_DIR_ENV))
 
     @classmethod
     def from_env(cls) -> "TrialContext":

@@ -15,12 +15,14 @@ from typing import Any
 from trial.dirs import numeric_entries
 
 FRACTION_TAG = "training_fraction"
+TENSORBOARD_LOG_DIR_ENV = "AIP_TENSORBOARD_LOG_DIR"  # set by Vertex for a job with a TensorBoard resource
 
 
 class ScalarEvents:
-    def __init__(self, logdir: Path):
+    def __init__(self, logdir: Path, upload_dir: str | None = None):
         self.logdir = logdir
-        self._writer: Any = None
+        self.upload_dir = upload_dir  # a second copy, where Vertex's TensorBoard uploader looks
+        self._writers: list[Any] = []
 
     def add(self, step: int, metrics: dict[str, Any], fraction: float) -> None:
         """One evaluation cycle: every finite metric (and the training fraction, when known) at `step`.
@@ -32,9 +34,14 @@ class ScalarEvents:
         from tensorboardX.proto.event_pb2 import Event  # noqa: PLC0415
         from tensorboardX.proto.summary_pb2 import Summary  # noqa: PLC0415
 
-        if self._writer is None:
-            self._writer = EventsWriter(str(self.logdir / "events"))
+        if not self._writers:
+            folders = [self.logdir, *([Path(self.upload_dir)] if self.upload_dir else [])]
+            for folder in folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            self._writers = [EventsWriter(str(folder / "events")) for folder in folders]
         scalars = {**numeric_entries(metrics), FRACTION_TAG: fraction}
         values = [Summary.Value(tag=tag, simple_value=value) for tag, value in scalars.items() if math.isfinite(value)]
-        self._writer.write_event(Event(wall_time=time.time(), step=step, summary=Summary(value=values)))
-        self._writer.flush()
+        event = Event(wall_time=time.time(), step=step, summary=Summary(value=values))
+        for writer in self._writers:
+            writer.write_event(event)
+            writer.flush()

@@ -83,6 +83,8 @@ def _job_spec(backend: VertexBackendSpec, resources: VertexResourcesSpec, module
     )
     if backend.service_account:
         spec.service_account = backend.service_account
+    if backend.tensorboard:  # Vertex uploads what the trial writes under AIP_TENSORBOARD_LOG_DIR
+        spec.tensorboard = backend.tensorboard
     return spec
 
 

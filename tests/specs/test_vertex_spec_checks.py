@@ -64,3 +64,23 @@ def test_the_names_match_the_proto_and_the_emulator() -> None:
 
     assert set(ACCELERATOR_TYPES) == {a.name for a in AcceleratorType} - {"ACCELERATOR_TYPE_UNSPECIFIED"}
     assert NAS_REGIONS == EMULATED_NAS and TRAINING_REGIONS == EMULATED_TRAINING
+
+
+def test_a_tensorboard_resource_goes_into_every_custom_job_and_needs_a_service_account(tmp_path, nasctl) -> None:
+    from google.protobuf import json_format  # noqa: PLC0415
+
+    from adaptors.gcp import aiplatform  # noqa: PLC0415
+    from backends.vertex.requests import custom_job  # noqa: PLC0415
+    from specs.loader import load_experiment  # noqa: PLC0415
+
+    board = "projects/p/locations/us-central1/tensorboards/42"
+    path = _poc(tmp_path, lambda s: (s["backend"].pop("serviceAccount", None), s["backend"].update(tensorboard=board)))
+    done = nasctl("validate", "-f", str(path))
+    assert done.returncode == 1 and "tensorboard needs serviceAccount" in done.stderr
+
+    path = _poc(tmp_path, lambda s: s["backend"].update(tensorboard=board, serviceAccount="nas@p.iam.gserviceaccount.com"))
+    backend = load_experiment(path).spec.backend
+    job = custom_job(backend, "poc", "search-0000", "search", {"nasctl-exp": "poc"})
+    wire = type(job).to_json(job)  # what the REST transport sends, parsed back into the real proto
+    parsed = json_format.Parse(wire, aiplatform().CustomJob()._pb, ignore_unknown_fields=False)
+    assert parsed.job_spec.tensorboard == board and parsed.job_spec.service_account.startswith("nas@")

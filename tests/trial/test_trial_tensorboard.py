@@ -5,6 +5,7 @@ import math
 import struct
 from pathlib import Path
 
+import pytest
 from tensorboardX.proto.event_pb2 import Event
 from tensorboardX.record_writer import masked_crc32c
 
@@ -41,3 +42,15 @@ def test_reported_metrics_are_tensorboard_scalars(tmp_path: Path) -> None:
     scalars = [(e.step, v.tag, v.simple_value) for e in events for v in e.summary.value]
     assert scalars == [(10, "accuracy", 0.5), (10, "loss", 1.5), (10, FRACTION_TAG, 0.25),
                        (20, "accuracy", 0.75)]  # no NaN loss, no unknown fraction: TensorBoard cannot draw them
+
+
+def test_on_vertex_the_curves_also_go_where_its_tensorboard_uploader_looks(tmp_path: Path, monkeypatch) -> None:
+    trial, upload = tmp_path / "trials" / "search-0000", tmp_path / "aip-logs"
+    trial.mkdir(parents=True)
+    LocalTrialDir(trial).write_spec({"id": "search-0000", "stage": "search", "arch": {}})
+    monkeypatch.setenv("AIP_TENSORBOARD_LOG_DIR", str(upload))
+    TrialContext(trial).report(5, {"accuracy": 0.4}, fraction=0.5)
+    (local,) = trial.glob("events.out.tfevents.*")
+    (uploaded,) = upload.glob("events.out.tfevents.*")
+    assert [e.summary.value[0].simple_value for e in _events(uploaded)[1:]] == pytest.approx([0.4])
+    assert _events(local)[1:] == _events(uploaded)[1:]
