@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trial.dirs import numeric_entries
+from trial.fuse import local_path
 
 FRACTION_TAG = "training_fraction"
 TENSORBOARD_LOG_DIR_ENV = "AIP_TENSORBOARD_LOG_DIR"  # set by Vertex for a job with a TensorBoard resource
@@ -35,7 +36,8 @@ class ScalarEvents:
         from tensorboardX.proto.summary_pb2 import Summary  # noqa: PLC0415
 
         if not self._writers:
-            folders = [self.logdir, *([Path(self.upload_dir)] if self.upload_dir else [])]
+            # Vertex gives a gs:// folder: written through the job's Cloud Storage FUSE mount
+            folders = [self.logdir, *([local_path(self.upload_dir)] if self.upload_dir else [])]
             for folder in folders:
                 folder.mkdir(parents=True, exist_ok=True)
             self._writers = [EventsWriter(str(folder / "events")) for folder in folders]

@@ -45,10 +45,12 @@ def test_reported_metrics_are_tensorboard_scalars(tmp_path: Path) -> None:
 
 
 def test_on_vertex_the_curves_also_go_where_its_tensorboard_uploader_looks(tmp_path: Path, monkeypatch) -> None:
-    trial, upload = tmp_path / "trials" / "search-0000", tmp_path / "aip-logs"
+    trial = tmp_path / "trials" / "search-0000"
     trial.mkdir(parents=True)
     LocalTrialDir(trial).write_spec({"id": "search-0000", "stage": "search", "arch": {}})
-    monkeypatch.setenv("AIP_TENSORBOARD_LOG_DIR", str(upload))
+    monkeypatch.setenv("NASCTL_GCS_FUSE_ROOT", str(tmp_path / "mount"))  # what /gcs/ is on this machine
+    monkeypatch.setenv("AIP_TENSORBOARD_LOG_DIR", "gs://bkt/staging/search-0000/logs")  # as Vertex sets it
+    upload = tmp_path / "mount" / "bkt" / "staging" / "search-0000" / "logs"
     TrialContext(trial).report(5, {"accuracy": 0.4}, fraction=0.5)
     (local,) = trial.glob("events.out.tfevents.*")
     (uploaded,) = upload.glob("events.out.tfevents.*")
