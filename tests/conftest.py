@@ -8,7 +8,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 import yaml
@@ -62,3 +62,21 @@ def nasctl(tmp_path: Path) -> Callable[..., subprocess.CompletedProcess]:
         return result
 
     return run
+
+
+@pytest.fixture
+def make_emulator(tmp_path: Path) -> Iterator[Callable[..., Any]]:
+    """Start Vertex emulators with the given options (quotas, time_scale, ...); each is stopped after the test."""
+    from vertex_emulator import VertexEmulator  # noqa: PLC0415 - the Google client is heavy
+
+    started: list[VertexEmulator] = []
+
+    def make(**options: Any) -> VertexEmulator:
+        options.setdefault("work_dir", tmp_path / f"emulator{len(started)}")
+        emulator = VertexEmulator(**options).__enter__()
+        started.append(emulator)
+        return emulator
+
+    yield make
+    for emulator in started:
+        emulator.__exit__(None, None, None)

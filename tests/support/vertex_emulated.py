@@ -2,7 +2,7 @@
 over the fake GCS server's buckets (tests/support/gcs_mount.py), and experiments aimed at it."""
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,21 +39,16 @@ def vertex_experiment(endpoint: str, bucket: str, *, name: str = "demo", algorit
 
 
 @pytest.fixture
-def make_vertex(tmp_path: Path, gcs_bucket: str) -> Iterator[Callable[..., VertexEmulator]]:
-    """Start emulators running nasctl's image; each is stopped after the test."""
-    started: list[VertexEmulator] = []
+def make_vertex(tmp_path: Path, gcs_bucket: str,
+                make_emulator: Callable[..., VertexEmulator]) -> Callable[..., VertexEmulator]:
+    """Emulators running nasctl's image, with /gcs/ standing for the fake GCS server's buckets."""
 
     def make(**options: Any) -> VertexEmulator:
-        options.setdefault("work_dir", tmp_path / f"vertex{len(started)}")
         options.setdefault("gcs_root", tmp_path / "gcs")
         options.setdefault("image_entrypoints", {IMAGE: container_entrypoint()})
-        emulator = VertexEmulator(**options).__enter__()
-        started.append(emulator)
-        return emulator
+        return make_emulator(**options)
 
-    yield make
-    for emulator in started:
-        emulator.__exit__(None, None, None)
+    return make
 
 
 @pytest.fixture
