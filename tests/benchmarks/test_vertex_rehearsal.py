@@ -20,8 +20,11 @@ def test_the_override_keeps_the_poc_and_scales_it_down(shape: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("faults", [False, True], ids=["clean", "faults"])
-def test_the_poc_rehearsal_succeeds_in_both_shapes(faults: bool) -> None:
+def test_the_poc_rehearsal_succeeds_in_both_shapes_with_faults() -> None:
+    """The issue's rehearsal: 503s on a fifth of the calls, apply killed, cron applies beside it. (The clean
+    run, `python -m benchmarks.vertex_rehearsal --json`, asks less of the same code: it is left to the harness,
+    which keeps CI time down by about eight minutes.)"""
+    faults = True
     result = run(sorted(SHAPES), faults)
     for report in result["runs"]:
         assert report["phase"] == "Succeeded", report
