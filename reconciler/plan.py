@@ -106,11 +106,13 @@ class Plan:
 
 
 # -- record: what finished or vanished --------------------------------------------------------------
-def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, metrics: dict[str, float],
-            now: float) -> TrialRecord:
+def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, now: float,
+            metrics: dict[str, float] | None = None) -> TrialRecord:
+    """The trial as recorded once it ended (finished, failed or stopped); `metrics` replace its own when given."""
     done = copy.deepcopy(trial)
-    done.status, done.reason, done.message = status, reason, message
-    done.metrics, done.finished_at = metrics, now
+    done.status, done.reason, done.message, done.finished_at = status, reason, message, now
+    if metrics is not None:
+        done.metrics = metrics
     return done
 
 
@@ -123,19 +125,19 @@ def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, n
     if observation.state == FINISHED:
         result = observation.result
         if result.status != protocol.SUCCEEDED:
-            return _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message,
-                           result.metrics, now)
+            return _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message, now,
+                           result.metrics)
         try:
             reward = compute_reward(result.metrics, reward_spec)
         except RewardError as exc:
-            return _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", result.metrics, now)
+            return _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", now, result.metrics)
         message = "; ".join([result.message, *reward_warnings(reward, reward_spec)]).strip("; ")
-        done = _finish(trial, SUCCEEDED, None, message, result.metrics, now)
+        done = _finish(trial, SUCCEEDED, None, message, now, result.metrics)
         done.reward = reward
         return done
     if observation.state == LOST and trial.attempt >= MAX_ATTEMPTS:
         return _finish(trial, FAILED, REASON_CRASHED,
-                       f"trial process ended without a result {trial.attempt} times (see its trial.log)", {}, now)
+                       f"trial process ended without a result {trial.attempt} times (see its trial.log)", now, {})
     return None
 
 
@@ -151,13 +153,6 @@ def _records(experiment: NASExperiment, state: ExperimentState, observed: Observ
 
 
 # -- trials already recorded ------------------------------------------------------------------------
-def stopped(trial: TrialRecord, status: str, reason: str, message: str, now: float) -> TrialRecord:
-    """The trial as recorded once stopped."""
-    done = copy.deepcopy(trial)
-    done.status, done.reason, done.message, done.finished_at = status, reason, message, now
-    return done
-
-
 def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
     actions = []
     timeout = stage.timeout_seconds(ctx.experiment)
@@ -167,7 +162,7 @@ def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
             continue
         if observation.state == ALIVE:
             if timeout is not None and (observation.elapsed_seconds or 0.0) > timeout:
-                record = stopped(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
+                record = _finish(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
                 actions.append(Action(STOP, trial.id, stage.name, True, REASON_TIMEOUT, record=record))
             elif trial.status == PENDING:
                 actions.append(Action(ADOPT, trial.id, stage.name, True, "already running"))
@@ -252,7 +247,7 @@ def _helpers(ctx: StageContext) -> list[Action]:
 # -- the whole pass ---------------------------------------------------------------------------------
 def _failed_experiment(ctx: StageContext, plan: Plan, now: float) -> Plan:
     plan.actions += [Action(STOP, t.id, t.stage, True, "experiment failed",
-                            record=stopped(t, STOPPED, "experiment-failed", "experiment failed", now))
+                            record=_finish(t, STOPPED, "experiment-failed", "experiment failed", now))
                      for t in ctx.state.trials.values() if t.status == RUNNING]
     plan.next_phase, plan.next_condition = plan.phase, plan.condition
     return plan
