@@ -25,6 +25,7 @@ from specs.model import NASExperiment
 from state.records import PHASE_FAILED, PHASE_SUCCEEDED, RUNNING, ExperimentRecord, TrialRecord
 from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
 from state.store import LockHandle, StateStore
+from trial.trainers import trial_document
 
 TERMINAL_PHASES = (PHASE_SUCCEEDED, PHASE_FAILED)
 _MIN_POLL_SECONDS = 0.02
@@ -101,11 +102,8 @@ class Reconciler:
             self.backend.start_helper(action.trial_id)
 
     def _trial_spec(self, trial: TrialRecord) -> dict:
-        trainer = self.experiment.spec.trainer
-        return {"id": trial.id, "stage": trial.stage, "experiment": self.experiment.metadata.name,
-                "arch": trial.arch, "dna": trial.dna, "args": trial.args,
-                "seed": self.experiment.spec.search.seed if trial.seed is None else trial.seed,
-                "trainer": trainer.model_dump(include={"prebuilt", "module", "command"})}
+        seed = self.experiment.spec.search.seed if trial.seed is None else trial.seed
+        return trial_document(self.experiment, trial.id, trial.stage, trial.arch, trial.dna, trial.args, seed)
 
     def _launch(self, trial: TrialRecord) -> None:
         trial.attempt += 1

@@ -18,6 +18,7 @@ from typing import Any
 
 from state.records import SEARCH, TRAIN
 from specs.model import NASExperiment
+from trial.trainers import trial_document
 from trial.fuse import local_path
 
 EXPERIMENT_ARG = "--experiment-file"
@@ -46,9 +47,8 @@ def trial_spec(experiment: NASExperiment, stage: str, trial_id: str, nas_params:
     dna = pg.DNA.from_parameters(nas_params, space.dna_spec)
     spec = experiment.spec
     stage_args = (spec.train.trainer_args if stage == TRAIN and spec.train else spec.search.trainer_args)
-    return {"id": trial_id, "stage": stage, "experiment": experiment.metadata.name, "arch": space.materialize(dna),
-            "dna": list(space.numbers(dna)), "args": {**spec.trainer.args, **stage_args}, "seed": spec.search.seed,
-            "trainer": spec.trainer.model_dump(include={"prebuilt", "module", "command"})}
+    return trial_document(experiment, trial_id, stage, space.materialize(dna), list(space.numbers(dna)),
+                          {**spec.trainer.args, **stage_args}, spec.search.seed)
 
 
 def main(argv: list[str] | None = None) -> int:
