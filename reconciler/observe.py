@@ -30,7 +30,7 @@ def observe(experiment: NASExperiment, state: ExperimentState, backend: Backend,
     curves_of = {stage.name for stage in stages if stage.needs_curves}
     wanted = [t.id for t in state.trials.values() if not t.terminal or t.stage in curves_of]
     observed = Observed(trials={trial_id: backend.observe(trial_id) for trial_id in wanted})
-    running = [trial_id for trial_id, seen in observed.trials.items() if not state.trials[trial_id].terminal]
+    running = [trial_id for trial_id in observed.trials if not state.trials[trial_id].terminal]
     observed.helpers_wanted, observed.helpers_live = backend.observe_helpers(running)
     if experiment.spec.proxy_task_search is not None:
         observed.candidates = load_candidates(experiment)
