@@ -36,8 +36,10 @@ def load_state(store: StateStore, name: str, generation: str) -> ExperimentState
             else ExperimentRecord(name=name, generation=generation)
         )
         trials = [TrialRecord.from_json(item) for item in (trials_doc.data["trials"] if trials_doc else [])]
-    except (KeyError, TypeError, ValueError) as exc:
-        bad = EXPERIMENT_KEY if experiment_doc and not isinstance(experiment_doc.data.get("name"), str) else TRIALS_KEY
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:  # any shape but a record's
+        experiment_ok = experiment_doc is None or (isinstance(experiment_doc.data, dict)
+                                                    and isinstance(experiment_doc.data.get("name"), str))
+        bad = TRIALS_KEY if experiment_ok else EXPERIMENT_KEY
         raise CorruptState(location + bad, f"unexpected content ({exc})") from None
     recorded = _recorded_trials(experiment)
     if recorded and not trials:
