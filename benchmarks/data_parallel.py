@@ -60,8 +60,8 @@ def train_steps(devices: list[Any], steps: int, batch_size: int, seed: int = 0) 
     tx = training.make_optimizer(cfg)
     sample = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, data.channels), np.float32)
     state = parallel.replicate(training.init_state(model, tx, cfg, sample, seed))
-    step = training.make_train_step(model, tx, cfg, data.num_classes, parallel)
-    batches = train_batches(data.train, Preprocess(IMAGE_SIZE, data.mean, data.std, data.scale),
+    step = training.make_train_step(model, tx, cfg, data.num_classes, parallel, training.Normalize(data.mean, data.std))
+    batches = train_batches(data.train, Preprocess(IMAGE_SIZE, data.scale),
                             Stream(batch_size, jax.process_index(), jax.process_count()), seed)
     losses = []
     for _ in range(steps):

@@ -51,7 +51,7 @@ def pil_images_per_sec(root: Path, crop: int) -> float:
     from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
 
     data = open_dataset(str(root))
-    preprocess = Preprocess(crop, data.mean, data.std, data.scale, imagenet=True)
+    preprocess = Preprocess(crop, data.scale, imagenet=True)
     rng = np.random.default_rng(0)
     start = time.perf_counter()
     for index in range(len(data.train)):
@@ -65,7 +65,7 @@ def grain_images_per_sec(root: Path, crop: int, workers: int, batch_size: int = 
     from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
 
     data = open_dataset(str(root))
-    preprocess = Preprocess(crop, data.mean, data.std, data.scale, imagenet=True)
+    preprocess = Preprocess(crop, data.scale, imagenet=True)
     batches = train_batches(data.train, preprocess, Stream(batch_size, workers=workers), seed=0)
     try:
         for _ in range(2 * max(1, workers)):  # every worker started (they take batches in turn) and warm

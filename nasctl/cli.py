@@ -300,6 +300,37 @@ def unlock(file: Path = SpecOption,
     render.console.print(f"removed lock held by {removed.describe()}" if removed else "no lock was held")
 
 
+data_app = typer.Typer(no_args_is_help=True, help="Prepare training data for the prebuilt image classifier.")
+app.add_typer(data_app, name="data")
+
+
+@data_app.command("convert")
+@handles_errors
+def data_convert(source: str = typer.Argument(..., help="Image folder (one sub-folder per class; optional train/ and test/ or val/): local, /gcs/... or gs://..."),
+                 destination: str = typer.Argument(..., help="Folder for the shards: local or gs://..."),
+                 shard_mb: float = typer.Option(256, "--shard-mb", min=0.001, help="Approximate size of one shard."),
+                 resize_shorter: int = typer.Option(None, "--resize-shorter", min=8,
+                                                    help="Shrink each image so its shorter side is this many pixels (re-encoded as JPEG)."),
+                 workers: int = typer.Option(8, "--workers", min=1, help="Images read (or resized) in parallel."),
+                 progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+                 output: Output = OutputOption) -> None:
+    """Convert an image folder into ArrayRecord shards (the trainer's `dataset:` can then point at them)."""
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from nasctl.progress import count_progress  # noqa: PLC0415
+    from trainers_jax.convert import ConvertOptions, convert, plan_conversion  # noqa: PLC0415
+
+    plan = plan_conversion(source)
+    with count_progress(f"converting {len(plan.classes)} classes", plan.images, enabled=progress) as bar:
+        summary = convert(plan, destination, ConvertOptions(shard_mb, resize_shorter, workers),
+                          on_images=lambda done: bar.advance(bar.task_ids[0], done))
+    if output is Output.json:
+        render.print_json(asdict(summary))
+        return
+    render.console.print(f"wrote {summary.images} images of {summary.classes} classes into {summary.shards} shards "
+                         f"({summary.bytes_written / 2**20:.1f} MiB) at {summary.destination}")
+
+
 def main() -> None:
     app()
 

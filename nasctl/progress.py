@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from types import TracebackType
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                           TimeRemainingColumn)
 
 from nasctl.render import err_console
 from specs.model import NASExperiment
@@ -32,3 +33,12 @@ class ApplyProgress:
         total = max(self.total, len(result.state.trials))
         description = f"{result.plan.phase}: {running} running"
         self.progress.update(self.task, completed=done, total=total, description=description)
+
+
+
+def count_progress(description: str, total: int, enabled: bool = True) -> Progress:
+    """A bar over `total` items with the time taken and left, on stderr (stdout stays for results)."""
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        TimeRemainingColumn(), console=err_console, disable=not enabled)
+    progress.add_task(description, total=total)
+    return progress

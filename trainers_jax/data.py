@@ -6,9 +6,11 @@
   the file; compressed members (``np.savez_compressed``) have to be read whole.
 * a folder: one sub-folder per class with JPEG/PNG files, or ``train/`` and ``test/`` (or ``val/``)
   folders laid out that way. Only the file list is held; records are file paths, read and decoded
-  by the input workers (``/gcs/...`` paths are Vertex's FUSE mount and read the same way).
-* ``gs://`` and other URIs go through :data:`REMOTE_FETCHERS` (scheme → function that returns a local
-  path); none is registered yet, so they fail with a clear message.
+  by the input workers.
+* a folder of ArrayRecord shards written by ``nasctl data convert`` (it holds ``dataset.json``):
+  records are the encoded images, read by index from the shards (:mod:`trainers_jax.array_records`).
+
+Every location may be local, ``/gcs/...`` (Vertex's FUSE mount) or ``gs://...`` (:mod:`trainers_jax.storage`).
 
 Sources are picklable and small (a path and offsets, or a file list) so worker processes can receive them.
 """
@@ -17,19 +19,18 @@ from __future__ import annotations
 import zipfile
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
+from trainers_jax import storage
+from trainers_jax.array_records import MANIFEST, open_split, read_manifest
+from trainers_jax.errors import DataError
+
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
-REMOTE_FETCHERS: dict[str, Callable[[str], Path]] = {}
 STATISTICS_SAMPLE = 10_000  # images read to estimate an array set's channel mean and std
 IMAGENET_MEAN = np.asarray([0.485, 0.456, 0.406], np.float32)  # image folders are normalised like ImageNet
 IMAGENET_STD = np.asarray([0.229, 0.224, 0.225], np.float32)
-
-
-class DataError(ValueError):
-    """Training data missing, unreadable or malformed (the message names the file)."""
 
 
 class Source(Protocol):
@@ -216,27 +217,35 @@ def _npz(path: Path, seed: int, test_fraction: float) -> Splits:
     raise DataError(f"{path}: expected arrays x_train, y_train, x_test, y_test (or x, y), got {sorted(data)}")
 
 
-def _list_folder(root: Path, classes: list[str] | None = None) -> tuple[FileSource, list[str]]:
-    classes = classes or sorted(p.name for p in root.iterdir() if p.is_dir())
+def list_folder(root: str, classes: list[str] | None = None) -> tuple[FileSource, list[str]]:
+    """The images of a folder with one sub-folder per class (the classes of `classes`, if given)."""
+    classes = classes or storage.subfolders(root)
     if not classes:
         raise DataError(f"{root}: no class folders (expected one folder of JPEG/PNG images per class)")
     files: list[str] = []
     labels: list[int] = []
     for label, name in enumerate(classes):
-        found = sorted(str(p) for p in (root / name).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) \
-            if (root / name).is_dir() else []
+        folder = storage.join(root, name)
+        found = storage.files(folder, IMAGE_SUFFIXES) if storage.is_dir(folder) else []
         if not found:
-            raise DataError(f"{root / name}: no JPEG/PNG images for class {name!r}")
+            raise DataError(f"{folder}: no JPEG/PNG images for class {name!r}")
         files += found
         labels += [label] * len(found)
     return FileSource(tuple(files), np.asarray(labels, np.int32)), classes
 
 
-def _folder(root: Path, seed: int, test_fraction: float) -> Splits:
-    test_dir = next((root / name for name in ("test", "val") if (root / name).is_dir()), None)
-    if (root / "train").is_dir() and test_dir is not None:
-        train, classes = _list_folder(root / "train")
-        test, _ = _list_folder(test_dir, classes)
+def folder_splits(root: str) -> tuple[str, str | None]:
+    """``(train, test)`` folders of an image folder: ``train/`` and ``test/`` (or ``val/``), else ``(root, None)``."""
+    test = next((storage.join(root, name) for name in ("test", "val") if storage.is_dir(storage.join(root, name))), None)
+    train = storage.join(root, "train")
+    return (train, test) if test is not None and storage.is_dir(train) else (root, None)
+
+
+def _folder(root: str, seed: int, test_fraction: float) -> Splits:
+    train_dir, test_dir = folder_splits(root)
+    if test_dir is not None:
+        train, classes = list_folder(train_dir)
+        test, _ = list_folder(test_dir, classes)
     else:
         files, classes = _list_folder(root)
         train_idx, test_idx = _split(files.labels, test_fraction, seed)
@@ -244,19 +253,35 @@ def _folder(root: Path, seed: int, test_fraction: float) -> Splits:
     return Splits(train, test, len(classes), 3, None, IMAGENET_MEAN, IMAGENET_STD, encoded=True)
 
 
+def _array_records(root: str, seed: int, test_fraction: float) -> Splits:
+    classes, splits = read_manifest(root)
+    if "all" in splits:
+        records = open_split(root, splits["all"])
+        train_idx, test_idx = _split(records.labels, test_fraction, seed)
+        train, test = Subset(records, train_idx), Subset(records, test_idx)
+    elif {"train", "test"} <= splits.keys():
+        train, test = open_split(root, splits["train"]), open_split(root, splits["test"])
+    else:
+        raise DataError(f"{storage.join(root, MANIFEST)}: expected splits train and test, or all; got {sorted(splits)}")
+    return Splits(train, test, len(classes), 3, None, IMAGENET_MEAN, IMAGENET_STD, encoded=True)
+
+
 def open_dataset(source: str, seed: int = 0, test_fraction: float = 0.2) -> Splits:
-    """Open `source` (``digits``, an .npz file, an image folder or a registered URI) without decoding it."""
-    if "://" in source:
-        scheme = source.split("://", 1)[0]
-        if scheme not in REMOTE_FETCHERS:
-            raise DataError(f"{source}: no fetcher for {scheme}:// inputs yet; use Vertex's /gcs/ mount or copy the data locally")
-        source = str(REMOTE_FETCHERS[scheme](source))
+    """Open `source` (``digits``, an .npz file, an image folder or ArrayRecord shards) without decoding it."""
     if source == "digits":
         return _digits(seed, test_fraction)
-    path = Path(source)
-    if not path.exists():
-        raise DataError(f"{path}: training data not found")
-    return _folder(path, seed, test_fraction) if path.is_dir() else _npz(path, seed, test_fraction)
+    if "://" in source and not storage.is_remote(source):
+        raise DataError(f"{source}: unsupported location (expected a local path, /gcs/... or gs://...)")
+    try:
+        if not storage.exists(source):
+            raise DataError(f"{source}: training data not found")
+        if not storage.is_dir(source):
+            return _npz(storage.local_copy(source), seed, test_fraction)
+        if storage.exists(storage.join(source, MANIFEST)):
+            return _array_records(source, seed, test_fraction)
+        return _folder(source, seed, test_fraction)
+    except OSError as exc:  # a bucket that cannot be read, a vanished file
+        raise DataError(f"{source}: cannot read training data ({exc})") from None
 
 
 def subsample(splits: Splits, fraction: float, seed: int) -> Splits:

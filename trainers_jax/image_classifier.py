@@ -41,7 +41,7 @@ class LatencyArgs(BaseModel):
 class ClassifierArgs(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    dataset: str = Field("digits", description="'digits', an .npz file, an image folder (or a registered URI).")
+    dataset: str = Field("digits", description="'digits', an .npz file, an image folder or ArrayRecord shards (nasctl data convert); local, /gcs/... or gs://...")
     image_size: int | None = Field(
         None, ge=4, description="Training image size (default: digits 32, arrays their own, image folders 224).")
     test_fraction: float = Field(0.2, gt=0, lt=1)
@@ -184,9 +184,9 @@ class _Input:
 
         self.data, self.eval_batch_size = data, args.eval_batch_size
         self.workers = input_pipeline.default_workers(data.encoded) if args.data_workers is None else args.data_workers
-        self.eval_preprocess = Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, train=False)
+        self.eval_preprocess = Preprocess(plan.image_size, data.scale, data.encoded, train=False)
         self.train = input_pipeline.train_batches(
-            data.train, Preprocess(plan.image_size, data.mean, data.std, data.scale, data.encoded, augment=plan.augment),
+            data.train, Preprocess(plan.image_size, data.scale, data.encoded, augment=plan.augment),
             input_pipeline.Stream(args.batch_size, jax.process_index(), jax.process_count(), self.workers), ctx.seed)
 
     def test(self) -> Any:
@@ -262,8 +262,9 @@ def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any
     from trainers_jax import training  # noqa: PLC0415
     from trainers_jax.distributed import is_writer  # noqa: PLC0415
 
-    step_fn = training.make_train_step(model, tx, cfg, inputs.data.num_classes, parallel)
-    evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(inputs.data.test)), parallel)
+    normalize = training.Normalize(inputs.data.mean, inputs.data.std)
+    step_fn = training.make_train_step(model, tx, cfg, inputs.data.num_classes, parallel, normalize)
+    evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(inputs.data.test)), parallel, normalize)
     step, started, trained_seconds = int(state["step"]), time.monotonic(), 0.0
     metrics: dict[str, Any] = {}
     while step < cfg.steps and (end := _cycle_end(ctx, args, cfg, step)) > step:

@@ -1,14 +1,19 @@
 """Per-image preprocessing, run in the input workers: decode, crop or resize, flip, RandAugment, normalise.
 
+The workers hand out 8-bit pixels (H×W×C ``uint8``, a quarter of the bytes of float32 between
+processes); the train step normalises them on the device with the set's channel statistics
+(:class:`trainers_jax.training.Normalize`). Array records are 8-bit after this step too, as they were
+already quantised by the PIL operations below.
+
 Image files (an image folder) get ImageNet-style preprocessing: a random-resized crop (8–100 % of the
 area, aspect 3/4–4/3) and a horizontal flip for training, resize-then-centre-crop (87.5 %) for
 evaluation. Array records (digits, ``.npz``) are resized to the training size (no crop or flip: a
-flipped digit is another digit). Both are normalised with their set's channel statistics. Everything
-random is drawn from the generator passed in, which the loader derives from its seed and the record's
+flipped digit is another digit). Everything random is drawn from the generator passed in, which the loader derives from its seed and the record's
 position.
 """
 from __future__ import annotations
 
+import io
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -16,8 +21,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from trainers_jax import storage
 from trainers_jax.augment import RandAugment
-from trainers_jax.data import DataError
+from trainers_jax.errors import DataError
 
 EVAL_CROP = 0.875
 CROP_AREA = (0.08, 1.0)
@@ -25,13 +31,16 @@ CROP_RATIO = (3 / 4, 4 / 3)
 
 
 def to_pil(image: Any, scale: float) -> Image.Image:
-    """An image file (its path) → RGB; an H×W×C array of values in [0, scale] → grey or RGB 8-bit."""
-    if isinstance(image, str):
+    """An image file (its location) or encoded bytes → RGB; an H×W×C array of values in [0, scale] → grey or RGB 8-bit."""
+    if isinstance(image, (str, bytes)):
+        name = image if isinstance(image, str) else "an ArrayRecord record"
         try:
-            with Image.open(image) as decoded:
+            encoded = io.BytesIO(image) if isinstance(image, bytes) else (
+                io.BytesIO(storage.read_bytes(image)) if storage.is_remote(image) else image)
+            with Image.open(encoded) as decoded:
                 return decoded.convert("RGB")
         except (OSError, UnidentifiedImageError) as exc:
-            raise DataError(f"{image}: unreadable image ({exc})") from None
+            raise DataError(f"{name}: unreadable image ({exc})") from None
     pixels = np.clip(np.asarray(image, np.float32) * (255.0 / scale), 0, 255).round().astype(np.uint8)
     return Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
 
@@ -60,11 +69,9 @@ def centre_crop(image: Image.Image, size: int) -> Image.Image:
 
 @dataclass(frozen=True)
 class Preprocess:
-    """One record (image, label) → (normalised float32 H×W×C image, label)."""
+    """One record (image, label) → (uint8 H×W×C image, label)."""
 
     image_size: int
-    mean: np.ndarray
-    std: np.ndarray
     scale: float = 1.0  # array records: the value of a white pixel (1.0 or 255)
     imagenet: bool = False  # random-resized crop + flip (train) / centre crop (eval)
     train: bool = True
@@ -84,6 +91,5 @@ class Preprocess:
             image = image.resize((self.image_size, self.image_size), Image.BILINEAR)
         if self.train and self.augment is not None:
             image = self.augment(image, rng)
-        pixels = np.asarray(image, np.float32) / 255.0
-        pixels = pixels[..., None] if pixels.ndim == 2 else pixels
-        return (pixels - self.mean) / self.std, np.int32(record[1])
+        pixels = np.asarray(image, np.uint8)
+        return (pixels[..., None] if pixels.ndim == 2 else pixels), np.int32(record[1])

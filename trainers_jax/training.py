@@ -22,6 +22,22 @@ State = dict[str, Any]  # step, params, batch_stats, opt_state, ema (or None), f
 
 
 @dataclass(frozen=True)
+class Normalize:
+    """The input workers' 8-bit images → the model's input, on the device: ``(x / 255 - mean) / std``
+    with the set's channel statistics (host-to-device traffic and worker IPC stay at one byte a value)."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    def __call__(self, images: jnp.ndarray) -> jnp.ndarray:
+        return (images.astype(jnp.float32) / 255.0 - jnp.asarray(self.mean)) / jnp.asarray(self.std)
+
+
+def _model_input(normalize: Normalize | None, images: jnp.ndarray) -> jnp.ndarray:
+    return images if normalize is None else normalize(images)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     steps: int = 200
     batch_size: int = 64
@@ -108,10 +124,10 @@ def init_state(model: Any, tx: optax.GradientTransformation, cfg: TrainConfig, s
 
 
 def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConfig, num_classes: int,
-                    parallel: DataParallel | None = None):
+                    parallel: DataParallel | None = None, normalize: Normalize | None = None):
     """A jitted step on one global batch: (state, images, labels) → (state, loss). Non-finite loss is flagged.
 
-    With `parallel`, the state is replicated and the batch sharded over its devices (see
+    With `normalize`, images arrive as 8-bit pixels and are normalised inside the step. With `parallel`, the state is replicated and the batch sharded over its devices (see
     :mod:`trainers_jax.parallel`); the step itself is the same code.
     """
 
@@ -123,7 +139,7 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConf
 
     def step(state: State, x: jnp.ndarray, y: jnp.ndarray) -> tuple[State, jnp.ndarray]:
         (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-            state["params"], state["batch_stats"], x, y)
+            state["params"], state["batch_stats"], _model_input(normalize, x), y)
         updates, opt_state = tx.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         ema = state["ema"]
@@ -145,7 +161,8 @@ def eval_params(state: State) -> Any:
     return state["ema"] if state["ema"] is not None else state["params"]
 
 
-def make_evaluator(model: Any, batch_size: int, parallel: DataParallel | None = None):
+def make_evaluator(model: Any, batch_size: int, parallel: DataParallel | None = None,
+                   normalize: Normalize | None = None):
     """Accuracy and mean loss over a whole set, in fixed-size (padded, masked) batches: one compilation.
 
     With `parallel`, the batch is rounded up to a multiple of its devices and sharded over them (every
@@ -160,7 +177,7 @@ def make_evaluator(model: Any, batch_size: int, parallel: DataParallel | None = 
 
     @jax.jit
     def batch_stats(variables: Any, x: jnp.ndarray, y: jnp.ndarray, mask: jnp.ndarray) -> tuple[jnp.ndarray, ...]:
-        logits = model.apply(variables, x, train=False)
+        logits = model.apply(variables, _model_input(normalize, x), train=False)
         loss = optax.softmax_cross_entropy_with_integer_labels(logits, y)
         correct = (jnp.argmax(logits, -1) == y) & mask
         return correct.sum(), jnp.where(mask, loss, 0.0).sum()

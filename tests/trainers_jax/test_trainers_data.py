@@ -98,8 +98,8 @@ def test_unreadable_image_is_named_when_decoded(tmp_path: Path) -> None:
         to_pil(str(broken), 1.0)
 
 
-def test_missing_path_and_remote_uri_are_clear_errors(tmp_path: Path) -> None:
+def test_missing_path_and_unsupported_scheme_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="nothing-here.*not found"):
         open_dataset(str(tmp_path / "nothing-here"))
-    with pytest.raises(DataError, match="gs://"):
-        open_dataset("gs://bucket/data.npz")
+    with pytest.raises(DataError, match="s3://bucket/data.npz: unsupported location.*gs://"):
+        open_dataset("s3://bucket/data.npz")

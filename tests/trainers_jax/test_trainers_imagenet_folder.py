@@ -1,4 +1,5 @@
-"""A scaled-down copy of the POC trial: an ImageNet-style folder streamed through workers onto 2 devices."""
+"""A scaled-down copy of the POC trial: an ImageNet-style folder (or its shards, local or on gs://) streamed
+through workers onto 2 devices."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,8 @@ from typing import Callable
 
 import pytest
 
+from trainers_jax.convert import ConvertOptions, convert, plan_conversion
+from trainers_jax.storage import CACHE_ENV, upload
 from trial.dirs import LocalTrialDir
 from trial.protocol import FAILED, SUCCEEDED
 
@@ -17,13 +20,30 @@ from tests.trainers_jax.test_trainers_data import write_images
 MakeTrial = Callable[..., LocalTrialDir]
 
 
+def _dataset(kind: str, folder: Path, request: pytest.FixtureRequest) -> str:
+    """The folder itself, its ArrayRecord shards, or the shards uploaded to the fake GCS server."""
+    if kind == "folder":
+        return str(folder)
+    shards = folder.parent / "shards"
+    convert(plan_conversion(str(folder)), str(shards), ConvertOptions(shard_mb=0.004, workers=1))
+    if kind == "shards":
+        return str(shards)
+    bucket = request.getfixturevalue("gcs_bucket")  # sets STORAGE_EMULATOR_HOST, which the trial inherits
+    for path in shards.iterdir():
+        upload(path, f"gs://{bucket}/shards/{path.name}")
+    return f"gs://{bucket}/shards"
+
+
 @pytest.mark.slow  # a trial process with 2 host devices and an input worker
-def test_image_folder_trial_streams_onto_two_devices(make_trial: MakeTrial, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["folder", "shards", "gcs-shards"])
+def test_image_folder_trial_streams_onto_two_devices(kind: str, make_trial: MakeTrial, tmp_path: Path,
+                                                     request: pytest.FixtureRequest) -> None:
     write_images(tmp_path / "imagenet" / "train", classes=3, per_class=8, size=40)
     write_images(tmp_path / "imagenet" / "val", classes=3, per_class=2, size=40)
-    trial = make_trial(args={"dataset": str(tmp_path / "imagenet"), "imageSize": 24, "batchSize": 8,
-                             "steps": 4, "evalEvery": 2, "dataWorkers": 1})
-    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    trial = make_trial(args={"dataset": _dataset(kind, tmp_path / "imagenet", request), "imageSize": 24,
+                             "batchSize": 8, "steps": 4, "evalEvery": 2, "dataWorkers": 1})
+    env = {**os.environ, "JAX_PLATFORMS": "cpu", "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           CACHE_ENV: str(tmp_path / "cache")}
     subprocess.run([sys.executable, "-m", "trial.runner", str(trial.path)], env=env, check=True, timeout=900)
     result = trial.read_result()
     assert result.status == SUCCEEDED, result.message

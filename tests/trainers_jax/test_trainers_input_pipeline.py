@@ -20,7 +20,7 @@ def digits():
 
 
 def _preprocess(data, size: int = 12, **kw) -> Preprocess:
-    return Preprocess(size, data.mean, data.std, data.scale, data.encoded, **kw)
+    return Preprocess(size, data.scale, data.encoded, **kw)
 
 
 def _take(iterator, n: int) -> list[tuple[np.ndarray, np.ndarray]]:

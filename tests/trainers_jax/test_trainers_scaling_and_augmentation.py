@@ -78,7 +78,7 @@ def test_every_operation_runs_and_signed_ones_are_identity_at_magnitude_zero(mod
 def test_two_policies_give_different_training_inputs() -> None:
     data = open_dataset("digits")
     policies = [RandAugment(1, 5, OPERATION_SETS["color"]), RandAugment(3, 27, OPERATION_SETS["geometric"])]
-    batches = [next(train_batches(data.train, Preprocess(12, data.mean, data.std, data.scale, augment=policy),
+    batches = [next(train_batches(data.train, Preprocess(12, data.scale, augment=policy),
                                   Stream(16), seed=0)) for policy in (None, *policies)]
     assert all(np.array_equal(batches[0][1], b[1]) for b in batches)  # the same records, in the same order
     assert not np.allclose(batches[0][0], batches[1][0]) and not np.allclose(batches[1][0], batches[2][0])
