@@ -24,7 +24,7 @@ LOCK_FILE = "requirements.lock"
 SOURCES = "src"
 # Building nasctl from src/ (pyproject's build-system: setuptools>=77 and wheel) with these exact versions.
 BUILD_TOOLS = ("pip==25.1.1", "setuptools==80.9.0", "wheel==0.45.1")
-_SKIPPED = ("__pycache__", "*.pyc", "*.egg-info", ".*")
+_SKIPPED = ("__pycache__", "*.pyc", ".*")  # caches and hidden files are no part of a package
 _DESCRIPTIONS = {"cuda": "JAX for NVIDIA GPUs, CUDA and cuDNN from pip wheels", "tpu": "JAX for Cloud TPU (libtpu)",
                  "cpu": "JAX on CPU"}
 
@@ -36,8 +36,9 @@ class ImageContext:
     base_image: str
 
 
-def default_base_image(python_version: str | None = None) -> str:
-    return f"python:{python_version or platform.python_version()}-slim-bookworm"
+def default_base_image() -> str:
+    """The exact Python release running here: the one the lock's markers were evaluated for."""
+    return f"python:{platform.python_version()}-slim-bookworm"
 
 
 def dockerfile(variant: str, base_image: str) -> str:
@@ -70,8 +71,8 @@ def source_files(project: Path) -> list[Path]:
                       if (path / "__init__.py").exists() and any(fnmatch.fnmatch(path.name, p) for p in patterns))
     for package in packages:
         files += sorted(path.relative_to(project) for path in package.rglob("*")
-                        if path.is_file() and not any(fnmatch.fnmatch(part, skip) for part in path.relative_to(project).parts
-                                                      for skip in _SKIPPED))
+                        if path.is_file() and not any(fnmatch.fnmatch(part, skip) for skip in _SKIPPED
+                                                      for part in path.relative_to(project).parts))
     return files
 
 
@@ -85,17 +86,15 @@ def _clear(directory: Path) -> None:
     shutil.rmtree(directory)
 
 
-def write_context(project: Path, output: Path, variant: str, base_image: str | None = None,
-                  python_version: str | None = None) -> ImageContext:
+def write_context(project: Path, output: Path, variant: str, base_image: str | None = None) -> ImageContext:
     """Write the build context of `variant` into `output` (replacing an earlier one there)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown image variant {variant!r}; expected one of {', '.join(VARIANTS)}")
     project, output = Path(project), Path(output)  # kept as given: the commands shown name them so
     files = source_files(project)
-    python_version = python_version or platform.python_version()
-    base_image = base_image or default_base_image(python_version)
+    base_image = base_image or default_base_image()
     jax_extra = JAX_EXTRAS[variant]
-    lock = lock_text(jax_extra, locked_requirements(jax_extra), python_version)
+    lock = lock_text(jax_extra, locked_requirements(jax_extra))
     _clear(output)
     output.mkdir(parents=True)
     (output / DOCKERFILE).write_text(dockerfile(variant, base_image), encoding="utf-8")

@@ -9,6 +9,7 @@ in (NVIDIA's library wheels) follows their own requirements.
 """
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -101,9 +102,9 @@ def locked_requirements(jax_extra: str | None = None, project: str = PROJECT) ->
     return [pins[name] for name in sorted(pins)]
 
 
-def lock_text(jax_extra: str | None, lines: list[str], python_version: str) -> str:
+def lock_text(jax_extra: str | None, lines: list[str]) -> str:
     """The lock file: a header saying where the pins come from, then one requirement a line."""
     extra = f" + jax[{jax_extra}]" if jax_extra else ""
     header = (f"# {PROJECT}'s dependencies{extra}, pinned to the versions installed where `nasctl build` ran\n"
-              f"# (Python {python_version}; markers evaluated for linux/amd64). Do not edit: rerun it.\n")
+              f"# (Python {platform.python_version()}; markers evaluated for linux/amd64). Do not edit: rerun it.\n")
     return header + "".join(f"{line}\n" for line in lines)

@@ -1,6 +1,7 @@
 """The trainer image's build context: byte-identical for the same inputs, every dependency pinned."""
 from __future__ import annotations
 
+import platform
 from importlib import metadata
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from packaging.utils import canonicalize_name
 
 from tests.conftest import REPO
 from trainer_image.context import BUILD_TOOLS, DOCKERFILE, LOCK_FILE, SOURCES, write_context
-from trainer_image.lock import LockError, _applies, locked_requirements
+from trainer_image.lock import LockError, _applies, _exact, locked_requirements
 
 
 def _tree(directory: Path) -> dict[str, bytes]:
@@ -30,25 +31,27 @@ def _pins(lines: list[str]) -> dict[str, str]:
 
 
 def test_the_same_inputs_give_a_byte_identical_context(tmp_path: Path) -> None:
-    first = write_context(REPO, tmp_path / "a", "cuda", python_version="3.11.7")
-    second = write_context(REPO, tmp_path / "b", "cuda", python_version="3.11.7")
+    first = write_context(REPO, tmp_path / "a", "cuda")
+    second = write_context(REPO, tmp_path / "b", "cuda")
     assert _tree(first.directory) == _tree(second.directory)
-    again = write_context(REPO, tmp_path / "a", "cuda", python_version="3.11.7")  # rewritten in place
+    again = write_context(REPO, tmp_path / "a", "cuda")  # rewritten in place
     assert _tree(again.directory) == _tree(second.directory)
     assert _tree(write_context(REPO, tmp_path / "c", "tpu").directory) != _tree(first.directory)
 
 
 def test_the_dockerfile_pins_the_base_image_and_build_tools_and_installs_from_the_lock(tmp_path: Path) -> None:
-    made = write_context(REPO, tmp_path / "ctx", "tpu", python_version="3.11.7")
+    made = write_context(REPO, tmp_path / "ctx", "tpu")
     lines = [line for line in (made.directory / DOCKERFILE).read_text().splitlines() if line and line[0] != "#"]
-    assert lines[0] == "FROM python:3.11.7-slim-bookworm" and made.base_image == "python:3.11.7-slim-bookworm"
+    base = f"python:{platform.python_version()}-slim-bookworm"  # the release the lock was resolved with
+    assert lines[0] == f"FROM {base}" and made.base_image == base
+    assert f"(Python {platform.python_version()};" in (made.directory / LOCK_FILE).read_text()
     install = next(line for line in lines if "requirements.lock" in line and line.startswith("RUN"))
     assert all(tool in install for tool in BUILD_TOOLS) and all("==" in tool for tool in BUILD_TOOLS)
     source_copy = lines.index(f"COPY {SOURCES} /opt/nasctl")
     assert lines.index(install) < source_copy  # pinned dependencies first, then the project without resolving
     assert lines[source_copy + 1] == "RUN pip install --no-deps --no-build-isolation /opt/nasctl && pip check"
     assert not any(line.startswith(("CMD", "ENTRYPOINT")) for line in lines)  # Vertex gives the command
-    digest = "python:3.11.7-slim-bookworm@sha256:" + "0" * 64
+    digest = f"{base}@sha256:" + "0" * 64
     pinned = write_context(REPO, tmp_path / "ctx", "tpu", base_image=digest)
     assert f"FROM {digest}\n" in (pinned.directory / DOCKERFILE).read_text()
 
@@ -90,6 +93,9 @@ def test_the_cuda_runtime_keeps_its_extra_and_the_tpu_runtime_its_series() -> No
 
 
 def test_what_cannot_be_pinned_is_refused(tmp_path: Path) -> None:
+    assert _exact(Requirement("Jax_CUDA12-Plugin[with-cuda]<=0.10.2,>=0.10.2")) == "jax-cuda12-plugin[with-cuda]==0.10.2"
+    with pytest.raises(LockError, match="allows more than one version"):
+        _exact(Requirement("libtpu>=0.0.40"))  # an accelerator runtime that is not installed must be pinned by jax
     with pytest.raises(LockError, match="no-such-project is not installed"):
         locked_requirements(project="no-such-project")
     with pytest.raises(ValueError, match="no pyproject.toml"):
