@@ -164,20 +164,49 @@ def cost(file: Path = SpecOption, output: Output = OutputOption) -> None:
     _render_cost(Session.open(file), output)
 
 
+class Variant(str, Enum):
+    cuda = "cuda"
+    tpu = "tpu"
+    cpu = "cpu"
+
+
 @app.command()
 @handles_errors
 def build(file: Path = SpecOption,
-          context: Path = typer.Option(Path("."), help="The nasctl project root (holds pyproject.toml).")) -> None:
-    """Write the trainer container's Dockerfile for Vertex AI and print the commands that build and push it."""
-    from nasctl.build import write_build_files  # noqa: PLC0415
+          context: Path = typer.Option(Path("."), help="The nasctl project root (holds pyproject.toml)."),
+          variant: Variant = typer.Option(None, help="JAX build in the image; default: from the spec's machines "
+                                                     "(TPU machine types → tpu, GPU accelerators → cuda, else cpu)."),
+          output: Path = typer.Option(None, help="Where to write the build context; default: build/trainer-image "
+                                                 "under --context."),
+          base_image: str = typer.Option(None, help="Base image, e.g. a python:X.Y.Z-slim-bookworm@sha256:... digest; "
+                                                    "default: this Python's exact release."),
+          push: bool = typer.Option(False, "--push", help="Build and push to the spec's containerImage "
+                                                          "(docker, else gcloud builds submit).")) -> None:
+    """Write the trainer image's pinned build context for Vertex AI; with --push, build and push it."""
+    from trainer_image.context import write_context  # noqa: PLC0415
+    from trainer_image.push import ImageBuildError, docker_commands, push_plan, run_plan, shell  # noqa: PLC0415
+    from trainer_image.variants import variant_for  # noqa: PLC0415
 
     backend = Session.open(file).experiment.spec.backend
     if backend.type != "vertex":
         render.error("nasctl build makes the Vertex AI trainer image: the spec's backend must be of type vertex")
         raise typer.Exit(1)
-    plan = write_build_files(backend.container_image, context)
-    render.console.print(f"wrote {plan.dockerfile} and {plan.dockerignore}; build and push with:")
-    render.console.print(plan.shell(), markup=False, soft_wrap=True)
+    chosen = variant.value if variant else variant_for(backend)
+    made = write_context(context, output or context / "build" / "trainer-image", chosen, base_image)
+    render.console.print(f"wrote the {made.variant} build context {made.directory} (FROM {made.base_image})",
+                         markup=False)
+    if not push:
+        render.console.print("build and push it with (or run nasctl build --push):", markup=False)
+        render.console.print(shell(docker_commands(backend.container_image, made.directory)), markup=False)
+        return
+    try:
+        plan = push_plan(backend.container_image, made.directory, backend.project)
+        run_plan(plan, lambda command: render.console.print(f"$ {command}", markup=False, style="bold"),
+                 lambda line: render.console.print(line, markup=False, highlight=False))
+    except ImageBuildError as exc:
+        render.error(str(exc))
+        raise typer.Exit(1) from None
+    render.console.print(f"pushed {backend.container_image} ({plan.tool})", markup=False)
 
 
 @app.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGES = ("specs", "adaptors", "vertex_emulator", "state", "objective", "search_spaces", "trial", "trainers_jax", "latency",
-            "backends", "reconciler", "pricing", "nasctl")
+            "backends", "reconciler", "pricing", "trainer_image", "nasctl")
 
 
 def _imports(package: str) -> set[str]:

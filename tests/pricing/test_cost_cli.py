@@ -1,4 +1,4 @@
-"""`nasctl cost`, `nasctl apply --dry-run` and `nasctl build` from the command line."""
+"""`nasctl cost` and `nasctl apply --dry-run` from the command line."""
 from __future__ import annotations
 
 import json
@@ -55,24 +55,3 @@ def test_cost_of_an_experiment_under_way(spec: Path, tmp_path: Path) -> None:
     assert stage["runtimeHours"] == pytest.approx(25 * 2 / 6)
     assert report["spentUsd"] == pytest.approx(report["totalCostUsd"] * 5 / 25, abs=0.02)
     assert report["remainingUsd"] == pytest.approx(report["totalCostUsd"] - report["spentUsd"], abs=0.02)
-
-
-def test_build_writes_the_dockerfile_and_prints_the_commands(spec: Path, tmp_path: Path) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "pyproject.toml").write_text("[project]\nname = 'x'\n")
-    result = runner.invoke(app, ["build", "-f", str(spec), "--context", str(project)])
-    assert result.exit_code == 0, result.output
-    assert (project / "Dockerfile.nasctl").exists()
-    assert "docker build" in result.output and "docker push" in result.output
-    assert "us-central1-docker.pkg.dev/my-project/nasctl/trainer:latest" in result.output
-
-
-def test_build_needs_a_vertex_backend(tmp_path: Path) -> None:
-    local = tmp_path / "local.yaml"
-    local.write_text(yaml.safe_dump({
-        "kind": "NASExperiment", "metadata": {"name": "local"},
-        "spec": {"stateUri": str(tmp_path / "s"), "searchSpace": {"prebuilt": "nb201"},
-                 "trainer": {"prebuilt": "nb201-tabular"}, "search": {"maxTrials": 2}}}))
-    result = runner.invoke(app, ["build", "-f", str(local)], env={"COLUMNS": "200"})
-    assert result.exit_code == 1 and "backend must be of type vertex" in result.output

@@ -1,32 +1,42 @@
-"""`apply` with a Vertex algorithm drives one NasJob: created once, adopted after, trials recorded."""
+"""`apply` with a Vertex algorithm drives one NasJob: created once, adopted after, its trials recorded as they
+end, the experiment done when the job is. Through the real JobServiceClient against the Vertex emulator,
+whose controller proposes the architectures; trials run the scripted image (reward = trial id / 100)."""
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
 
+import pyglove as pg
 import pytest
 import yaml
 
+from nasctl.views import status_view
 from reconciler.nas_job import NAS_JOB_ID
 from reconciler.session import Session
-from nasctl.views import status_view
-from tests.support.vertex_server import VertexServer
+from tests.support.scripted_trainer import nas_reward, scripted_entrypoint
+from tests.support.vertex_emulated import FAST_RETRY, IMAGE
+from vertex_emulator import VertexEmulator
+
+PARENT = "projects/proj/locations/us-central1"
+MAX_TRIALS = 4
 
 
 @pytest.fixture
-def server() -> Iterator[VertexServer]:
-    with VertexServer() as vertex:
-        yield vertex
+def vertex(make_emulator: Callable[..., VertexEmulator]) -> VertexEmulator:
+    return make_emulator(image_entrypoints={IMAGE: scripted_entrypoint()})
 
 
-def _spec_file(tmp_path, endpoint: str, bucket: str):
+def _spec_file(tmp_path: Path, endpoint: str, bucket: str) -> Path:
     spec = {
         "apiVersion": "nasctl.dev/v1alpha1", "kind": "NASExperiment", "metadata": {"name": "nas"},
         "spec": {
             "stateUri": f"gs://{bucket}/state",
             "backend": {"type": "vertex", "project": "proj", "region": "us-central1", "apiEndpoint": endpoint,
-                        "containerImage": "img:1", "stagingUri": f"gs://{bucket}/staging"},
+                        "containerImage": IMAGE, "stagingUri": f"gs://{bucket}/staging", "retry": FAST_RETRY},
             "searchSpace": {"prebuilt": "nb201"}, "trainer": {"prebuilt": "nb201-tabular"},
-            "search": {"algorithm": "REINFORCEMENT_LEARNING", "maxTrials": 20, "parallelTrials": 2},
+            "search": {"algorithm": "REINFORCEMENT_LEARNING", "maxTrials": MAX_TRIALS, "parallelTrials": 2},
         },
     }
     path = tmp_path / "nas.yaml"
@@ -34,45 +44,32 @@ def _spec_file(tmp_path, endpoint: str, bucket: str):
     return path
 
 
-def _trial(trial_id: str, state: str, reward: float | None = None) -> dict:
-    trial = {"id": trial_id, "state": state, "startTime": "2026-01-01T00:00:00Z"}
-    if reward is not None:
-        trial["finalMeasurement"] = {"metrics": [{"metricId": "accuracy", "value": reward}]}
-        trial["endTime"] = "2026-01-01T01:00:00Z"
-    return trial
-
-
-def test_apply_creates_the_nas_job_once_then_records_its_trials(server, gcs_bucket, tmp_path):
-    import json
-    import random
-
-    session = Session.open(_spec_file(tmp_path, server.endpoint, gcs_bucket))
+def test_apply_creates_the_nas_job_once_then_records_its_trials(vertex: VertexEmulator, gcs_bucket: str,
+                                                                tmp_path: Path) -> None:
+    session = Session.open(_spec_file(tmp_path, vertex.endpoint, gcs_bucket))
     reconciler = session.reconciler()
     planned = reconciler.preview().plan
     assert [(a.kind, a.trial_id) for a in planned.actions] == [("create", NAS_JOB_ID)]
     assert session.store.get("trials.json") is None, "diff writes nothing"
 
     first = reconciler.run_pass()
-    (body,) = server.creates("nasJobs")
-    assert body["labels"]["nasctl-exp"] == "nas"
     assert first.plan.phase == "Running"
+    (job,) = vertex.client().list_nas_jobs(parent=PARENT)
+    assert job.labels["nasctl-exp"] == "nas"
+    assert session.reconciler().preview().plan.actions == [], "an existing job is adopted, not planned again"
 
-    job = first.plan.actions[0].reason
-    dna = reconciler.space.random_dna(random.Random(3))
-    params = json.dumps(dna.to_dict(key_type="name_or_id", value_type="choice_and_literal"))
-    server.trial_details[job] = [
-        {"name": f"{job}/nasTrialDetails/1", "parameters": params, "searchTrial": _trial("1", "SUCCEEDED", 0.8)},
-        {"name": f"{job}/nasTrialDetails/2", "parameters": params, "searchTrial": _trial("2", "ACTIVE")},
-    ]
-    again = session.reconciler()
-    assert again.preview().plan.actions == [], "an existing job is adopted, not planned again"
-    second = again.run_pass()
-    assert len(server.creates("nasJobs")) == 1
-    view = status_view(session.experiment, second.state)
-    assert view["trials"]["succeeded"] == 1 and view["trials"]["running"] == 1
-    assert view["best"]["trialId"] == "search-0001" and view["best"]["arch"] == reconciler.space.materialize(dna)
+    deadline = time.monotonic() + 60
+    while (result := session.reconciler().run_pass()).plan.phase != "Succeeded":  # apply's later passes
+        assert time.monotonic() < deadline, f"the experiment is still {result.plan.phase}"
+        time.sleep(0.2)
+    assert [j.name for j in vertex.client().list_nas_jobs(parent=PARENT)] == [job.name]
+    assert vertex.client().get_nas_job(name=job.name).state.name == "JOB_STATE_SUCCEEDED"
 
-    server.set_state(job, "JOB_STATE_SUCCEEDED")
-    final = session.reconciler().run_pass()
-    assert final.plan.phase == "Succeeded"
-    assert status_view(session.experiment, session.state())["phase"] == "Succeeded"
+    view = status_view(session.experiment, session.state())
+    assert view["phase"] == "Succeeded" and view["trials"]["succeeded"] == MAX_TRIALS
+    rewards = {t.id: t.reward for t in session.state().trials.values()}
+    assert rewards == {f"search-{i:04d}": nas_reward(str(i)) for i in range(1, MAX_TRIALS + 1)}
+    details = {d.search_trial.id: d.parameters for d in vertex.client().list_nas_trial_details(parent=job.name)}
+    space = reconciler.space
+    proposed = space.materialize(pg.DNA.from_parameters(json.loads(details[str(MAX_TRIALS)]), space.dna_spec))
+    assert view["best"]["trialId"] == f"search-{MAX_TRIALS:04d}" and view["best"]["arch"] == proposed
