@@ -8,6 +8,10 @@
    (timed from the first batch, so worker start-up is not counted).
 3. ``peakRssMb``: peak resident memory of a short image-classifier trial (its own process) on a
    generated folder, 1× and 10× larger; with streaming input it should not grow with the folder.
+4. ``stepSeconds``: the trainer's train step (MnasNet-B1 at the crop size) fed by the Grain stream
+   with one worker (``real``) and by one batch already on the device (``synthetic``), in a process
+   whose XLA runs on one thread: the "device" is one core, the input worker has the other, as an
+   accelerator host's cores feed its device. ``stepSlowdown`` is real / synthetic − 1.
 
 The last line is JSON with ``--json``.
 """
@@ -96,6 +100,58 @@ def trial_peak_rss_mb(root: Path, work: Path) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+STEP_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def step_seconds(root: Path, crop: int, batch_size: int, steps: int) -> dict[str, float]:
+    """Seconds per train step with real and synthetic input, measured in a one-thread-XLA process."""
+    env = {**os.environ, "XLA_FLAGS": STEP_XLA_FLAGS, "JAX_PLATFORMS": os.environ.get("JAX_PLATFORMS", "cpu")}
+    out = subprocess.run([sys.executable, "-m", "benchmarks.input_pipeline", "--step-times", str(root),
+                          "--crop", str(crop), "--step-batch", str(batch_size), "--steps", str(steps)],
+                         capture_output=True, text=True, check=True, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _time_steps(step: Any, state: Any, batches: Any, steps: int) -> tuple[Any, float]:
+    import jax  # noqa: PLC0415
+
+    state, loss = step(state, *next(batches))  # compiled and warm before timing
+    jax.block_until_ready(loss)
+    start = time.perf_counter()
+    for _ in range(steps):
+        state, loss = step(state, *next(batches))
+    jax.block_until_ready(loss)
+    return state, (time.perf_counter() - start) / steps
+
+
+def _print_step_times(root: str, crop: int, batch_size: int, steps: int) -> None:
+    import itertools  # noqa: PLC0415
+
+    import jax  # noqa: PLC0415
+
+    from search_spaces.mnasnet import mnasnet_b1  # noqa: PLC0415
+    from trainers_jax import training  # noqa: PLC0415
+    from trainers_jax.data import open_dataset  # noqa: PLC0415
+    from trainers_jax.input_pipeline import Stream, train_batches  # noqa: PLC0415
+    from trainers_jax.models import ModelConfig, build_model  # noqa: PLC0415
+    from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
+
+    data = open_dataset(root)
+    model = build_model(ModelConfig(mnasnet_b1(), data.num_classes, crop, channels=3))
+    cfg = training.TrainConfig(steps=steps + 1, batch_size=batch_size)
+    tx = training.make_optimizer(cfg)
+    state = training.init_state(model, tx, cfg, np.zeros((1, crop, crop, 3), np.float32), 0)
+    step = training.make_train_step(model, tx, cfg, data.num_classes, normalize=training.Normalize(data.mean, data.std))
+    real = train_batches(data.train, Preprocess(crop, data.scale, imagenet=True), Stream(batch_size, workers=1), seed=0)
+    try:
+        fixed = jax.device_put(next(real))
+        state, synthetic_seconds = _time_steps(step, state, itertools.repeat(fixed), steps)
+        _, real_seconds = _time_steps(step, state, real, steps)
+    finally:
+        real.close()
+    print(json.dumps({"real": real_seconds, "synthetic": synthetic_seconds}))
+
+
 def _run_trial_and_print_rss(trial_dir: str) -> None:
     from trial.runner import run  # noqa: PLC0415
 
@@ -112,10 +168,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--crop", type=int, default=224, help="training crop size")
     parser.add_argument("--memory-images", type=int, default=200, help="images in the 1× memory folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    parser.add_argument("--step-batch", type=int, default=8, help="global batch of the step-time comparison")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per input kind")
     parser.add_argument("--run-trial", help=argparse.SUPPRESS)
+    parser.add_argument("--step-times", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.run_trial:
         _run_trial_and_print_rss(args.run_trial)
+        return
+    if args.step_times:
+        _print_step_times(args.step_times, args.crop, args.step_batch, args.steps)
         return
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -125,12 +187,14 @@ def main(argv: list[str] | None = None) -> None:
             "pilImagesPerSec": pil_images_per_sec(folder, args.crop),
             "imagesPerSec": {str(w): grain_images_per_sec(folder, args.crop, w) for w in (1, 2)},
         }
+        result["stepSeconds"] = step_seconds(folder, args.crop, args.step_batch, args.steps)
         small = write_jpeg_folder(work / "x1", args.memory_images, 64)
         large = write_jpeg_folder(work / "x10", 10 * args.memory_images, 64)
         result["peakRssMb"] = {"1x": trial_peak_rss_mb(small, work / "trials"),
                                "10x": trial_peak_rss_mb(large, work / "trials")}
     result["speedup2Workers"] = result["imagesPerSec"]["2"] / result["pilImagesPerSec"]
     result["rssGrowth10x"] = result["peakRssMb"]["10x"] / result["peakRssMb"]["1x"] - 1
+    result["stepSlowdown"] = result["stepSeconds"]["real"] / result["stepSeconds"]["synthetic"] - 1
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))
 
 

@@ -247,7 +247,7 @@ def _folder(root: str, seed: int, test_fraction: float) -> Splits:
         train, classes = list_folder(train_dir)
         test, _ = list_folder(test_dir, classes)
     else:
-        files, classes = _list_folder(root)
+        files, classes = list_folder(root)
         train_idx, test_idx = _split(files.labels, test_fraction, seed)
         train, test = Subset(files, train_idx), Subset(files, test_idx)
     return Splits(train, test, len(classes), 3, None, IMAGENET_MEAN, IMAGENET_STD, encoded=True)
