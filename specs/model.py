@@ -121,12 +121,17 @@ class VertexResourcesSpec(SpecModel):
     _known_strategy = field_validator("scheduling_strategy")(check_strategy)
     _known_disk_type = field_validator("boot_disk_type")(check_boot_disk_type)
 
+    @field_validator("max_wait_seconds")
+    @classmethod
+    def _flex_start_only(cls, value: float | None, info: ValidationInfo) -> float | None:
+        if value is not None and info.data.get("scheduling_strategy") != "FLEX_START":
+            raise ValueError("maxWaitSeconds applies to schedulingStrategy FLEX_START only")
+        return value
+
     @model_validator(mode="after")
     def _accelerator_consistent(self) -> "VertexResourcesSpec":
         if (self.accelerator_type is None) != (self.accelerator_count == 0):
             raise ValueError("set acceleratorType and acceleratorCount together (or neither)")
-        if self.max_wait_seconds is not None and self.scheduling_strategy != "FLEX_START":
-            raise ValueError("maxWaitSeconds applies to schedulingStrategy FLEX_START only")
         return self
 
     @property
