@@ -6,6 +6,9 @@
   (https://cloud.google.com/vertex-ai/docs/general/locations).
 * ``NAS_REGIONS``: where Vertex AI NAS (NasJobs) runs: the seed's overview says 8 regions and names
   us-central1 and europe-west4; the other six are the Vertex emulator's assumption, kept identical to it.
+* The job options' formats (``Scheduling.Strategy`` names, ``DiskSpec`` types and bounds, VPC network,
+  PSC network attachment and Cloud KMS key names) as the aiplatform_v1 proto docs state them; a key
+  or attachment must be in the jobs' region.
 """
 from __future__ import annotations
 
