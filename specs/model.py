@@ -237,6 +237,13 @@ class VertexBackendSpec(SpecModel):
             check_kms_key(value.kms_key_name, info.data.get("region"))
         return value
 
+    @field_validator("latency")
+    @classmethod
+    def _one_latency_machine(cls, value: VertexResourcesSpec | None) -> VertexResourcesSpec | None:
+        if value is not None and value.replica_count != 1:
+            raise ValueError("the latency calculator measures on one machine: latency.replicaCount must be 1")
+        return value
+
     @field_validator("staging_uri")
     @classmethod
     def _gs_only(cls, value: str) -> str:

@@ -1,19 +1,23 @@
 """The Vertex job options travel in every request nasctl sends (CustomJob trials, latency jobs, a NasJob's
 trial specs), the emulator parses them into the real protos and keeps them, multi-replica trials run
-every replica and give one result, a preempted Spot trial is restarted, and a quota refusal is final."""
+every replica and give one result, a preempted Spot trial is restarted, and a quota refusal is final
+(rate limits are still retried) and ends `apply` with one line saying to request more quota."""
 from __future__ import annotations
 
 import time
 
 import pyglove as pg
 import pytest
+import yaml
 from google.api_core import exceptions
+from typer.testing import CliRunner
 
 from adaptors.gcp import storage_client
 from backends.base import FINISHED
 from backends.vertex.calls import QuotaExhausted
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from backends.vertex.requests import nas_job, parent
+from nasctl.cli import app
 from search_spaces.registry import build_search_space
 from specs.model import SearchSpaceSpec
 from tests.support.vertex_emulated import vertex_experiment
@@ -150,3 +154,15 @@ def test_a_preempted_spot_trial_is_restarted_and_counted_once(vertex, gcs_bucket
     client = vertex.client()
     assert len(list(client.list_custom_jobs(parent=parent(backend.spec)))) == 1  # Vertex restarted the worker
     assert starts.download_as_text().split() == ["started", "started"]
+
+
+def test_apply_stops_at_a_quota_refusal_with_one_line_saying_to_request_more(vertex, gcs_bucket, tmp_path) -> None:
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket,
+                                   backend={"search": {**SEARCH_MACHINE, "acceleratorCount": 2, "replicaCount": 3}})
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(experiment.model_dump(mode="json", by_alias=True)))
+    result = CliRunner().invoke(app, ["apply", "-f", str(path), "--yes"], env={"COLUMNS": "500"})
+    assert result.exit_code == 1, result.output
+    (line,) = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert "Vertex AI quota exhausted" in line and "Request more quota" in line
+    assert "Traceback" not in result.output

@@ -54,6 +54,8 @@ def _line_of(path: Path, needle: str) -> int:
      "spec.backend.pscInterfaceConfig", "the network attachment is in 'us-east1'"),
     (lambda b: b["search"].update(maxWaitSeconds=3600), "maxWaitSeconds",
      "spec.backend.search.maxWaitSeconds", "maxWaitSeconds applies to schedulingStrategy FLEX_START only"),
+    (lambda b: b.update(latency={"machineType": "n1-standard-8", "replicaCount": 2}), "machineType: n1-standard-8",
+     "spec.backend.latency", "the latency calculator measures on one machine"),
     (lambda b: b["search"].update(replicaCount=0), "replicaCount",
      "spec.backend.search.replicaCount", "greater than or equal to 1"),
 ])
