@@ -104,7 +104,7 @@ class VertexResourcesSpec(SpecModel):
         None, gt=0, description="Expected hours per trial, for the cost preview (measured hours win once trials finish)."
     )
     replica_count: int = Field(
-        1, ge=1, le=1000, description="Machines per trial (multi-host): pool 0 is the chief, pool 1 the other "
+        1, ge=1, description="Machines per trial (multi-host): pool 0 is the chief, pool 1 the other "
                                       "replicaCount-1 workers, all with this machine, image and args.")
     boot_disk_type: str | None = Field(
         None, description="Boot disk type: pd-ssd (Vertex's default), pd-standard or hyperdisk-balanced.")
@@ -113,7 +113,7 @@ class VertexResourcesSpec(SpecModel):
     scheduling_strategy: str | None = Field(
         None, description="STANDARD (on-demand, Vertex's default), SPOT (cheaper, can be preempted) or FLEX_START "
                           "(waits for capacity).")
-    max_wait_seconds: float | None = Field(
+    max_wait_seconds: int | None = Field(
         None, ge=0, description="FLEX_START only: how long a job may wait for its machines (Vertex's default 24 h; "
                                 "0 = no limit).")
 
@@ -123,7 +123,7 @@ class VertexResourcesSpec(SpecModel):
 
     @field_validator("max_wait_seconds")
     @classmethod
-    def _flex_start_only(cls, value: float | None, info: ValidationInfo) -> float | None:
+    def _flex_start_only(cls, value: int | None, info: ValidationInfo) -> int | None:
         if value is not None and info.data.get("scheduling_strategy") != "FLEX_START":
             raise ValueError("maxWaitSeconds applies to schedulingStrategy FLEX_START only")
         return value
@@ -219,7 +219,7 @@ class VertexBackendSpec(SpecModel):
     @field_validator("reserved_ip_ranges")
     @classmethod
     def _ranges_need_network(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        if value and not info.data.get("network"):
+        if value and "network" in info.data and not info.data["network"]:  # (a malformed network has its error)
             raise ValueError("reservedIpRanges are ranges of `network`: set network too")
         return [check_ip_range_name(name) for name in value]
 

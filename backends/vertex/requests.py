@@ -89,7 +89,7 @@ def _worker_pools(backend: VertexBackendSpec, resources: VertexResourcesSpec, mo
                                      boot_disk_size_gb=resources.boot_disk_size_gb or 0)
     if resources.replica_count == 1:
         return [pool]
-    workers = type(pool)(pool)
+    workers = v1.WorkerPoolSpec(pool)  # a copy
     workers.replica_count = resources.replica_count - 1
     return [pool, workers]
 
@@ -100,7 +100,7 @@ def _scheduling(resources: VertexResourcesSpec, timeout_seconds: float | None) -
     if resources.scheduling_strategy:
         scheduling.strategy = v1.Scheduling.Strategy[resources.scheduling_strategy]
     if resources.max_wait_seconds is not None:
-        scheduling.max_wait_duration = duration_pb2.Duration(seconds=int(resources.max_wait_seconds))
+        scheduling.max_wait_duration = duration_pb2.Duration(seconds=resources.max_wait_seconds)
     return scheduling
 
 
