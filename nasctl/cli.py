@@ -10,6 +10,7 @@ from typing import Any, Callable, TypeVar
 
 import typer
 
+from backends.vertex.calls import QuotaExhausted
 from nasctl import render
 from state.records import PHASE_FAILED, PHASE_SUCCEEDED
 from reconciler.session import Session, spec_files
@@ -43,7 +44,7 @@ def handles_errors(command: F) -> F:
         except SpecError as exc:
             for issue in exc.issues:
                 render.error(issue.render(exc.source))
-        except (StateError, ValueError) as exc:
+        except (StateError, ValueError, QuotaExhausted) as exc:
             render.error(str(exc))
         except OSError as exc:  # a read-only or full disk, a missing file: what and where, not a traceback
             where = f"{exc.filename}: " if exc.filename else ""

@@ -1,8 +1,10 @@
 """The dry-run cost preview: per stage, trials × hours → runtime, GPU-hours, quota and dollars.
 
 Formulas (Vertex AI NAS overview): runtime = trials × hours ÷ parallel trials; GPU-hours =
-trials × hours × GPUs per trial; quota needed = GPUs per trial × parallel trials. Dollars come from
-an offline, dated price catalog (``pricing/prices.json``) that the spec may override.
+trials × hours × GPUs per trial; quota needed = GPUs per trial × parallel trials, where a trial's GPUs
+and price count every replica (``replicaCount``). Dollars come from an offline, dated price catalog
+(``pricing/prices.json``) that the spec may override: machines and accelerators (× the Spot multiplier
+for ``schedulingStrategy: SPOT``) plus what each replica's boot disk costs beyond Vertex's default.
 Hours per trial come from the spec, or are measured from finished trials once there are some.
 Nothing here imports a cloud SDK: the preview works offline.
 """
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from reconciler.graph import enabled_stages
 from state.records import SEARCH, TRAIN, TrialRecord
 from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec, VertexResourcesSpec
+from specs.vertex import DEFAULT_BOOT_DISK_GB, DEFAULT_BOOT_DISK_TYPE
 
 if TYPE_CHECKING:
     from state.store import StateStore
@@ -34,9 +37,12 @@ class PriceCatalog:
     accelerators: dict[str, float]
     nas_multiplier: float
     default_gpu_quota: int
+    spot_multiplier: float = 1.0
+    disks: dict[str, float] = field(default_factory=dict)  # USD per GB-hour
 
     def hourly(self, resources_: VertexResourcesSpec) -> float:
-        """USD per trial-hour of one machine with its accelerators."""
+        """USD per trial-hour: every replica's machine with its accelerators (at the Spot rate with
+        schedulingStrategy SPOT) and boot disk (see :meth:`_disk_difference`)."""
         try:
             price = self.machines[resources_.machine_type]
         except KeyError:
@@ -48,7 +54,23 @@ class PriceCatalog:
             except KeyError:
                 raise ValueError(f"no price for accelerator {resources_.accelerator_type!r} in {self.region}; "
                                  "set it under spec.backend.prices.accelerators") from None
-        return price
+        if resources_.scheduling_strategy == "SPOT":
+            price *= self.spot_multiplier
+        return (price + self._disk_difference(resources_)) * resources_.replica_count
+
+    def _disk_difference(self, resources_: VertexResourcesSpec) -> float:
+        """USD per hour of the boot disk beyond Vertex's default (100 GB pd-ssd), which the machine prices
+        include (they reproduce the NAS overview's worked examples as they are); a smaller or cheaper
+        disk saves the difference."""
+        disk = resources_.boot_disk_type or DEFAULT_BOOT_DISK_TYPE
+        if disk == DEFAULT_BOOT_DISK_TYPE and resources_.boot_disk_size_gb in (None, DEFAULT_BOOT_DISK_GB):
+            return 0.0
+        try:
+            chosen, default = self.disks[disk], self.disks[DEFAULT_BOOT_DISK_TYPE]
+        except KeyError as missing:
+            raise ValueError(f"no price for boot disk type {missing.args[0]!r} in {self.region}; "
+                             "set it under spec.backend.prices.disks") from None
+        return chosen * (resources_.boot_disk_size_gb or DEFAULT_BOOT_DISK_GB) - default * DEFAULT_BOOT_DISK_GB
 
 
 @lru_cache(maxsize=1)
@@ -63,17 +85,21 @@ def load_catalog(backend: VertexBackendSpec) -> PriceCatalog:
     entry = regions.get(backend.region)
     machines: dict[str, float] = {}
     accelerators: dict[str, float] = {}
+    disks: dict[str, float] = {}
     if entry is not None:
         base_name = entry.get("sameAs") or entry.get("of") or backend.region
         base = regions[base_name]
         factor = float(entry.get("multiplier", 1.0))
         machines = {k: v * factor for k, v in base["machines"].items()}
         accelerators = {k: v * factor for k, v in base["accelerators"].items()}
+        disks = {k: v * factor for k, v in base.get("disks", {}).items()}
     machines.update(backend.prices.machines)
     accelerators.update(backend.prices.accelerators)
+    disks.update(backend.prices.disks)
     multiplier = backend.prices.nas_multiplier or float(raw["nasMultiplier"])
+    spot = backend.prices.spot_multiplier or float(raw["spotMultiplier"])
     quota = backend.gpu_quota if backend.gpu_quota is not None else int(raw["defaultGpuQuota"])
-    return PriceCatalog(raw["recordedOn"], backend.region, machines, accelerators, multiplier, quota)
+    return PriceCatalog(raw["recordedOn"], backend.region, machines, accelerators, multiplier, quota, spot, disks)
 
 
 @dataclass
@@ -225,7 +251,7 @@ def _stage_cost(plan: _StagePlan, hours: float | None, source: str, catalog: Pri
         accelerator, gpus, hourly = "local", 0, 0.0
     else:
         accelerator = plan.resources.accelerator_type or "none"
-        gpus = plan.resources.accelerator_count
+        gpus = plan.resources.gpus  # every replica's
         assert catalog is not None
         hourly = catalog.hourly(plan.resources) * (catalog.nas_multiplier if plan.in_nas_job else 1.0)
     runtime = None if hours is None else plan.trainings * hours / plan.parallel
@@ -237,15 +263,28 @@ def _stage_cost(plan: _StagePlan, hours: float | None, source: str, catalog: Pri
     )
 
 
+def quota_metric(accelerator: str) -> str:
+    """The Vertex quota metric of an accelerator type, as the service names it in its quota errors
+    (NVIDIA_TESLA_T4 → aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus)."""
+    name = accelerator.lower().replace("_tesla_", "_")
+    suffix = "" if name.startswith("tpu_") else "_gpus"
+    return f"aiplatform.googleapis.com/custom_model_training_{name}{suffix}"
+
+
 def _warnings(plan: _StagePlan, stage: StageCost, catalog: PriceCatalog | None) -> list[str]:
     warnings = []
     if stage.hours_per_trial is None:
         warnings.append(f"{plan.name}: hours per trial unknown; set hoursPerTrial (vertex) or timeoutSeconds")
     if catalog is not None and stage.quota_gpus > catalog.default_gpu_quota:
+        replicas = plan.resources.replica_count if plan.resources is not None else 1
+        per_trial = f"{stage.gpus_per_trial} per trial" + (f" on {replicas} replicas" if replicas > 1 else "")
+        never = (" (one trial alone needs more: Vertex refuses its job)"
+                 if stage.gpus_per_trial > catalog.default_gpu_quota else "")
         warnings.append(
-            f"{plan.name}: needs {stage.quota_gpus} {stage.accelerator} GPUs at once "
-            f"({stage.gpus_per_trial} per trial × {stage.parallel_trials} parallel), more than the quota of "
-            f"{catalog.default_gpu_quota} in {catalog.region}; request more quota or lower parallelTrials")
+            f"{plan.name}: needs {stage.quota_gpus} {stage.accelerator} GPUs at once ({per_trial} × "
+            f"{stage.parallel_trials} parallel), more than the quota of {catalog.default_gpu_quota} in "
+            f"{catalog.region}{never}; request more quota ({quota_metric(stage.accelerator)} in Google Cloud console, "
+            "IAM & Admin > Quotas) or lower parallelTrials, acceleratorCount or replicaCount")
     if plan.in_nas_job and plan.name == SEARCH and stage.runtime_hours and stage.runtime_hours > NAS_JOB_LIMIT_HOURS:
         jobs = -(-stage.runtime_hours // NAS_JOB_LIMIT_HOURS)
         warnings.append(

@@ -10,7 +10,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationInfo, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from specs.vertex import check_accelerator, check_region
+from specs.vertex import (
+    MAX_BOOT_DISK_GB,
+    MIN_BOOT_DISK_GB,
+    check_accelerator,
+    check_boot_disk_type,
+    check_ip_range_name,
+    check_kms_key,
+    check_network,
+    check_network_attachment,
+    check_region,
+    check_strategy,
+)
 
 API_VERSION = "nasctl.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -92,14 +103,41 @@ class VertexResourcesSpec(SpecModel):
     hours_per_trial: float | None = Field(
         None, gt=0, description="Expected hours per trial, for the cost preview (measured hours win once trials finish)."
     )
+    replica_count: int = Field(
+        1, ge=1, description="Machines per trial (multi-host): pool 0 is the chief, pool 1 the other "
+                                      "replicaCount-1 workers, all with this machine, image and args.")
+    boot_disk_type: str | None = Field(
+        None, description="Boot disk type: pd-ssd (Vertex's default), pd-standard or hyperdisk-balanced.")
+    boot_disk_size_gb: int | None = Field(
+        None, ge=MIN_BOOT_DISK_GB, le=MAX_BOOT_DISK_GB, description="Boot disk size in GB (Vertex's default: 100).")
+    scheduling_strategy: str | None = Field(
+        None, description="STANDARD (on-demand, Vertex's default), SPOT (cheaper, can be preempted) or FLEX_START "
+                          "(waits for capacity).")
+    max_wait_seconds: int | None = Field(
+        None, ge=0, description="FLEX_START only: how long a job may wait for its machines (Vertex's default 24 h; "
+                                "0 = no limit).")
 
     _known_accelerator = field_validator("accelerator_type")(check_accelerator)
+    _known_strategy = field_validator("scheduling_strategy")(check_strategy)
+    _known_disk_type = field_validator("boot_disk_type")(check_boot_disk_type)
+
+    @field_validator("max_wait_seconds")
+    @classmethod
+    def _flex_start_only(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and info.data.get("scheduling_strategy") != "FLEX_START":
+            raise ValueError("maxWaitSeconds applies to schedulingStrategy FLEX_START only")
+        return value
 
     @model_validator(mode="after")
     def _accelerator_consistent(self) -> "VertexResourcesSpec":
         if (self.accelerator_type is None) != (self.accelerator_count == 0):
             raise ValueError("set acceleratorType and acceleratorCount together (or neither)")
         return self
+
+    @property
+    def gpus(self) -> int:
+        """Accelerators one trial holds: every replica's."""
+        return self.accelerator_count * self.replica_count
 
 
 class PriceOverridesSpec(SpecModel):
@@ -108,6 +146,9 @@ class PriceOverridesSpec(SpecModel):
     machines: dict[str, float] = Field(default_factory=dict, description="{machine type: USD per hour}.")
     accelerators: dict[str, float] = Field(default_factory=dict, description="{accelerator: USD per hour}.")
     nas_multiplier: float | None = Field(None, gt=0, description="Factor on trial-hours billed inside a NasJob.")
+    spot_multiplier: float | None = Field(
+        None, gt=0, le=1, description="Spot price as a share of the on-demand price (schedulingStrategy SPOT).")
+    disks: dict[str, float] = Field(default_factory=dict, description="{boot disk type: USD per GB-hour}.")
 
 
 class VertexRetrySpec(SpecModel):
@@ -119,6 +160,28 @@ class VertexRetrySpec(SpecModel):
     total_seconds: float = Field(600.0, gt=0, description="Give up on a call after this long.")
 
 
+class PscInterfaceSpec(SpecModel):
+    """Private Service Connect interface (PSC-I): the jobs reach your VPC through a network attachment."""
+
+    network_attachment: str = Field(description="Attachment name, or projects/P/regions/REGION/networkAttachments/N.")
+
+    @field_validator("network_attachment")
+    @classmethod
+    def _attachment_format(cls, value: str) -> str:
+        return check_network_attachment(value, None)
+
+
+class EncryptionSpec(SpecModel):
+    """Customer-managed encryption key (CMEK) of the jobs' resources."""
+
+    kms_key_name: str = Field(description="projects/P/locations/REGION/keyRings/R/cryptoKeys/K, in the jobs' region.")
+
+    @field_validator("kms_key_name")
+    @classmethod
+    def _key_format(cls, value: str) -> str:
+        return check_kms_key(value, None)
+
+
 class VertexBackendSpec(SpecModel):
     """Trials run on Vertex AI: one NasJob (Vertex's controllers) or one CustomJob per trial (ours)."""
 
@@ -126,6 +189,14 @@ class VertexBackendSpec(SpecModel):
     project: str = Field(description="Google Cloud project id.")
     region: str = Field("us-central1", description="Vertex AI region.")
     service_account: str | None = Field(None, description="Service account the jobs run as.")
+    network: str | None = Field(
+        None, description="VPC network the jobs peer with: projects/PROJECT_NUMBER/global/networks/NAME.")
+    reserved_ip_ranges: list[str] = Field(
+        default_factory=list, description="Reserved IP ranges of `network` the jobs are placed in (names).")
+    psc_interface_config: PscInterfaceSpec | None = Field(
+        None, description="Private Service Connect interface (a network attachment) of every job.")
+    encryption_spec: EncryptionSpec | None = Field(
+        None, description="Customer-managed key (CMEK) of every CustomJob and NasJob.")
     tensorboard: str | None = Field(
         None, description="Vertex TensorBoard resource (projects/P/locations/L/tensorboards/ID) that CustomJob "
                           "trials upload their curves to; needs serviceAccount.")
@@ -143,6 +214,35 @@ class VertexBackendSpec(SpecModel):
     retry: VertexRetrySpec = Field(default_factory=VertexRetrySpec, description="Deadlines and retries of API calls.")
 
     _known_region = field_validator("region")(check_region)
+    _network_format = field_validator("network")(check_network)
+
+    @field_validator("reserved_ip_ranges")
+    @classmethod
+    def _ranges_need_network(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        if value and "network" in info.data and not info.data["network"]:  # (a malformed network has its error)
+            raise ValueError("reservedIpRanges are ranges of `network`: set network too")
+        return [check_ip_range_name(name) for name in value]
+
+    @field_validator("psc_interface_config")
+    @classmethod
+    def _attachment_in_region(cls, value: PscInterfaceSpec | None, info: ValidationInfo) -> PscInterfaceSpec | None:
+        if value is not None:
+            check_network_attachment(value.network_attachment, info.data.get("region"))
+        return value
+
+    @field_validator("encryption_spec")
+    @classmethod
+    def _key_in_region(cls, value: EncryptionSpec | None, info: ValidationInfo) -> EncryptionSpec | None:
+        if value is not None:
+            check_kms_key(value.kms_key_name, info.data.get("region"))
+        return value
+
+    @field_validator("latency")
+    @classmethod
+    def _one_latency_machine(cls, value: VertexResourcesSpec | None) -> VertexResourcesSpec | None:
+        if value is not None and value.replica_count != 1:
+            raise ValueError("the latency calculator measures on one machine: latency.replicaCount must be 1")
+        return value
 
     @field_validator("staging_uri")
     @classmethod

@@ -6,10 +6,14 @@
   (https://cloud.google.com/vertex-ai/docs/general/locations).
 * ``NAS_REGIONS``: where Vertex AI NAS (NasJobs) runs: the seed's overview says 8 regions and names
   us-central1 and europe-west4; the other six are the Vertex emulator's assumption, kept identical to it.
+* The job options' formats (``Scheduling.Strategy`` names, ``DiskSpec`` types and bounds, VPC network,
+  PSC network attachment and Cloud KMS key names) as the aiplatform_v1 proto docs state them; a key
+  or attachment must be in the jobs' region.
 """
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 
 ACCELERATOR_TYPES = (
@@ -61,3 +65,75 @@ def check_nas_region(region: str) -> str | None:
     if region in NAS_REGIONS:
         return None
     return f"Vertex AI NAS does not run in {region!r}; NAS regions: {', '.join(sorted(NAS_REGIONS))}"
+
+
+# ``aiplatform_v1.Scheduling.Strategy`` less UNSPECIFIED and the deprecated ON_DEMAND / LOW_COST (a test
+# asserts they are in the installed proto). SPOT VMs can be preempted; FLEX_START queues for capacity
+# (Dynamic Workload Scheduler) up to ``Scheduling.max_wait_duration`` (default 24 h, 0 = no limit).
+SCHEDULING_STRATEGIES = ("STANDARD", "SPOT", "FLEX_START")
+# ``DiskSpec.boot_disk_type``'s documented values; its size bounds are Vertex's (default 100 GB).
+BOOT_DISK_TYPES = ("pd-ssd", "pd-standard", "hyperdisk-balanced")
+MIN_BOOT_DISK_GB, MAX_BOOT_DISK_GB = 100, 64_000
+DEFAULT_BOOT_DISK_TYPE, DEFAULT_BOOT_DISK_GB = "pd-ssd", 100
+
+_NAME = r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?"  # a Compute Engine resource name
+_NETWORK_RE = re.compile(rf"projects/(?P<project>[^/]+)/global/networks/(?P<name>{_NAME})")
+_ATTACHMENT_RE = re.compile(rf"(projects/[^/]+/regions/(?P<region>[^/]+)/networkAttachments/)?{_NAME}")
+_KMS_KEY_RE = re.compile(r"projects/[^/]+/locations/(?P<region>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+")
+_NAME_RE = re.compile(_NAME)
+
+
+def check_strategy(name: str | None) -> str | None:
+    if name is not None and name not in SCHEDULING_STRATEGIES:
+        raise ValueError(f"unknown scheduling strategy {name!r}; expected one of {', '.join(SCHEDULING_STRATEGIES)}"
+                         f"{_did_you_mean(name, SCHEDULING_STRATEGIES)}")
+    return name
+
+
+def check_boot_disk_type(name: str | None) -> str | None:
+    if name is not None and name not in BOOT_DISK_TYPES:
+        raise ValueError(f"unknown boot disk type {name!r}; expected one of {', '.join(BOOT_DISK_TYPES)}")
+    return name
+
+
+def check_network(network: str | None) -> str | None:
+    """A VPC network to peer with: ``projects/<project number>/global/networks/<name>`` (CustomJobSpec.network)."""
+    if network is None:
+        return None
+    match = _NETWORK_RE.fullmatch(network)
+    if match is None:
+        raise ValueError(f"expected projects/PROJECT_NUMBER/global/networks/NAME, got {network!r}")
+    if not match["project"].isdigit():
+        raise ValueError(f"the network's project must be a project number (e.g. projects/12345/...), "
+                         f"not {match['project']!r}")
+    return network
+
+
+def check_ip_range_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name):
+        raise ValueError(f"expected the name of a reserved IP range (e.g. 'vertex-ai-range'), got {name!r}")
+    return name
+
+
+def check_network_attachment(attachment: str, region: str | None) -> str:
+    """A PSC-I network attachment: its name, or projects/P/regions/<the job's region>/networkAttachments/NAME."""
+    match = _ATTACHMENT_RE.fullmatch(attachment)
+    if match is None:
+        raise ValueError("expected a network attachment name or projects/PROJECT/regions/REGION/networkAttachments/"
+                         f"NAME, got {attachment!r}")
+    if match["region"] and region and match["region"] != region:
+        raise ValueError(f"the network attachment is in {match['region']!r} but the jobs run in {region!r}; "
+                         "it must be in the jobs' region")
+    return attachment
+
+
+def check_kms_key(key: str, region: str | None) -> str:
+    """A CMEK key ``projects/P/locations/<the job's region>/keyRings/R/cryptoKeys/K`` (EncryptionSpec: "The key
+    needs to be in the same region as where the compute resource is created")."""
+    match = _KMS_KEY_RE.fullmatch(key)
+    if match is None:
+        raise ValueError(f"expected projects/PROJECT/locations/REGION/keyRings/RING/cryptoKeys/KEY, got {key!r}")
+    if region and match["region"] != region:
+        raise ValueError(f"the key is in {match['region']!r} but the jobs run in {region!r}; Vertex needs a key in "
+                         "the jobs' region")
+    return key

@@ -15,7 +15,9 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
 * Requests (validation.py): bodies parsed into the real ``CustomJob`` / ``NasJob`` protos with unknown
   fields rejected; enum names and numbers checked (an unknown accelerator type is a 400); the fields the
   proto docs mark Required (display_name, worker pools with machine_type, replica_count and image_uri;
-  NasJob search_trial_spec with its counts and job spec, metric and search_space_spec); a resumed
+  NasJob search_trial_spec with its counts and job spec, metric and search_space_spec); boot disks of a
+  documented type (``DiskSpec`` docs) and 100-64,000 GB; ``network`` as projects/<number>/global/networks/<name>
+  and ``reserved_ip_ranges`` only with it; a CMEK key in the job's region (``EncryptionSpec`` docs); a resumed
   NasJob must not repeat search_space_spec, the algorithm or the metric (proto docs of
   ``resume_nas_job_id``; nas ``vertex_nas_cli.py`` clears exactly these on resume). Locations: NasJobs in
   8 regions (seed doc vertex-nas-overview: "8개 리전", of which it and the proxy-task seed name
@@ -49,7 +51,8 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
 
 Not modelled: container images (``image_uri`` is recorded, never pulled: commands run on this machine's
 Python), ``python_package_spec`` pools, the real RL controller, TPU topologies and reservations,
-``scheduling.strategy`` / ``max_wait_duration``, Vertex's own retries of internal errors, the trial
+``scheduling.strategy`` / ``max_wait_duration`` (kept, not acted on: Spot preemption is what ``preempt()``
+injects), networking and encryption beyond the checks above, Vertex's own retries of internal errors, the trial
 early-stopping and ``failed_with_nan_error`` statuses, OR / NOT / create_time filters (they answer 400),
 ``read_mask``, delete and other JobService resources (HyperparameterTuningJobs, BatchPredictionJobs,
 ...; they answer 501), IAM, the exact wording of messages the service was not seen to use (timeout and

@@ -16,7 +16,7 @@ from vertex_emulator.jobs import CANCELLING, FAILED, RUNNING, TERMINAL, Job, new
 from vertex_emulator.listing import page, parse_filter
 from vertex_emulator.nas import NasJobDriver
 from vertex_emulator.quota import Quota, demand
-from vertex_emulator.validation import check_custom_job, check_nas_job, not_found
+from vertex_emulator.validation import check_custom_job, check_encryption, check_nas_job, not_found
 
 FIRST_JOB_ID = 1_000_000_000_000_000_000  # Vertex job ids are 19-digit numbers
 
@@ -47,6 +47,7 @@ class Engine:
     # -- API operations ----------------------------------------------------------------------------
     def create(self, parent: str, collection: str, resource: Any) -> Job:
         region = parent.split("/")[3]
+        check_encryption(resource, region)
         if collection == "customJobs":
             check_custom_job(resource)
             self.ctx.quota.check_fits(region, demand(resource.job_spec))

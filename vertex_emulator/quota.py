@@ -42,7 +42,8 @@ class Quota:
             if limit is not None and count > limit:
                 raise ApiError("RESOURCE_EXHAUSTED", (
                     "The following quota metrics exceed quota limits: aiplatform.googleapis.com/"
-                    f"custom_model_training_{accelerator.lower()}_gpus (region {region}: {count} > {limit})"))
+                    f"custom_model_training_{accelerator.lower().replace('_tesla_', '_')}_gpus "
+                    f"(region {region}: {count} > {limit})"))
 
     def try_acquire(self, holder: str, region: str, needed: Counter[str]) -> bool:
         """Take `needed` for `holder` if it fits now; idempotent for a holder already holding."""

@@ -8,6 +8,7 @@ against the descriptor afterwards. Then the fields the service marks ``Required`
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from google.protobuf import json_format
@@ -27,6 +28,13 @@ TRAINING_REGIONS = NAS_REGIONS | frozenset({
     "northamerica-northeast2", "southamerica-east1", "europe-west2", "europe-west3", "europe-west6",
     "europe-west8", "europe-west9", "europe-north1", "europe-central2", "europe-southwest1", "asia-east2",
     "asia-northeast3", "asia-south1", "asia-southeast1", "australia-southeast1", "me-west1"})
+
+
+# DiskSpec's documented boot disk types and Vertex's size bounds (default pd-ssd, 100 GB).
+BOOT_DISK_TYPES = ("pd-ssd", "pd-standard", "hyperdisk-balanced")
+MIN_BOOT_DISK_GB, MAX_BOOT_DISK_GB = 100, 64_000
+_NETWORK = re.compile(r"projects/[0-9]+/global/networks/[^/]+")
+_KMS_KEY = re.compile(r"projects/[^/]+/locations/(?P<region>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+")
 
 
 def parse(body: bytes, message_class: type[Message]) -> Message:
@@ -78,8 +86,31 @@ def check_job_spec(spec: Any, path: str) -> None:
         machine = pool.machine_spec
         if machine.accelerator_count and not machine.accelerator_type:
             raise invalid(f"{where}.machine_spec.accelerator_type is required when accelerator_count is set.")
+        disk = pool.disk_spec
+        if disk.boot_disk_type and disk.boot_disk_type not in BOOT_DISK_TYPES:
+            raise invalid(f"{where}.disk_spec.boot_disk_type must be one of {', '.join(BOOT_DISK_TYPES)}.")
+        if disk.boot_disk_size_gb and not MIN_BOOT_DISK_GB <= disk.boot_disk_size_gb <= MAX_BOOT_DISK_GB:
+            raise invalid(f"{where}.disk_spec.boot_disk_size_gb must be between {MIN_BOOT_DISK_GB} and "
+                          f"{MAX_BOOT_DISK_GB}.")
     if spec.scheduling.timeout.seconds < 0:
         raise invalid(f"{path}.scheduling.timeout must not be negative.")
+    if spec.reserved_ip_ranges and not spec.network:
+        raise invalid(f"{path}.reserved_ip_ranges needs {path}.network: they are ranges of that VPC network.")
+    if spec.network and not _NETWORK.fullmatch(spec.network):
+        raise invalid(f"{path}.network must be projects/{{project number}}/global/networks/{{network}}.")
+
+
+def check_encryption(job: Any, region: str) -> None:
+    """EncryptionSpec: "The key needs to be in the same region as where the compute resource is created"."""
+    if not job.HasField("encryption_spec"):
+        return
+    match = _KMS_KEY.fullmatch(job.encryption_spec.kms_key_name)
+    if match is None:
+        raise invalid("encryption_spec.kms_key_name must be "
+                      "projects/{project}/locations/{location}/keyRings/{key_ring}/cryptoKeys/{key}.")
+    if match["region"] != region:
+        raise invalid(f"encryption_spec.kms_key_name is in {match['region']}; the key must be in {region}, "
+                      "where the job runs.")
 
 
 def check_custom_job(job: Any) -> None:

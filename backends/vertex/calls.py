@@ -6,6 +6,12 @@ retried with capped exponential backoff and jitter until a total deadline. Reads
 idempotent. A create is not: after a transient error the job may exist, so :meth:`CallPolicy.create`
 first looks it up by its labels (``find``) and only creates again when the lookup finds nothing; after
 a timeout (the request may still be on its way) it waits one call deadline before looking.
+
+A 429 is RESOURCE_EXHAUSTED for two reasons. Rate limiting ("Quota exceeded for ... requests per
+minute") passes, so it is retried. A job needing more accelerators or CPUs than the project's whole
+quota ("The following quota metrics exceed quota limits: aiplatform.googleapis.com/
+custom_model_training_nvidia_l4_gpus", what the service answers a create; the emulator answers the
+same) never passes: it is raised at once as :class:`QuotaExhausted`, which says to request more quota.
 """
 from __future__ import annotations
 
@@ -19,6 +25,24 @@ from adaptors import gcp
 from specs.model import VertexRetrySpec
 
 T = TypeVar("T")
+QUOTA_LIMIT_MESSAGE = "exceed quota limits"  # the service's words for a job larger than the project's quota
+
+
+class QuotaExhausted(RuntimeError):
+    """A job needs more of a resource than the project's quota allows: retrying cannot help."""
+
+    def __init__(self, detail: str):
+        super().__init__(
+            f"Vertex AI quota exhausted: {detail}. Request more quota for that metric in this region "
+            "(Google Cloud console, IAM & Admin > Quotas) or need less at once: lower parallelTrials, "
+            "acceleratorCount or replicaCount, or set gpuQuota so apply runs fewer jobs at a time.")
+        self.detail = detail
+
+
+def is_quota_exhausted(error: BaseException) -> bool:
+    """A 429 for a project quota (permanent), as opposed to rate limiting (transient)."""
+    return (isinstance(error, gcp.api_exceptions().TooManyRequests)
+            and QUOTA_LIMIT_MESSAGE in str(getattr(error, "message", error)))
 
 
 @dataclass
@@ -42,7 +66,9 @@ class CallPolicy:
         while True:
             try:
                 return call(self.call_timeout_s)
-            except transient:
+            except transient as error:
+                if is_quota_exhausted(error):
+                    raise QuotaExhausted(str(getattr(error, "message", error))) from error
                 if time.monotonic() + backoff > deadline:
                     raise
                 self.retries += 1

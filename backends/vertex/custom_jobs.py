@@ -71,7 +71,7 @@ class VertexCustomJobBackend(Backend):
 
     @property
     def slots(self) -> int:
-        gpus = self.spec.search.accelerator_count
+        gpus = self.spec.search.gpus  # every replica's
         if self.spec.gpu_quota is not None and gpus:
             return max(1, self.spec.gpu_quota // gpus)
         return 1 << 30

@@ -10,6 +10,10 @@ entrypoint, so the args are its command, and a test harness can map the image to
 Every job spec carries an explicit ``scheduling.timeout`` (Vertex's default is 7 days, which would
 kill a long stage-2 trial): the stage's ``timeoutSeconds``, else its ``hoursPerTrial`` with a margin,
 else Vertex's 14-day maximum (what Google's NAS client sets on every trial), never above 14 days.
+The backend's job options go into every request (CustomJob trials, latency jobs, both trial specs
+of a NasJob): ``network`` / ``reservedIpRanges`` / ``pscInterfaceConfig`` and ``serviceAccount`` on
+the job spec, ``encryptionSpec`` on the job; each machine's ``schedulingStrategy`` /
+``maxWaitSeconds``, boot disk and ``replicaCount`` on its own job specs.
 """
 from __future__ import annotations
 
@@ -22,7 +26,8 @@ from specs.model import VertexBackendSpec, VertexResourcesSpec
 from trial.fuse import fuse_path
 
 if TYPE_CHECKING:
-    from google.cloud.aiplatform_v1 import CustomJob, CustomJobSpec, JobServiceClient, NasJob
+    from google.cloud.aiplatform_v1 import (CustomJob, CustomJobSpec, EncryptionSpec, JobServiceClient, NasJob,
+                                            Scheduling, WorkerPoolSpec)
 
 TRIAL_MODULE = "trial.runner"  # CustomJob trials (our controllers)
 NAS_TRIAL_MODULE = "trial.nas_entry"  # NasJob trials (Vertex's controllers)
@@ -65,22 +70,59 @@ def job_timeout_seconds(resources: VertexResourcesSpec, timeout_seconds: float |
     return int(min(wanted, MAX_JOB_SECONDS))
 
 
-def _job_spec(backend: VertexBackendSpec, resources: VertexResourcesSpec, module: str, args: list[str], output_uri: str,
-              timeout_seconds: float | None) -> "CustomJobSpec":
-    v1, duration_pb2 = gcp.aiplatform(), gcp.duration_pb2()
-
+def _worker_pools(backend: VertexBackendSpec, resources: VertexResourcesSpec, module: str,
+                  args: list[str]) -> list["WorkerPoolSpec"]:
+    """Vertex's multi-host layout: pool 0 the chief (1 replica), pool 1 the other ``replicaCount - 1``
+    workers, all on the same machine with the same image and args (each replica learns its role from
+    ``CLUSTER_SPEC``)."""
+    v1 = gcp.aiplatform()
     machine = v1.MachineSpec(machine_type=resources.machine_type)
     if resources.accelerator_type:
         machine = v1.MachineSpec(machine_type=resources.machine_type, accelerator_type=resources.accelerator_type,
                                  accelerator_count=resources.accelerator_count)
-    spec = v1.CustomJobSpec(
-        worker_pool_specs=[v1.WorkerPoolSpec(
-            machine_spec=machine, replica_count=1,
-            container_spec=v1.ContainerSpec(image_uri=backend.container_image, args=["python", "-m", module, *args]),
-        )],
-        base_output_directory=v1.GcsDestination(output_uri_prefix=output_uri),
-        scheduling=v1.Scheduling(timeout=duration_pb2.Duration(seconds=job_timeout_seconds(resources, timeout_seconds))),
+    pool = v1.WorkerPoolSpec(
+        machine_spec=machine, replica_count=1,
+        container_spec=v1.ContainerSpec(image_uri=backend.container_image, args=["python", "-m", module, *args]),
     )
+    if resources.boot_disk_type or resources.boot_disk_size_gb:
+        pool.disk_spec = v1.DiskSpec(boot_disk_type=resources.boot_disk_type or "",
+                                     boot_disk_size_gb=resources.boot_disk_size_gb or 0)
+    if resources.replica_count == 1:
+        return [pool]
+    workers = v1.WorkerPoolSpec(pool)  # a copy
+    workers.replica_count = resources.replica_count - 1
+    return [pool, workers]
+
+
+def _scheduling(resources: VertexResourcesSpec, timeout_seconds: float | None) -> "Scheduling":
+    v1, duration_pb2 = gcp.aiplatform(), gcp.duration_pb2()
+    scheduling = v1.Scheduling(timeout=duration_pb2.Duration(seconds=job_timeout_seconds(resources, timeout_seconds)))
+    if resources.scheduling_strategy:
+        scheduling.strategy = v1.Scheduling.Strategy[resources.scheduling_strategy]
+    if resources.max_wait_seconds is not None:
+        scheduling.max_wait_duration = duration_pb2.Duration(seconds=resources.max_wait_seconds)
+    return scheduling
+
+
+def encryption(backend: VertexBackendSpec) -> "EncryptionSpec | None":
+    """The CMEK ``encryption_spec`` of every CustomJob and NasJob, or None."""
+    if backend.encryption_spec is None:
+        return None
+    return gcp.aiplatform().EncryptionSpec(kms_key_name=backend.encryption_spec.kms_key_name)
+
+
+def _job_spec(backend: VertexBackendSpec, resources: VertexResourcesSpec, module: str, args: list[str], output_uri: str,
+              timeout_seconds: float | None) -> "CustomJobSpec":
+    v1 = gcp.aiplatform()
+    spec = v1.CustomJobSpec(
+        worker_pool_specs=_worker_pools(backend, resources, module, args),
+        base_output_directory=v1.GcsDestination(output_uri_prefix=output_uri),
+        scheduling=_scheduling(resources, timeout_seconds),
+        network=backend.network or "", reserved_ip_ranges=backend.reserved_ip_ranges,
+    )
+    if backend.psc_interface_config is not None:
+        spec.psc_interface_config = v1.PscInterfaceConfig(
+            network_attachment=backend.psc_interface_config.network_attachment)
     if backend.service_account:
         spec.service_account = backend.service_account
     if backend.tensorboard:  # Vertex uploads what the trial writes under AIP_TENSORBOARD_LOG_DIR
@@ -96,7 +138,8 @@ def custom_job(backend: VertexBackendSpec, experiment: str, trial_id: str, stage
     trial_uri = trial_dir_uri(backend, experiment, trial_id)
     spec = _job_spec(backend, stage_resources(backend, stage), TRIAL_MODULE, [fuse_path(trial_uri)], trial_uri,
                      timeout_seconds)
-    return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}"[:128], job_spec=spec, labels=labels)
+    return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}"[:128], job_spec=spec, labels=labels,
+                        encryption_spec=encryption(backend))
 
 
 def latency_job(backend: VertexBackendSpec, experiment: str, trial_id: str, labels: dict[str, str]) -> "CustomJob":
@@ -106,7 +149,8 @@ def latency_job(backend: VertexBackendSpec, experiment: str, trial_id: str, labe
     trial_uri = trial_dir_uri(backend, experiment, trial_id)
     spec = _job_spec(backend, backend.latency, LATENCY_MODULE, [fuse_path(trial_uri)], f"{trial_uri}/latency-job",
                      None)
-    return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}-latency"[:128], job_spec=spec, labels=labels)
+    return v1.CustomJob(display_name=f"nasctl-{experiment}-{trial_id}-latency"[:128], job_spec=spec, labels=labels,
+                        encryption_spec=encryption(backend))
 
 
 def vertex_failure_limit(failure_budget: int) -> int:
@@ -152,4 +196,5 @@ def nas_job(backend: VertexBackendSpec, experiment: str, *, algorithm: str, sear
         multi.multi_trial_algorithm = algorithm
         multi.metric = algo.MetricSpec(metric_id=metric, goal=algo.MetricSpec.GoalType.MAXIMIZE)
         spec = v1.NasJobSpec(multi_trial_algorithm_spec=multi, search_space_spec=search_space_json)
-    return v1.NasJob(display_name=f"nasctl-{experiment}"[:128], nas_job_spec=spec, labels=labels)
+    return v1.NasJob(display_name=f"nasctl-{experiment}"[:128], nas_job_spec=spec, labels=labels,
+                     encryption_spec=encryption(backend))

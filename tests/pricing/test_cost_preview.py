@@ -73,18 +73,49 @@ def _vertex_spec(**search: Any) -> NASExperiment:
 
 @settings(max_examples=60, deadline=None)
 @given(trials=st.integers(1, 5000), parallel=st.integers(1, 64), gpus=st.integers(0, 8),
-       hours=st.floats(0.01, 500, allow_nan=False))
-def test_formulas_hold_for_any_stage(trials: int, parallel: int, gpus: int, hours: float) -> None:
+       hours=st.floats(0.01, 500, allow_nan=False), replicas=st.integers(1, 8))
+def test_formulas_hold_for_any_stage(trials: int, parallel: int, gpus: int, hours: float, replicas: int) -> None:
     parallel = min(parallel, trials)
     experiment = _vertex_spec(machineType="m", acceleratorType="NVIDIA_L4" if gpus else None,
-                              acceleratorCount=gpus, hoursPerTrial=hours)
+                              acceleratorCount=gpus, hoursPerTrial=hours, replicaCount=replicas)
     data = experiment.model_dump(by_alias=True)
     data["spec"]["search"].update(maxTrials=trials, parallelTrials=parallel)
     (stage,) = estimate_cost(NASExperiment.model_validate(data)).stages
     assert stage.runtime_hours == pytest.approx(trials * hours / parallel)
-    assert stage.gpu_hours == pytest.approx(trials * hours * gpus)
-    assert stage.quota_gpus == gpus * parallel
-    assert stage.cost_usd == pytest.approx(trials * hours * (1.0 + 2.0 * gpus))
+    assert stage.gpu_hours == pytest.approx(trials * hours * gpus * replicas)  # every replica holds its GPUs
+    assert stage.quota_gpus == gpus * replicas * parallel
+    assert stage.cost_usd == pytest.approx(trials * hours * (1.0 + 2.0 * gpus) * replicas)
+
+
+CPU: dict[str, Any] = {"machineType": "m", "acceleratorType": None, "acceleratorCount": 0, "hoursPerTrial": 2}
+
+
+def test_spot_trials_cost_the_spot_share_and_a_boot_disk_beyond_the_default_costs_extra() -> None:
+    on_demand = estimate_cost(_vertex_spec(**CPU)).stages[0]
+    spot = estimate_cost(_vertex_spec(**CPU, schedulingStrategy="SPOT")).stages[0]
+    catalog = load_catalog(_vertex_spec().spec.backend)  # type: ignore[arg-type]
+    assert 0 < catalog.spot_multiplier < 1
+    assert spot.hourly_usd == pytest.approx(on_demand.hourly_usd * catalog.spot_multiplier)
+    flex = estimate_cost(_vertex_spec(**CPU, schedulingStrategy="FLEX_START")).stages[0]
+    assert flex.hourly_usd == on_demand.hourly_usd  # priced on demand: an upper bound
+    data = _vertex_spec(**CPU, schedulingStrategy="SPOT").model_dump(by_alias=True)
+    data["spec"]["backend"]["prices"]["spotMultiplier"] = 0.3
+    overridden = estimate_cost(NASExperiment.model_validate(data)).stages[0]
+    assert overridden.hourly_usd == pytest.approx(0.3 * on_demand.hourly_usd)
+
+    default = estimate_cost(_vertex_spec(**CPU, bootDiskSizeGb=100)).stages[0]
+    large = estimate_cost(_vertex_spec(**CPU, bootDiskSizeGb=1000, replicaCount=2)).stages[0]
+    cheap = estimate_cost(_vertex_spec(**CPU, bootDiskType="pd-standard")).stages[0]
+    assert default.hourly_usd == on_demand.hourly_usd == 1.0  # the machine price includes the default disk
+    assert large.hourly_usd == pytest.approx(2 * (1.0 + catalog.disks["pd-ssd"] * 900))
+    assert cheap.hourly_usd == pytest.approx(1.0 - 100 * (catalog.disks["pd-ssd"] - catalog.disks["pd-standard"]))
+
+
+def test_the_quota_warning_counts_replicas_and_names_the_quota_to_request() -> None:
+    experiment = _vertex_spec(replicaCount=3)  # 2 T4 × 3 replicas × 6 parallel = 36 GPUs
+    (warning,) = [w for w in estimate_cost(experiment).warnings if "quota" in w]
+    assert "needs 36 NVIDIA_TESLA_T4 GPUs at once (6 per trial on 3 replicas × 6 parallel)" in warning
+    assert "request more quota (aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus" in warning
 
 
 def test_nas_job_trial_hours_cost_the_catalog_multiplier() -> None:

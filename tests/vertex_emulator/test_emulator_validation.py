@@ -104,3 +104,37 @@ def test_get_of_an_unknown_job_is_not_found(client) -> None:
         client.get_custom_job(name=f"{PARENT}/customJobs/42")
     with pytest.raises(exceptions.NotFound):
         client.get_nas_job(name=f"{PARENT}/nasJobs/42")
+
+
+def _disk(job: v1.CustomJob, disk_type: str, size_gb: int) -> None:
+    job.job_spec.worker_pool_specs[0].disk_spec = v1.DiskSpec(boot_disk_type=disk_type, boot_disk_size_gb=size_gb)
+
+
+@pytest.mark.parametrize("breaks, message", [
+    (lambda job: _disk(job, "pd-ssd", 99), "boot_disk_size_gb must be between 100 and 64000"),
+    (lambda job: _disk(job, "pd-ssd", 64_001), "boot_disk_size_gb must be between 100 and 64000"),
+    (lambda job: _disk(job, "pd-balanced", 200), "boot_disk_type must be one of"),
+    (lambda job: job.job_spec.reserved_ip_ranges.append("range"), "reserved_ip_ranges needs"),
+    (lambda job: setattr(job.job_spec, "network", "projects/my-project/global/networks/vpc"), "network must be"),
+    (lambda job: setattr(job, "encryption_spec", v1.EncryptionSpec(kms_key_name="key")), "kms_key_name must be"),
+    (lambda job: setattr(job, "encryption_spec", v1.EncryptionSpec(
+        kms_key_name="projects/p/locations/europe-west4/keyRings/r/cryptoKeys/k")), "the key must be in us-central1"),
+])
+def test_job_options_the_service_documents_are_checked(client, breaks, message: str) -> None:
+    job = custom_job()
+    breaks(job)
+    with pytest.raises(exceptions.BadRequest) as error:
+        client.create_custom_job(parent=PARENT, custom_job=job)
+    assert _status(error.value) == "INVALID_ARGUMENT" and message in error.value.message
+
+
+def test_a_job_with_every_option_is_accepted_and_read_back(client) -> None:
+    job = custom_job()
+    _disk(job, "hyperdisk-balanced", 64_000)
+    job.job_spec.network = "projects/123/global/networks/vpc"
+    job.job_spec.reserved_ip_ranges.append("range")
+    job.job_spec.psc_interface_config = v1.PscInterfaceConfig(network_attachment="attachment")
+    job.job_spec.scheduling = v1.Scheduling(strategy="FLEX_START", max_wait_duration={"seconds": 60})
+    job.encryption_spec = v1.EncryptionSpec(kms_key_name="projects/p/locations/us-central1/keyRings/r/cryptoKeys/k")
+    read = client.get_custom_job(name=client.create_custom_job(parent=PARENT, custom_job=job).name)
+    assert read.job_spec == job.job_spec and read.encryption_spec == job.encryption_spec
