@@ -151,7 +151,7 @@ def apply(file: Path = SpecOption,
 
 def _render_cost(session: Session, output: Output) -> None:
     from nasctl.cost_view import render_cost  # noqa: PLC0415
-    from pricing.preview import cost_preview  # noqa: PLC0415
+    from reconciler.cost import cost_preview  # noqa: PLC0415
 
     report = cost_preview(session.experiment, session.store).to_json()
     render.print_json(report) if output is Output.json else render_cost(session.experiment.metadata.name, report)

@@ -26,7 +26,7 @@ def _action_line(action: dict[str, Any]) -> str:
     from reconciler.plan import SYMBOLS  # noqa: PLC0415
 
     symbol = SYMBOLS[action["kind"]]
-    when = "" if action["now"] else " (queued)"
+    when = "" if action["now"] else " (blocked)" if action.get("blocked") else " (queued)"
     reason = f"  # {escape(action['reason'])}" if action["reason"] else ""
     detail = ""
     if "arch" in action:
@@ -92,6 +92,11 @@ def render_status(status: dict[str, Any]) -> None:
     console.print(f"generation {status['generation']}, observed {status['observedGeneration']}")
     for condition in status["conditions"]:
         console.print(escape(f"{condition['type']}={condition['status']} ({condition['reason']}): {condition['message']}"))
+    cost = status.get("cost")
+    if cost and (cost["spentUsd"] or cost["maxCostUsd"] is not None):
+        projected = "?" if cost["projectedUsd"] is None else f"${cost['projectedUsd']:,.2f}"
+        budget = "" if cost["maxCostUsd"] is None else f", budget ${cost['maxCostUsd']:,.2f}"
+        console.print(f"cost: spent ${cost['spentUsd']:,.2f}, projected {projected}{budget}", highlight=False)
     best = status.get("best")
     if best:
         console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}", markup=False)

@@ -15,6 +15,7 @@ from typing import Any
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
 from objective.reward import RewardError, compute_reward, reward_warnings
+from reconciler.budget import EXHAUSTED, BudgetGuard
 from reconciler.graph import enabled_stages
 from reconciler.observe import Observed
 from reconciler.phase import derive_phase
@@ -48,10 +49,11 @@ class Action:
     reason: str = ""
     record: TrialRecord | None = None  # what the trial is recorded as (CREATE, REOPEN and STOP now; RECORD)
     signal: StopSignal | None = None  # SIGNAL: what is written to the trial's stop.json
+    blocked: bool = False  # not now because spec.budget refuses it (not merely waiting for a slot)
 
     def to_json(self) -> dict[str, Any]:
         view: dict[str, Any] = {"kind": self.kind, "trial_id": self.trial_id, "stage": self.stage, "now": self.now,
-                                "reason": self.reason}
+                                "reason": self.reason, "blocked": self.blocked}
         if self.kind == CREATE and self.record is not None:
             view.update(index=self.record.index, arch=self.record.arch)
         if self.kind == RECORD and self.record is not None:
@@ -72,6 +74,7 @@ class Plan:
     next_condition: Condition | None = None
     recorded_phase: str = PHASE_PENDING  # what state says now; a crashed apply may have left it behind
     spec_changes: list[FieldChange] = field(default_factory=list)  # since the spec the last pass applied
+    committed_usd: float = 0.0  # spec.budget: spent + expected cost of active trials, launches of this plan included
 
     @property
     def phase_change(self) -> tuple[str, str] | None:
@@ -102,6 +105,7 @@ class Plan:
                 "phase": self.phase, "changes": self.has_changes,
                 "phaseChange": {"from": change[0], "to": change[1]} if change else None,
                 "specChanges": [c.to_json() for c in self.spec_changes], "summary": self.counts(),
+                "committedUsd": round(self.committed_usd, 4),
                 "actions": [a.to_json() for a in self.actions]}
 
 
@@ -186,13 +190,24 @@ def _reopen(trial: TrialRecord) -> TrialRecord:
     return reopened
 
 
-def _continuations(ctx: StageContext, stage: Stage, free: int) -> list[Action]:
+def _admit(ctx: StageContext, stage: Stage, budget: BudgetGuard, free: int, wanted: int) -> tuple[int, int, str]:
+    """(launches now, launches the budget holds back, why) of `wanted` trials with `free` slots."""
+    fitting = min(free, wanted)
+    admitted, why = budget.admit(stage.name, fitting, sum(not t.terminal for t in stage.trials(ctx)))
+    return admitted, fitting - admitted, why
+
+
+def _continuations(ctx: StageContext, stage: Stage, free: int, budget: BudgetGuard) -> list[Action]:
     actions = []
-    for position, trial_id in enumerate(stage.continuations(ctx)):
-        if position < free:
+    wanted = stage.continuations(ctx)
+    admitted, held, why = _admit(ctx, stage, budget, free, len(wanted))
+    for position, trial_id in enumerate(wanted):
+        if position < admitted:
             ctx.state.trials[trial_id] = _reopen(ctx.state.trials[trial_id])
             actions.append(Action(REOPEN, trial_id, stage.name, True, "continue from its checkpoint",
                                   record=ctx.state.trials[trial_id]))
+        elif position < admitted + held:
+            actions.append(Action(REOPEN, trial_id, stage.name, False, why, blocked=why.startswith(EXHAUSTED)))
         else:
             actions.append(Action(REOPEN, trial_id, stage.name, False, "continue once a slot frees"))
     return actions
@@ -208,18 +223,20 @@ def _slot(stage: Stage, trial_id: str, index: int) -> TrialRecord:
     return TrialRecord(id=trial_id, stage=stage.name, index=index, dna=[], arch=None)
 
 
-def _creates(ctx: StageContext, stage: Stage, free: int, user_code: bool) -> list[Action]:
+def _creates(ctx: StageContext, stage: Stage, free: int, user_code: bool, budget: BudgetGuard) -> list[Action]:
     slots = _next_ids(stage, ctx, stage.missing(ctx))
-    starting = slots[:free]
+    admitted, held, why = _admit(ctx, stage, budget, free, len(slots))
+    starting = slots[:admitted]
+    queued = [Action(CREATE, trial_id, stage.name, False, why, blocked=why.startswith(EXHAUSTED))
+              for trial_id, _ in slots[admitted:admitted + held]]
+    queued += [Action(CREATE, trial_id, stage.name, False, "waits for a free slot")
+               for trial_id, _ in slots[admitted + held:]]
     if starting and stage.samples_space and ctx.spec.search_space.function is not None and not user_code:
         ctx.state.add([_slot(stage, i, n) for i, n in starting])
-        return [Action(CREATE, i, stage.name, True, "architecture proposed at apply") for i, _ in starting] + [
-            Action(CREATE, trial_id, stage.name, False, "waits for a free slot") for trial_id, _ in slots[free:]]
+        return [Action(CREATE, i, stage.name, True, "architecture proposed at apply") for i, _ in starting] + queued
     records = stage.new_trials(ctx, [i for i, _ in starting], [n for _, n in starting]) if starting else []
     ctx.state.add(records)
-    actions = [Action(CREATE, record.id, stage.name, True, record=record) for record in records]
-    return actions + [Action(CREATE, trial_id, stage.name, False, "waits for a free slot")
-                      for trial_id, _ in slots[free:]]
+    return [Action(CREATE, record.id, stage.name, True, record=record) for record in records] + queued
 
 
 # -- signals and helpers ----------------------------------------------------------------------------
@@ -272,15 +289,16 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
     if plan.phase == PHASE_FAILED:
         return _failed_experiment(ctx, plan, now)
     active_total = sum(not t.terminal for t in state.trials.values())
+    budget = BudgetGuard.of(experiment, stages, list(state.trials.values()), now)
     for stage in stages:
         existing = _trial_actions(ctx, stage, now)
         plan.actions += existing
         for action in existing:
             if action.record is not None:  # a stop: the trial as it will be recorded
                 state.trials[action.trial_id] = action.record
-        reopened = _continuations(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total))
+        reopened = _continuations(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), budget)
         active_total += sum(a.now for a in reopened)
-        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), user_code)
+        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), user_code, budget)
         active_total += sum(a.now for a in created)
         plan.actions += reopened + created
     launching = {a.trial_id for a in plan.actions if a.now and a.kind in (CREATE, REOPEN, LAUNCH, RELAUNCH)}
@@ -288,5 +306,6 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
     for trial_id in launching:  # a copy: the actions keep the records as they are written before launch
         state.trials[trial_id] = replace(state.trials[trial_id], status=RUNNING)
     plan.actions += _helpers(ctx)
-    plan.next_phase, plan.next_condition = derive_phase(ctx, stages)
+    plan.committed_usd = budget.committed_usd
+    plan.next_phase, plan.next_condition = derive_phase(ctx, stages, budget.exhausted)
     return plan

@@ -239,3 +239,33 @@ def test_missing_cloud_credentials_is_one_clear_line_not_a_traceback(write_spec,
     assert result.returncode == 1
     assert "Google Cloud: DefaultCredentialsError" in result.stderr
     assert "Traceback" not in result.stderr and "╭" not in result.stderr
+
+
+def test_a_small_budget_stops_the_search_early_and_status_shows_the_spend(write_spec, nasctl):
+    # $0.10 a trial-second; a trial takes 2 s or more (hours unknown: the first runs alone), so a $1
+    # budget affords 5 at most of the 10
+    spec = nb201_spec(max_trials=10, parallel=2, top_n=None)
+    spec["spec"]["backend"]["trialHourUsd"] = 360.0
+    spec["spec"]["trainer"]["args"] = {"delaySeconds": 2}
+    spec["spec"]["budget"] = {"maxCostUsd": 1}
+    path = write_spec(spec)
+    result = nasctl("apply", "-f", str(path), "--yes", "--no-progress", timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Failed"
+    [condition] = status["conditions"]
+    assert condition["reason"] == "BudgetExhausted" and "maxCostUsd $1.00" in condition["message"]
+    assert 1 <= status["trials"]["succeeded"] == status["trials"]["total"] <= 5  # running trials finished
+    cost = status["cost"]
+    assert cost["maxCostUsd"] == 1 and 0.2 * status["trials"]["total"] <= cost["spentUsd"] <= cost["projectedUsd"]
+    text = nasctl("status", "-f", str(path), check=True).stdout
+    assert f"spent ${cost['spentUsd']:,.2f}" in text and "budget $1.00" in text
+    planned = json.loads(nasctl("diff", "-f", str(path), "-o", "json").stdout)
+    blocked = [a for a in planned["actions"] if a["blocked"]]
+    assert blocked and all(a["reason"].startswith("budget exhausted") and not a["now"] for a in blocked)
+    assert "(blocked)  # budget exhausted" in nasctl("diff", "-f", str(path)).stdout
+
+    spec["spec"]["budget"] = {"maxCostUsd": 100}  # raised: the search goes on from what it has
+    nasctl("apply", "-f", str(write_spec(spec)), "--yes", "--no-progress", check=True, timeout=120)
+    status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 10
