@@ -45,6 +45,9 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
             "yellow", "")
         console.print(f"  [{style}]~ {escape(field_change['path'])}: {escape(json.dumps(field_change['old']))} → "
                       f"{escape(json.dumps(field_change['new']))}[/]{escape(note)}", highlight=False)
+    if plan["phase"] == "Deleted":
+        console.print("  deleted: apply refuses to launch it (`nasctl apply --undelete` launches it again)")
+        return
     change = plan.get("phaseChange")
     if change:
         console.print(f"  [yellow]~ record phase {change['from']} → {change['to']}[/]")

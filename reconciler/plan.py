@@ -23,8 +23,8 @@ from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
 from specs.model import NASExperiment
 from state.records import (
-    FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN, REASON_OOM,
-    REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
+    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN,
+    REASON_OOM, REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
 )
 from state.snapshot import ExperimentState
 from trial import protocol
@@ -110,8 +110,8 @@ class Plan:
 
 
 # -- record: what finished or vanished --------------------------------------------------------------
-def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, now: float,
-            metrics: dict[str, float] | None = None) -> TrialRecord:
+def ended(trial: TrialRecord, status: str, reason: str | None, message: str, now: float,
+          metrics: dict[str, float] | None = None) -> TrialRecord:
     """The trial as recorded once it ended (finished, failed or stopped); `metrics` replace its own when given."""
     done = copy.deepcopy(trial)
     done.status, done.reason, done.message, done.finished_at = status, reason, message, now
@@ -129,19 +129,19 @@ def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, n
     if observation.state == FINISHED:
         result = observation.result
         if result.status != protocol.SUCCEEDED:
-            return _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message, now,
-                           result.metrics)
+            return ended(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message, now,
+                         result.metrics)
         try:
             reward = compute_reward(result.metrics, reward_spec)
         except RewardError as exc:
-            return _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", now, result.metrics)
+            return ended(trial, FAILED, REASON_ERROR, f"reward: {exc}", now, result.metrics)
         message = "; ".join([result.message, *reward_warnings(reward, reward_spec)]).strip("; ")
-        done = _finish(trial, SUCCEEDED, None, message, now, result.metrics)
+        done = ended(trial, SUCCEEDED, None, message, now, result.metrics)
         done.reward = reward
         return done
     if observation.state == LOST and trial.attempt >= MAX_ATTEMPTS:
-        return _finish(trial, FAILED, REASON_CRASHED,
-                       f"trial process ended without a result {trial.attempt} times (see its trial.log)", now, {})
+        return ended(trial, FAILED, REASON_CRASHED,
+                     f"trial process ended without a result {trial.attempt} times (see its trial.log)", now, {})
     return None
 
 
@@ -166,7 +166,7 @@ def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
             continue
         if observation.state == ALIVE:
             if timeout is not None and (observation.elapsed_seconds or 0.0) > timeout:
-                record = _finish(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
+                record = ended(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
                 actions.append(Action(STOP, trial.id, stage.name, True, REASON_TIMEOUT, record=record))
             elif trial.status == PENDING:
                 actions.append(Action(ADOPT, trial.id, stage.name, True, "already running"))
@@ -182,12 +182,12 @@ def _free_slots(ctx: StageContext, stage: Stage, backend_slots: int, active_tota
     return max(0, min(stage.parallel_trials(ctx.experiment) - own_active, backend_slots - active_total))
 
 
-def _reopen(trial: TrialRecord) -> TrialRecord:
+def reopened(trial: TrialRecord) -> TrialRecord:
     """The finished trial made launchable again; its curve and checkpoint stay in its directory."""
-    reopened = copy.deepcopy(trial)
-    reopened.status, reopened.reason, reopened.message = PENDING, None, ""
-    reopened.attempt, reopened.finished_at = 0, None
-    return reopened
+    again = copy.deepcopy(trial)
+    again.status, again.reason, again.message = PENDING, None, ""
+    again.attempt, again.finished_at = 0, None
+    return again
 
 
 def _admit(ctx: StageContext, stage: Stage, budget: BudgetGuard, free: int, wanted: int) -> tuple[int, int, str]:
@@ -203,7 +203,7 @@ def _continuations(ctx: StageContext, stage: Stage, free: int, budget: BudgetGua
     admitted, held, why = _admit(ctx, stage, budget, free, len(wanted))
     for position, trial_id in enumerate(wanted):
         if position < admitted:
-            ctx.state.trials[trial_id] = _reopen(ctx.state.trials[trial_id])
+            ctx.state.trials[trial_id] = reopened(ctx.state.trials[trial_id])
             actions.append(Action(REOPEN, trial_id, stage.name, True, "continue from its checkpoint",
                                   record=ctx.state.trials[trial_id]))
         elif position < admitted + held:
@@ -264,7 +264,7 @@ def _helpers(ctx: StageContext) -> list[Action]:
 # -- the whole pass ---------------------------------------------------------------------------------
 def _failed_experiment(ctx: StageContext, plan: Plan, now: float) -> Plan:
     plan.actions += [Action(STOP, t.id, t.stage, True, "experiment failed",
-                            record=_finish(t, STOPPED, "experiment-failed", "experiment failed", now))
+                            record=ended(t, STOPPED, "experiment-failed", "experiment failed", now))
                      for t in ctx.state.trials.values() if t.status == RUNNING]
     plan.next_phase, plan.next_condition = plan.phase, plan.condition
     return plan
@@ -283,6 +283,10 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
     ctx = StageContext(experiment, state, observed, {stage.name: stage for stage in stages})
     plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation,
                 recorded_phase=state.experiment.phase, spec_changes=spec_changes(experiment, recorded))
+    if state.experiment.phase == PHASE_DELETED:  # `nasctl delete`d: nothing is planned until --undelete
+        plan.phase = plan.next_phase = PHASE_DELETED
+        plan.condition = plan.next_condition = next(iter(state.experiment.conditions), None)
+        return plan
     now = time.time() if now is None else now
     plan.actions += _records(experiment, state, observed, now)
     plan.phase, plan.condition = derive_phase(ctx, stages)

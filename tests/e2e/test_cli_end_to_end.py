@@ -269,3 +269,44 @@ def test_a_small_budget_stops_the_search_early_and_status_shows_the_spend(write_
     nasctl("apply", "-f", str(write_spec(spec)), "--yes", "--no-progress", check=True, timeout=120)
     status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 10
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_delete_stops_running_trials_keeps_state_and_apply_refuses_until_undelete(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec(max_trials=4, parallel=2, top_n=None, trainerArgs={"mode": "proxy",
+                                                                                     "delaySeconds": 12}))
+    nasctl("apply", "-f", str(spec), "--yes", "--once", check=True)  # two trials left running
+    pids = [json.loads((tmp_path / "state" / "exp" / "trials" / f"search-000{i}" / "launch.json").read_text())["pid"]
+            for i in range(2)]
+    assert all(_alive(pid) for pid in pids)
+
+    refused = nasctl("delete", "-f", str(spec))  # no TTY, no --yes
+    assert refused.returncode == 1 and "pass --yes" in refused.stderr and all(_alive(pid) for pid in pids)
+
+    deleted = nasctl("delete", "-f", str(spec), "--yes", check=True)
+    assert "exp deleted; stopped 2: search-0000, search-0001" in deleted.stdout
+    deadline = time.time() + 10
+    while any(_alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Deleted" and status["conditions"][0]["reason"] == "DeletedByUser"
+    trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert [(t["id"], t["status"], t["reason"]) for t in trials] == [
+        ("search-0000", "stopped", "deleted"), ("search-0001", "stopped", "deleted")]  # the records are kept
+
+    again = nasctl("apply", "-f", str(spec), "--yes")
+    assert again.returncode == 1 and "exp was deleted" in again.stderr and "apply --undelete" in again.stderr
+    assert "deleted: apply refuses" in nasctl("diff", "-f", str(spec), check=True).stdout
+
+    undeleted = nasctl("apply", "-f", str(spec), "--yes", "--undelete", "--no-progress", check=True)
+    assert "2 trials the delete stopped run again" in undeleted.stdout
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4
