@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import nb201_spec
+from tests.conftest import NASCTL, REPO, nb201_spec
 
 pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 
@@ -271,6 +271,20 @@ def test_a_small_budget_stops_the_search_early_and_status_shows_the_spend(write_
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 10
 
 
+def _on_a_terminal(cwd: Path, args: list[str], answer: str) -> subprocess.CompletedProcess:
+    """The CLI with a pseudo-terminal as stdin (an interactive session), given `answer` to its prompt."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    os.write(controller, f"{answer}\n".encode())
+    try:
+        return subprocess.run([*NASCTL, *args], cwd=cwd, env=dict(os.environ, PYTHONPATH=str(REPO)), stdin=terminal,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -289,6 +303,9 @@ def test_delete_stops_running_trials_keeps_state_and_apply_refuses_until_undelet
 
     refused = nasctl("delete", "-f", str(spec))  # no TTY, no --yes
     assert refused.returncode == 1 and "pass --yes" in refused.stderr and all(_alive(pid) for pid in pids)
+    declined = _on_a_terminal(tmp_path, ["delete", "-f", str(spec)], answer="n")
+    assert declined.returncode == 1 and "mark it deleted (its state is kept)? [y/N]" in declined.stdout
+    assert "Cancelled; nothing was changed." in declined.stdout and all(_alive(pid) for pid in pids)
 
     deleted = nasctl("delete", "-f", str(spec), "--yes", check=True)
     assert "exp deleted; stopped 2: search-0000, search-0001" in deleted.stdout
