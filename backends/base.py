@@ -43,6 +43,13 @@ class Backend(ABC):
     def stop(self, trial_id: str, reason: str) -> None:
         """Stop a running trial (no error if it is not running)."""
 
+    def stop_all(self, trial_ids: list[str]) -> list[str]:
+        """Stop every job of the experiment (`nasctl delete`): at least the given unfinished trials.
+        Returns what was asked to stop. Default: each trial, as :meth:`stop` does."""
+        for trial_id in trial_ids:
+            self.stop(trial_id, "deleted")
+        return list(trial_ids)
+
     def signal(self, trial_id: str, stop_signal: StopSignal) -> None:
         """Write the trial's stop signal (desired fraction, max seconds) where its trainer reads it."""
         raise NotImplementedError(f"{type(self).__name__} cannot send stop signals to trials")

@@ -103,12 +103,15 @@ def apply(file: Path = SpecOption,
           progress: bool = typer.Option(True, help="Show a progress bar."),
           dry_run: bool = typer.Option(False, "--dry-run", help="Print the cost preview and act on nothing."),
           once: bool = typer.Option(False, "--once", help="One reconcile pass, then return (for CI and cron)."),
+          undelete: bool = typer.Option(False, "--undelete", help="Clear a `nasctl delete` and launch the experiment "
+                                                                  "again from its recorded trials."),
           allow_module: list[str] = typer.Option(
               [], "--allow-module", help="Trust this module prefix for code the spec names (besides the spec's "
                                          "own repository); repeatable. Also NASCTL_ALLOW_MODULES.")) -> None:
     """Reconcile: launch or resume what is missing, until the experiment succeeds or fails."""
     from nasctl.progress import ApplyProgress  # noqa: PLC0415
     from reconciler.apply import SpecChangeRefused  # noqa: PLC0415
+    from reconciler.delete import refuse_if_deleted, undelete as undelete_experiment  # noqa: PLC0415
 
     session = Session.open(file)
     if dry_run:
@@ -116,8 +119,14 @@ def apply(file: Path = SpecOption,
         render.console.print("Dry run: nothing was applied.")
         return
     reconciler = session.reconciler(acting=True, allow_modules=tuple(allow_module))
-    plan = reconciler.preview().plan
     name = session.experiment.metadata.name
+    lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
+    if undelete:
+        reopened = undelete_experiment(reconciler, lease)
+        if reopened is not None:
+            render.console.print(f"{name} undeleted; {len(reopened)} trials the delete stopped run again")
+    refuse_if_deleted(reconciler, lease)
+    plan = reconciler.preview().plan
     render.render_plan(name, plan.to_json())
     if plan.refused:
         raise SpecChangeRefused(plan.refused)
@@ -134,7 +143,6 @@ def apply(file: Path = SpecOption,
         if not typer.confirm("Apply this plan?"):
             render.console.print("Cancelled; nothing was changed.")
             raise typer.Exit(1)
-    lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
     with session.store.locked(lease_seconds=lease) as lock, ApplyProgress(session.experiment, enabled=progress) as bar:
         try:
             result = (reconciler.run_pass() if once else
@@ -150,9 +158,32 @@ def apply(file: Path = SpecOption,
         raise typer.Exit(1)
 
 
+@app.command()
+@handles_errors
+def delete(file: Path = SpecOption,
+           yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
+    """Cancel every job of the experiment and mark it deleted; its state (trials, results) is kept and
+    `apply` refuses it until `apply --undelete`."""
+    from reconciler.delete import delete as delete_experiment  # noqa: PLC0415
+
+    session = Session.open(file)
+    name = session.experiment.metadata.name
+    if not yes:
+        if not sys.stdin.isatty():
+            render.error("refusing to delete without confirmation in a non-interactive session: pass --yes")
+            raise typer.Exit(1)
+        if not typer.confirm(f"Cancel every job of {name} and mark it deleted (its state is kept)?"):
+            render.console.print("Cancelled; nothing was changed.")
+            raise typer.Exit(1)
+    lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
+    cancelled = delete_experiment(session.reconciler(), lease)
+    render.console.print(f"{name} deleted; stopped {len(cancelled)}: {', '.join(cancelled) or '-'}; "
+                         f"state kept at {session.store.uri}", highlight=False, soft_wrap=True)
+
+
 def _render_cost(session: Session, output: Output) -> None:
     from nasctl.cost_view import render_cost  # noqa: PLC0415
-    from pricing.preview import cost_preview  # noqa: PLC0415
+    from reconciler.cost import cost_preview  # noqa: PLC0415
 
     report = cost_preview(session.experiment, session.store).to_json()
     render.print_json(report) if output is Output.json else render_cost(session.experiment.metadata.name, report)

@@ -26,7 +26,7 @@ def _action_line(action: dict[str, Any]) -> str:
     from reconciler.plan import SYMBOLS  # noqa: PLC0415
 
     symbol = SYMBOLS[action["kind"]]
-    when = "" if action["now"] else " (queued)"
+    when = "" if action["now"] else " (blocked)" if action.get("blocked") else " (queued)"
     reason = f"  # {escape(action['reason'])}" if action["reason"] else ""
     detail = ""
     if "arch" in action:
@@ -45,6 +45,9 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
             "yellow", "")
         console.print(f"  [{style}]~ {escape(field_change['path'])}: {escape(json.dumps(field_change['old']))} → "
                       f"{escape(json.dumps(field_change['new']))}[/]{escape(note)}", highlight=False)
+    if plan["phase"] == "Deleted":
+        console.print("  deleted: apply refuses to launch it (`nasctl apply --undelete` launches it again)")
+        return
     change = plan.get("phaseChange")
     if change:
         console.print(f"  [yellow]~ record phase {change['from']} → {change['to']}[/]")
@@ -92,6 +95,11 @@ def render_status(status: dict[str, Any]) -> None:
     console.print(f"generation {status['generation']}, observed {status['observedGeneration']}")
     for condition in status["conditions"]:
         console.print(escape(f"{condition['type']}={condition['status']} ({condition['reason']}): {condition['message']}"))
+    cost = status.get("cost")
+    if cost and (cost["spentUsd"] or cost["maxCostUsd"] is not None):
+        projected = "?" if cost["projectedUsd"] is None else f"${cost['projectedUsd']:,.2f}"
+        budget = "" if cost["maxCostUsd"] is None else f", budget ${cost['maxCostUsd']:,.2f}"
+        console.print(f"cost: spent ${cost['spentUsd']:,.2f}, projected {projected}{budget}", highlight=False)
     best = status.get("best")
     if best:
         console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}", markup=False)

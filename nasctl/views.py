@@ -1,9 +1,12 @@
 """The status and trials views, derived from recorded state alone (no backend, no JAX)."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from objective.pareto import pareto_front
+from reconciler.budget import budget_view
+from reconciler.graph import enabled_stages
 from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
 from objective.ranking import rank_trials
@@ -44,6 +47,7 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         "best": {"trialId": best.id, "stage": best.stage, "reward": best.reward, "arch": best.arch}
         if best else None,
         "paretoFront": _front(experiment, state),
+        "cost": budget_view(experiment, enabled_stages(experiment), trials, time.time()),
         "warnings": _reward_warnings(experiment, trials),
     }
 

@@ -1,1 +1,1 @@
-"""Prices and the cost preview of an experiment's stages."""
+"""Prices: the offline catalog and the price of an hour of a stage's trial."""

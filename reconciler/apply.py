@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from backends.base import Backend
+from reconciler.delete import ExperimentDeleted, is_deleted, stopped_for_deletion
 from reconciler.graph import enabled_stages
 from reconciler.observe import Observed, observe
 from reconciler.phase import stage_phase
@@ -71,6 +72,8 @@ class Reconciler:
     def run_pass(self) -> PassResult:
         """One level-triggered pass. Safe to kill at any point: the next pass continues from state."""
         state = self.load()
+        if is_deleted(state):
+            raise ExperimentDeleted(state.experiment)
         recorded = copy.deepcopy(state.experiment)
         plan, observed = self._plan(state)
         if plan.refused:
@@ -78,6 +81,17 @@ class Reconciler:
         self.execute(plan, state)
         self._record_experiment(plan, state, observed, recorded)
         return PassResult(plan, state)
+
+    def cancel_all(self, state: ExperimentState) -> list[str]:
+        """Stop every job of the experiment (`nasctl delete`), then record its unfinished trials as stopped
+        (in that order: a kill in between leaves them unfinished, so the next call stops them again)."""
+        stopping = stopped_for_deletion(list(state.trials.values()), time.time())
+        cancelled = self.backend.stop_all([t.id for t in stopping])
+        for trial in stopping:
+            state.trials[trial.id] = trial
+        if stopping:
+            save_trials(self.store, state)
+        return cancelled
 
     def execute(self, plan: Plan, state: ExperimentState) -> None:
         """Carry out the plan: stops and outcomes and the intent of new work are recorded before anything starts."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
+from reconciler.delete import ExperimentDeleted, is_deleted
 from reconciler.plan import CREATE, Action, Plan
 from state.records import (
     FAILED, SEARCH,
@@ -84,14 +85,20 @@ class NasJobReconciler:
         plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
                     phase=state.experiment.phase, next_phase=state.experiment.phase,
                     recorded_phase=state.experiment.phase)
-        if not self.search.jobs(_jobs_record(state.experiment)):
+        if not is_deleted(state) and not self.search.jobs(_jobs_record(state.experiment)):
             algorithm = self.experiment.spec.search.algorithm
             plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})"))
             plan.phase = PHASE_PENDING
         return PassResult(plan, state)
 
+    def cancel_all(self, state: ExperimentState) -> list[str]:
+        """Cancel every NasJob of the experiment (`nasctl delete`); its trials end with it."""
+        return self.search.stop_all()
+
     def run_pass(self) -> PassResult:
         state = self.load()
+        if is_deleted(state):
+            raise ExperimentDeleted(state.experiment)
 
         def record_intent(jobs: NasJobsRecord) -> None:
             state.experiment.stages[SEARCH] = {"phase": PHASE_PENDING, "summary": {"jobs": jobs.jobs,

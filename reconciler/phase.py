@@ -1,6 +1,7 @@
 """The experiment's phase, derived in one place from its stages' recorded trials."""
 from __future__ import annotations
 
+from reconciler.budget import BUDGET_EXHAUSTED
 from reconciler.stages.base import Stage, StageContext
 from state.records import (
     FAILED, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, SUCCEEDED, Condition,
@@ -35,9 +36,10 @@ def stage_phase(ctx: StageContext, stage: Stage) -> str:
     return PHASE_RUNNING if stage.trials(ctx) else PHASE_PENDING
 
 
-def derive_phase(ctx: StageContext, stages: list[Stage]) -> tuple[str, Condition]:
-    """Failed (a stage over its failure budget, or unable to succeed), Succeeded (every stage complete),
-    Running (trials recorded) or Pending, with the condition that says why."""
+def derive_phase(ctx: StageContext, stages: list[Stage], budget_refusal: str | None = None) -> tuple[str, Condition]:
+    """Failed (a stage over its failure budget, or unable to succeed, or spec.budget refusing the next launch
+    once nothing runs), Succeeded (every stage complete), Running (trials recorded) or Pending, with the
+    condition that says why. `budget_refusal`: why the plan's budget guard refused a launch."""
     failure = _budget_exceeded(ctx, stages) or _stage_failure(ctx, stages)
     if failure is not None:
         return PHASE_FAILED, failure
@@ -45,6 +47,14 @@ def derive_phase(ctx: StageContext, stages: list[Stage]) -> tuple[str, Condition
     if not pending:
         done = ", ".join(f"{s.name}: {sum(t.status == SUCCEEDED for t in s.trials(ctx))} succeeded" for s in stages)
         return PHASE_SUCCEEDED, Condition("Succeeded", "True", "AllStagesComplete", done)
+    if budget_refusal is not None:
+        active = sum(not t.terminal for t in ctx.state.trials.values())
+        if active:
+            return PHASE_RUNNING, Condition(BUDGET_EXHAUSTED, "True", BUDGET_EXHAUSTED,
+                                            f"{budget_refusal}; {active} running trials finish, none is launched")
+        return PHASE_FAILED, Condition("Failed", "True", BUDGET_EXHAUSTED,
+                                       f"{budget_refusal}; stopped with what has finished (raise maxCostUsd and "
+                                       "apply again to go on)")
     stage, own = pending[0], pending[0].trials(ctx)
     message = (f"stage {stage.name}: {sum(t.terminal for t in own)} finished, "
                f"{sum(not t.terminal for t in own)} active, {stage.missing(ctx)} to create")

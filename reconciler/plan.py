@@ -15,6 +15,7 @@ from typing import Any
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
 from objective.reward import RewardError, compute_reward, reward_warnings
+from reconciler.budget import EXHAUSTED, BudgetGuard
 from reconciler.graph import enabled_stages
 from reconciler.observe import Observed
 from reconciler.phase import derive_phase
@@ -22,8 +23,8 @@ from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
 from specs.model import NASExperiment
 from state.records import (
-    FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN, REASON_OOM,
-    REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
+    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN,
+    REASON_OOM, REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
 )
 from state.snapshot import ExperimentState
 from trial import protocol
@@ -48,10 +49,11 @@ class Action:
     reason: str = ""
     record: TrialRecord | None = None  # what the trial is recorded as (CREATE, REOPEN and STOP now; RECORD)
     signal: StopSignal | None = None  # SIGNAL: what is written to the trial's stop.json
+    blocked: bool = False  # not now because spec.budget refuses it (not merely waiting for a slot)
 
     def to_json(self) -> dict[str, Any]:
         view: dict[str, Any] = {"kind": self.kind, "trial_id": self.trial_id, "stage": self.stage, "now": self.now,
-                                "reason": self.reason}
+                                "reason": self.reason, "blocked": self.blocked}
         if self.kind == CREATE and self.record is not None:
             view.update(index=self.record.index, arch=self.record.arch)
         if self.kind == RECORD and self.record is not None:
@@ -72,6 +74,7 @@ class Plan:
     next_condition: Condition | None = None
     recorded_phase: str = PHASE_PENDING  # what state says now; a crashed apply may have left it behind
     spec_changes: list[FieldChange] = field(default_factory=list)  # since the spec the last pass applied
+    committed_usd: float = 0.0  # spec.budget: spent + expected cost of active trials, launches of this plan included
 
     @property
     def phase_change(self) -> tuple[str, str] | None:
@@ -102,12 +105,13 @@ class Plan:
                 "phase": self.phase, "changes": self.has_changes,
                 "phaseChange": {"from": change[0], "to": change[1]} if change else None,
                 "specChanges": [c.to_json() for c in self.spec_changes], "summary": self.counts(),
+                "committedUsd": round(self.committed_usd, 4),
                 "actions": [a.to_json() for a in self.actions]}
 
 
 # -- record: what finished or vanished --------------------------------------------------------------
-def _finish(trial: TrialRecord, status: str, reason: str | None, message: str, now: float,
-            metrics: dict[str, float] | None = None) -> TrialRecord:
+def ended(trial: TrialRecord, status: str, reason: str | None, message: str, now: float,
+          metrics: dict[str, float] | None = None) -> TrialRecord:
     """The trial as recorded once it ended (finished, failed or stopped); `metrics` replace its own when given."""
     done = copy.deepcopy(trial)
     done.status, done.reason, done.message, done.finished_at = status, reason, message, now
@@ -125,19 +129,19 @@ def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, n
     if observation.state == FINISHED:
         result = observation.result
         if result.status != protocol.SUCCEEDED:
-            return _finish(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message, now,
-                           result.metrics)
+            return ended(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message, now,
+                         result.metrics)
         try:
             reward = compute_reward(result.metrics, reward_spec)
         except RewardError as exc:
-            return _finish(trial, FAILED, REASON_ERROR, f"reward: {exc}", now, result.metrics)
+            return ended(trial, FAILED, REASON_ERROR, f"reward: {exc}", now, result.metrics)
         message = "; ".join([result.message, *reward_warnings(reward, reward_spec)]).strip("; ")
-        done = _finish(trial, SUCCEEDED, None, message, now, result.metrics)
+        done = ended(trial, SUCCEEDED, None, message, now, result.metrics)
         done.reward = reward
         return done
     if observation.state == LOST and trial.attempt >= MAX_ATTEMPTS:
-        return _finish(trial, FAILED, REASON_CRASHED,
-                       f"trial process ended without a result {trial.attempt} times (see its trial.log)", now, {})
+        return ended(trial, FAILED, REASON_CRASHED,
+                     f"trial process ended without a result {trial.attempt} times (see its trial.log)", now, {})
     return None
 
 
@@ -162,7 +166,7 @@ def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
             continue
         if observation.state == ALIVE:
             if timeout is not None and (observation.elapsed_seconds or 0.0) > timeout:
-                record = _finish(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
+                record = ended(trial, FAILED, REASON_TIMEOUT, f"ran longer than timeoutSeconds={timeout:g}", now)
                 actions.append(Action(STOP, trial.id, stage.name, True, REASON_TIMEOUT, record=record))
             elif trial.status == PENDING:
                 actions.append(Action(ADOPT, trial.id, stage.name, True, "already running"))
@@ -178,21 +182,32 @@ def _free_slots(ctx: StageContext, stage: Stage, backend_slots: int, active_tota
     return max(0, min(stage.parallel_trials(ctx.experiment) - own_active, backend_slots - active_total))
 
 
-def _reopen(trial: TrialRecord) -> TrialRecord:
+def reopened(trial: TrialRecord) -> TrialRecord:
     """The finished trial made launchable again; its curve and checkpoint stay in its directory."""
-    reopened = copy.deepcopy(trial)
-    reopened.status, reopened.reason, reopened.message = PENDING, None, ""
-    reopened.attempt, reopened.finished_at = 0, None
-    return reopened
+    again = copy.deepcopy(trial)
+    again.status, again.reason, again.message = PENDING, None, ""
+    again.attempt, again.finished_at = 0, None
+    return again
 
 
-def _continuations(ctx: StageContext, stage: Stage, free: int) -> list[Action]:
+def _admit(ctx: StageContext, stage: Stage, budget: BudgetGuard, free: int, wanted: int) -> tuple[int, int, str]:
+    """(launches now, launches the budget holds back, why) of `wanted` trials with `free` slots."""
+    fitting = min(free, wanted)
+    admitted, why = budget.admit(stage.name, fitting, sum(not t.terminal for t in stage.trials(ctx)))
+    return admitted, fitting - admitted, why
+
+
+def _continuations(ctx: StageContext, stage: Stage, free: int, budget: BudgetGuard) -> list[Action]:
     actions = []
-    for position, trial_id in enumerate(stage.continuations(ctx)):
-        if position < free:
-            ctx.state.trials[trial_id] = _reopen(ctx.state.trials[trial_id])
+    wanted = stage.continuations(ctx)
+    admitted, held, why = _admit(ctx, stage, budget, free, len(wanted))
+    for position, trial_id in enumerate(wanted):
+        if position < admitted:
+            ctx.state.trials[trial_id] = reopened(ctx.state.trials[trial_id])
             actions.append(Action(REOPEN, trial_id, stage.name, True, "continue from its checkpoint",
                                   record=ctx.state.trials[trial_id]))
+        elif position < admitted + held:
+            actions.append(Action(REOPEN, trial_id, stage.name, False, why, blocked=why.startswith(EXHAUSTED)))
         else:
             actions.append(Action(REOPEN, trial_id, stage.name, False, "continue once a slot frees"))
     return actions
@@ -208,18 +223,20 @@ def _slot(stage: Stage, trial_id: str, index: int) -> TrialRecord:
     return TrialRecord(id=trial_id, stage=stage.name, index=index, dna=[], arch=None)
 
 
-def _creates(ctx: StageContext, stage: Stage, free: int, user_code: bool) -> list[Action]:
+def _creates(ctx: StageContext, stage: Stage, free: int, user_code: bool, budget: BudgetGuard) -> list[Action]:
     slots = _next_ids(stage, ctx, stage.missing(ctx))
-    starting = slots[:free]
+    admitted, held, why = _admit(ctx, stage, budget, free, len(slots))
+    starting = slots[:admitted]
+    queued = [Action(CREATE, trial_id, stage.name, False, why, blocked=why.startswith(EXHAUSTED))
+              for trial_id, _ in slots[admitted:admitted + held]]
+    queued += [Action(CREATE, trial_id, stage.name, False, "waits for a free slot")
+               for trial_id, _ in slots[admitted + held:]]
     if starting and stage.samples_space and ctx.spec.search_space.function is not None and not user_code:
         ctx.state.add([_slot(stage, i, n) for i, n in starting])
-        return [Action(CREATE, i, stage.name, True, "architecture proposed at apply") for i, _ in starting] + [
-            Action(CREATE, trial_id, stage.name, False, "waits for a free slot") for trial_id, _ in slots[free:]]
+        return [Action(CREATE, i, stage.name, True, "architecture proposed at apply") for i, _ in starting] + queued
     records = stage.new_trials(ctx, [i for i, _ in starting], [n for _, n in starting]) if starting else []
     ctx.state.add(records)
-    actions = [Action(CREATE, record.id, stage.name, True, record=record) for record in records]
-    return actions + [Action(CREATE, trial_id, stage.name, False, "waits for a free slot")
-                      for trial_id, _ in slots[free:]]
+    return [Action(CREATE, record.id, stage.name, True, record=record) for record in records] + queued
 
 
 # -- signals and helpers ----------------------------------------------------------------------------
@@ -247,7 +264,7 @@ def _helpers(ctx: StageContext) -> list[Action]:
 # -- the whole pass ---------------------------------------------------------------------------------
 def _failed_experiment(ctx: StageContext, plan: Plan, now: float) -> Plan:
     plan.actions += [Action(STOP, t.id, t.stage, True, "experiment failed",
-                            record=_finish(t, STOPPED, "experiment-failed", "experiment failed", now))
+                            record=ended(t, STOPPED, "experiment-failed", "experiment failed", now))
                      for t in ctx.state.trials.values() if t.status == RUNNING]
     plan.next_phase, plan.next_condition = plan.phase, plan.condition
     return plan
@@ -266,21 +283,26 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
     ctx = StageContext(experiment, state, observed, {stage.name: stage for stage in stages})
     plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation,
                 recorded_phase=state.experiment.phase, spec_changes=spec_changes(experiment, recorded))
+    if state.experiment.phase == PHASE_DELETED:  # `nasctl delete`d: nothing is planned until --undelete
+        plan.phase = plan.next_phase = PHASE_DELETED
+        plan.condition = plan.next_condition = next(iter(state.experiment.conditions), None)
+        return plan
     now = time.time() if now is None else now
     plan.actions += _records(experiment, state, observed, now)
     plan.phase, plan.condition = derive_phase(ctx, stages)
     if plan.phase == PHASE_FAILED:
         return _failed_experiment(ctx, plan, now)
     active_total = sum(not t.terminal for t in state.trials.values())
+    budget = BudgetGuard.of(experiment, stages, list(state.trials.values()), now)
     for stage in stages:
         existing = _trial_actions(ctx, stage, now)
         plan.actions += existing
         for action in existing:
             if action.record is not None:  # a stop: the trial as it will be recorded
                 state.trials[action.trial_id] = action.record
-        reopened = _continuations(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total))
+        reopened = _continuations(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), budget)
         active_total += sum(a.now for a in reopened)
-        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), user_code)
+        created = _creates(ctx, stage, _free_slots(ctx, stage, backend_slots, active_total), user_code, budget)
         active_total += sum(a.now for a in created)
         plan.actions += reopened + created
     launching = {a.trial_id for a in plan.actions if a.now and a.kind in (CREATE, REOPEN, LAUNCH, RELAUNCH)}
@@ -288,5 +310,6 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
     for trial_id in launching:  # a copy: the actions keep the records as they are written before launch
         state.trials[trial_id] = replace(state.trials[trial_id], status=RUNNING)
     plan.actions += _helpers(ctx)
-    plan.next_phase, plan.next_condition = derive_phase(ctx, stages)
+    plan.committed_usd = budget.committed_usd
+    plan.next_phase, plan.next_condition = derive_phase(ctx, stages, budget.exhausted)
     return plan

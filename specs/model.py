@@ -86,6 +86,9 @@ class LocalBackendSpec(SpecModel):
     )
     trials_per_gpu: int = Field(1, ge=1, le=64, description="Trials packed on one GPU (each gets 1/N of its memory).")
     poll_seconds: float = Field(0.2, gt=0, description="How often apply polls running trials.")
+    trial_hour_usd: float = Field(
+        0.0, ge=0, description="USD one trial-hour costs here (e.g. a rented GPU box's hourly price ÷ trials at "
+                               "once), for the cost preview and spec.budget; 0 = the machine is already paid for.")
 
 
 # Vertex AI NAS's own controllers: with one of them, stage 1 runs as a single Vertex NasJob.
@@ -491,6 +494,13 @@ class ProxyTaskSearchSpec(SpecModel):
         return self
 
 
+class BudgetSpec(SpecModel):
+    """A spending limit: no trial of any stage is launched whose expected cost would take the committed
+    spend (finished trials' cost + running trials' expected cost) above maxCostUsd."""
+
+    max_cost_usd: float = Field(gt=0, description="USD the experiment may commit, all stages together.")
+
+
 class ExperimentSpec(SpecModel):
     backend: Backend = Field(default_factory=LocalBackendSpec, description="Where trials run: local or vertex.")
     state_uri: str = Field(
@@ -510,6 +520,7 @@ class ExperimentSpec(SpecModel):
     proxy_task_search: ProxyTaskSearchSpec | None = Field(
         None, description="Proxy-task tool 3 (needs modelSelection), run before the search; omit to skip."
     )
+    budget: BudgetSpec | None = Field(None, description="Stop launching trials past this spend; omit for no limit.")
 
     @field_validator("state_uri")
     @classmethod
@@ -543,6 +554,9 @@ class ExperimentSpec(SpecModel):
         proxy = [name for name, stage in (("varianceMeasurement", self.variance_measurement),
                                           ("modelSelection", self.model_selection),
                                           ("proxyTaskSearch", self.proxy_task_search)) if stage is not None]
+        if self.search.algorithm in VERTEX_ALGORITHMS and self.budget is not None:
+            raise ValueError(f"budget needs nasctl's own controllers: a Vertex NasJob ({self.search.algorithm}) "
+                             "launches its trials itself, so nasctl cannot refuse the one that would pass the budget")
         if self.search.algorithm in VERTEX_ALGORITHMS and proxy:
             raise ValueError(f"{', '.join(proxy)} run as nasctl stages, which a Vertex NasJob ({self.search.algorithm}) "
                              "does not run: use one of nasctl's algorithms (e.g. bayesopt) with the vertex backend, "

@@ -21,6 +21,8 @@ REASON_CRASHED, REASON_NAN, REASON_OOM, REASON_TIMEOUT, REASON_ERROR = "crashed"
 
 # Experiment phases.
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED = "Pending", "Running", "Succeeded", "Failed"
+PHASE_DELETED = "Deleted"  # `nasctl delete`: every job cancelled, state kept; apply refuses until --undelete
+REASON_DELETED = "deleted"  # a trial `nasctl delete` stopped
 
 # Stage names, as recorded in every trial's ``stage`` (the order of the stage graph, ``reconciler.graph``).
 VARIANCE, MODEL_SELECTION, PROXY_TASK_SEARCH = "varianceMeasurement", "modelSelection", "proxyTaskSearch"

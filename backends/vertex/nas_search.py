@@ -199,7 +199,14 @@ class VertexNasSearch:
 
     def stop(self, record: NasJobsRecord) -> list[str]:
         """Cancel this state's live NasJobs; returns what was cancelled."""
-        cancelled = [job.name for job in self.jobs(record) if job.state.name in LIVE_JOB_STATES]
+        return self._cancel(self.jobs(record))
+
+    def stop_all(self) -> list[str]:
+        """Cancel every live NasJob labelled with this experiment's identity, recorded or not (`nasctl delete`)."""
+        return self._cancel(self.labelled_jobs())
+
+    def _cancel(self, jobs: list["NasJob"]) -> list[str]:
+        cancelled = [job.name for job in jobs if job.state.name in LIVE_JOB_STATES]
         for name in cancelled:
             cancel_job(self.calls, self._client.cancel_nas_job, name)
         return cancelled

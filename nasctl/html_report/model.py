@@ -14,7 +14,7 @@ from typing import Any, Sequence
 from nasctl.html_report.architecture import arch_lines, arch_summary
 from nasctl.views import leaderboard
 from objective.pareto import pareto_front
-from pricing.preview import estimate_cost
+from reconciler.cost import estimate_cost
 from reconciler.graph import STAGE_NAMES, enabled_nodes
 from specs.model import NASExperiment
 from state.records import MODEL_SELECTION, PROXY_TASK_SEARCH, SEARCH, SUCCEEDED, TRAIN, VARIANCE, TrialRecord

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import nb201_spec
+from tests.conftest import NASCTL, REPO, nb201_spec
 
 pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 
@@ -239,3 +239,91 @@ def test_missing_cloud_credentials_is_one_clear_line_not_a_traceback(write_spec,
     assert result.returncode == 1
     assert "Google Cloud: DefaultCredentialsError" in result.stderr
     assert "Traceback" not in result.stderr and "╭" not in result.stderr
+
+
+def test_a_small_budget_stops_the_search_early_and_status_shows_the_spend(write_spec, nasctl):
+    # $0.10 a trial-second; a trial takes 2 s or more (hours unknown: the first runs alone), so a $1
+    # budget affords 5 at most of the 10
+    spec = nb201_spec(max_trials=10, parallel=2, top_n=None)
+    spec["spec"]["backend"]["trialHourUsd"] = 360.0
+    spec["spec"]["trainer"]["args"] = {"delaySeconds": 2}
+    spec["spec"]["budget"] = {"maxCostUsd": 1}
+    path = write_spec(spec)
+    result = nasctl("apply", "-f", str(path), "--yes", "--no-progress", timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Failed"
+    [condition] = status["conditions"]
+    assert condition["reason"] == "BudgetExhausted" and "maxCostUsd $1.00" in condition["message"]
+    assert 1 <= status["trials"]["succeeded"] == status["trials"]["total"] <= 5  # running trials finished
+    cost = status["cost"]
+    assert cost["maxCostUsd"] == 1 and 0.2 * status["trials"]["total"] <= cost["spentUsd"] <= cost["projectedUsd"]
+    text = nasctl("status", "-f", str(path), check=True).stdout
+    assert f"spent ${cost['spentUsd']:,.2f}" in text and "budget $1.00" in text
+    planned = json.loads(nasctl("diff", "-f", str(path), "-o", "json").stdout)
+    blocked = [a for a in planned["actions"] if a["blocked"]]
+    assert blocked and all(a["reason"].startswith("budget exhausted") and not a["now"] for a in blocked)
+    assert "(blocked)  # budget exhausted" in nasctl("diff", "-f", str(path)).stdout
+
+    spec["spec"]["budget"] = {"maxCostUsd": 100}  # raised: the search goes on from what it has
+    nasctl("apply", "-f", str(write_spec(spec)), "--yes", "--no-progress", check=True, timeout=120)
+    status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 10
+
+
+def _on_a_terminal(cwd: Path, args: list[str], answer: str) -> subprocess.CompletedProcess:
+    """The CLI with a pseudo-terminal as stdin (an interactive session), given `answer` to its prompt."""
+    import pty
+
+    controller, terminal = pty.openpty()
+    os.write(controller, f"{answer}\n".encode())
+    try:
+        return subprocess.run([*NASCTL, *args], cwd=cwd, env=dict(os.environ, PYTHONPATH=str(REPO)), stdin=terminal,
+                              capture_output=True, text=True, timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_delete_stops_running_trials_keeps_state_and_apply_refuses_until_undelete(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec(max_trials=4, parallel=2, top_n=None, trainerArgs={"mode": "proxy",
+                                                                                     "delaySeconds": 12}))
+    nasctl("apply", "-f", str(spec), "--yes", "--once", check=True)  # two trials left running
+    pids = [json.loads((tmp_path / "state" / "exp" / "trials" / f"search-000{i}" / "launch.json").read_text())["pid"]
+            for i in range(2)]
+    assert all(_alive(pid) for pid in pids)
+
+    refused = nasctl("delete", "-f", str(spec))  # no TTY, no --yes
+    assert refused.returncode == 1 and "pass --yes" in refused.stderr and all(_alive(pid) for pid in pids)
+    declined = _on_a_terminal(tmp_path, ["delete", "-f", str(spec)], answer="n")
+    assert declined.returncode == 1 and "mark it deleted (its state is kept)? [y/N]" in declined.stdout
+    assert "Cancelled; nothing was changed." in declined.stdout and all(_alive(pid) for pid in pids)
+
+    deleted = nasctl("delete", "-f", str(spec), "--yes", check=True)
+    assert "exp deleted; stopped 2: search-0000, search-0001" in deleted.stdout
+    deadline = time.time() + 10
+    while any(_alive(pid) for pid in pids) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not any(_alive(pid) for pid in pids)
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Deleted" and status["conditions"][0]["reason"] == "DeletedByUser"
+    trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert [(t["id"], t["status"], t["reason"]) for t in trials] == [
+        ("search-0000", "stopped", "deleted"), ("search-0001", "stopped", "deleted")]  # the records are kept
+
+    again = nasctl("apply", "-f", str(spec), "--yes")
+    assert again.returncode == 1 and "exp was deleted" in again.stderr and "apply --undelete" in again.stderr
+    assert "deleted: apply refuses" in nasctl("diff", "-f", str(spec), check=True).stdout
+
+    undeleted = nasctl("apply", "-f", str(spec), "--yes", "--undelete", "--no-progress", check=True)
+    assert "2 trials the delete stopped run again" in undeleted.stdout
+    status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4

@@ -12,7 +12,7 @@ from nasctl.html_report.architecture import arch_lines, arch_summary
 from nasctl.html_report.model import build_report
 from nasctl.html_report.page import render_page
 from objective.pareto import pareto_front
-from pricing.preview import estimate_cost
+from reconciler.cost import estimate_cost
 from specs.loader import load_experiment
 from specs.model import NASExperiment
 from state.local import LocalStore

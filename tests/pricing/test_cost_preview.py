@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pricing.preview import estimate_cost, load_catalog
+from reconciler.cost import estimate_cost, load_catalog
 from reconciler.proxy.selection import cost_in_full_trainings, planned_schedule
 from state.records import FAILED, RUNNING, SUCCEEDED, TrialRecord
 from specs.loader import parse_experiment

@@ -9,7 +9,7 @@ import yaml
 from typer.testing import CliRunner
 
 from nasctl.cli import app
-from pricing.preview import estimate_cost
+from reconciler.cost import estimate_cost
 from specs.model import NASExperiment
 from specs.vertex import TRAINING_REGIONS
 

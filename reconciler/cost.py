@@ -10,96 +10,21 @@ Nothing here imports a cloud SDK: the preview works offline.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
+from pricing.catalog import (
+    LATENCY, PriceCatalog, load_catalog, role_resources, runs_in_nas_job, trial_hourly_usd,
+)
 from reconciler.graph import enabled_stages
-from state.records import SEARCH, TRAIN, TrialRecord
-from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec, VertexResourcesSpec
-from specs.vertex import DEFAULT_BOOT_DISK_GB, DEFAULT_BOOT_DISK_TYPE
+from state.records import SEARCH, TrialRecord
+from specs.model import NASExperiment, VertexBackendSpec, VertexResourcesSpec
 
 if TYPE_CHECKING:
     from state.store import StateStore
 
 NAS_JOB_LIMIT_HOURS = 14 * 24  # a Vertex NasJob ends after 14 days (resumable)
-LATENCY = "latency"
-
-
-@dataclass(frozen=True)
-class PriceCatalog:
-    recorded_on: str
-    region: str
-    machines: dict[str, float]
-    accelerators: dict[str, float]
-    nas_multiplier: float
-    default_gpu_quota: int
-    spot_multiplier: float = 1.0
-    disks: dict[str, float] = field(default_factory=dict)  # USD per GB-hour
-
-    def hourly(self, resources_: VertexResourcesSpec) -> float:
-        """USD per trial-hour: every replica's machine with its accelerators (at the Spot rate with
-        schedulingStrategy SPOT) and boot disk (see :meth:`_disk_difference`)."""
-        try:
-            price = self.machines[resources_.machine_type]
-        except KeyError:
-            raise ValueError(f"no price for machine type {resources_.machine_type!r} in {self.region}; "
-                             "set it under spec.backend.prices.machines") from None
-        if resources_.accelerator_type:
-            try:
-                price += self.accelerators[resources_.accelerator_type] * resources_.accelerator_count
-            except KeyError:
-                raise ValueError(f"no price for accelerator {resources_.accelerator_type!r} in {self.region}; "
-                                 "set it under spec.backend.prices.accelerators") from None
-        if resources_.scheduling_strategy == "SPOT":
-            price *= self.spot_multiplier
-        return (price + self._disk_difference(resources_)) * resources_.replica_count
-
-    def _disk_difference(self, resources_: VertexResourcesSpec) -> float:
-        """USD per hour of the boot disk beyond Vertex's default (100 GB pd-ssd), which the machine prices
-        include (they reproduce the NAS overview's worked examples as they are); a smaller or cheaper
-        disk saves the difference."""
-        disk = resources_.boot_disk_type or DEFAULT_BOOT_DISK_TYPE
-        if disk == DEFAULT_BOOT_DISK_TYPE and resources_.boot_disk_size_gb in (None, DEFAULT_BOOT_DISK_GB):
-            return 0.0
-        try:
-            chosen, default = self.disks[disk], self.disks[DEFAULT_BOOT_DISK_TYPE]
-        except KeyError as missing:
-            raise ValueError(f"no price for boot disk type {missing.args[0]!r} in {self.region}; "
-                             "set it under spec.backend.prices.disks") from None
-        return chosen * (resources_.boot_disk_size_gb or DEFAULT_BOOT_DISK_GB) - default * DEFAULT_BOOT_DISK_GB
-
-
-@lru_cache(maxsize=1)
-def _bundled_catalog() -> dict[str, Any]:
-    return json.loads(resources.files("pricing").joinpath("prices.json").read_text(encoding="utf-8"))
-
-
-def load_catalog(backend: VertexBackendSpec) -> PriceCatalog:
-    """The bundled catalog for the backend's region, with the spec's overrides applied."""
-    raw = _bundled_catalog()
-    regions = raw["regions"]
-    entry = regions.get(backend.region)
-    machines: dict[str, float] = {}
-    accelerators: dict[str, float] = {}
-    disks: dict[str, float] = {}
-    if entry is not None:
-        base_name = entry.get("sameAs") or entry.get("of") or backend.region
-        base = regions[base_name]
-        factor = float(entry.get("multiplier", 1.0))
-        machines = {k: v * factor for k, v in base["machines"].items()}
-        accelerators = {k: v * factor for k, v in base["accelerators"].items()}
-        disks = {k: v * factor for k, v in base.get("disks", {}).items()}
-    machines.update(backend.prices.machines)
-    accelerators.update(backend.prices.accelerators)
-    disks.update(backend.prices.disks)
-    multiplier = backend.prices.nas_multiplier or float(raw["nasMultiplier"])
-    spot = backend.prices.spot_multiplier or float(raw["spotMultiplier"])
-    quota = backend.gpu_quota if backend.gpu_quota is not None else int(raw["defaultGpuQuota"])
-    return PriceCatalog(raw["recordedOn"], backend.region, machines, accelerators, multiplier, quota, spot, disks)
 
 
 @dataclass
@@ -179,47 +104,55 @@ class _StagePlan:
     resources: VertexResourcesSpec | None  # None: the local backend
     in_nas_job: bool
     timeout_seconds: float | None
+    hourly_usd: float
     note: str = ""
 
 
-def _stage_plans(experiment: NASExperiment) -> list[_StagePlan]:
+def _stage_plans(experiment: NASExperiment, catalog: PriceCatalog | None) -> list[_StagePlan]:
     """One plan per stage of the stage graph the spec turns on, then the latency-calculator jobs."""
-    spec = experiment.spec
-    vertex = spec.backend if isinstance(spec.backend, VertexBackendSpec) else None
-    nas_job = vertex is not None and spec.search.algorithm in VERTEX_ALGORITHMS
     plans = []
     for stage in enabled_stages(experiment):
         shape = stage.cost_shape(experiment)
-        resources = (vertex.search if shape.role == SEARCH else vertex.train_resources) if vertex else None
         plans.append(_StagePlan(stage.name, shape.trials, shape.trainings,
-                                max(1, min(stage.parallel_trials(experiment), shape.trials)), resources,
-                                nas_job and stage.name in (SEARCH, TRAIN), stage.timeout_seconds(experiment),
+                                max(1, min(stage.parallel_trials(experiment), shape.trials)),
+                                role_resources(experiment, shape.role), runs_in_nas_job(experiment, shape.role),
+                                stage.timeout_seconds(experiment), trial_hourly_usd(experiment, shape.role, catalog),
                                 shape.note))
-    if vertex is not None and vertex.latency is not None:
-        plans.append(_StagePlan(LATENCY, 1, 1.0, 1, vertex.latency, False, None))
+    latency = role_resources(experiment, LATENCY)
+    if latency is not None:
+        plans.append(_StagePlan(LATENCY, 1, 1.0, 1, latency, False, None,
+                                trial_hourly_usd(experiment, LATENCY, catalog)))
     return plans
+
+
+def trial_hours(trial: TrialRecord, now: float) -> float | None:
+    """Hours a trial ran (finished) or has run so far (active); None when never launched."""
+    if trial.launched_at is None:
+        return None
+    end = trial.finished_at if trial.terminal and trial.finished_at is not None else now
+    return max(0.0, end - trial.launched_at) / 3600
 
 
 def _trial_hours(trials: list[TrialRecord], now: float) -> tuple[list[float], list[float]]:
     """(hours of finished trials, hours so far of running ones)."""
     finished, running = [], []
     for trial in trials:
-        if trial.launched_at is None:
-            continue
-        if trial.terminal and trial.finished_at is not None:
-            finished.append(max(0.0, trial.finished_at - trial.launched_at) / 3600)
-        elif not trial.terminal:
-            running.append(max(0.0, now - trial.launched_at) / 3600)
+        hours = trial_hours(trial, now)
+        if hours is not None and (not trial.terminal or trial.finished_at is not None):
+            (finished if trial.terminal else running).append(hours)
     return finished, running
 
 
-def _hours_per_trial(plan: _StagePlan, finished: list[float]) -> tuple[float | None, str]:
+def expected_hours(finished: list[float], spec_hours: float | None,
+                   timeout_seconds: float | None) -> tuple[float | None, str]:
+    """Hours one more trial is expected to take, and from what: measured (the mean of finished trials),
+    spec (hoursPerTrial), timeout (an upper bound) or unknown."""
     if finished:
         return sum(finished) / len(finished), "measured"
-    if plan.resources is not None and plan.resources.hours_per_trial is not None:
-        return plan.resources.hours_per_trial, "spec"
-    if plan.timeout_seconds is not None:
-        return plan.timeout_seconds / 3600, "timeout"
+    if spec_hours is not None:
+        return spec_hours, "spec"
+    if timeout_seconds is not None:
+        return timeout_seconds / 3600, "timeout"
     return None, "unknown"
 
 
@@ -232,12 +165,13 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
     source = f"{catalog.region}, recorded {catalog.recorded_on}" if catalog else None
     report = CostReport(stages=[], price_catalog=source)
     stage_hours: dict[str, float | None] = {}
-    for plan in _stage_plans(experiment):
+    for plan in _stage_plans(experiment, catalog):
         finished, running = _trial_hours([t for t in trials or [] if t.stage == plan.name], now)
-        hours, source = _hours_per_trial(plan, finished)
+        spec_hours = plan.resources.hours_per_trial if plan.resources is not None else None
+        hours, source = expected_hours(finished, spec_hours, plan.timeout_seconds)
         if plan.name == LATENCY and hours is None:
             hours, source = stage_hours.get(SEARCH), "search runtime"  # it runs alongside the search
-        stage = _stage_cost(plan, hours, source, catalog)
+        stage = _stage_cost(plan, hours, source)
         stage.finished_trials = len(finished)
         stage.spent_usd = (sum(finished) + sum(running)) * stage.hourly_usd
         stage_hours[plan.name] = stage.runtime_hours
@@ -246,14 +180,13 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
     return report
 
 
-def _stage_cost(plan: _StagePlan, hours: float | None, source: str, catalog: PriceCatalog | None) -> StageCost:
-    if plan.resources is None:  # local: the machine is already paid for
-        accelerator, gpus, hourly = "local", 0, 0.0
+def _stage_cost(plan: _StagePlan, hours: float | None, source: str) -> StageCost:
+    hourly = plan.hourly_usd
+    if plan.resources is None:  # local: trialHourUsd, 0 unless the machine is rented
+        accelerator, gpus = "local", 0
     else:
         accelerator = plan.resources.accelerator_type or "none"
         gpus = plan.resources.gpus  # every replica's
-        assert catalog is not None
-        hourly = catalog.hourly(plan.resources) * (catalog.nas_multiplier if plan.in_nas_job else 1.0)
     runtime = None if hours is None else plan.trainings * hours / plan.parallel
     return StageCost(
         name=plan.name, trials=plan.trials, accelerator=accelerator, gpus_per_trial=gpus,

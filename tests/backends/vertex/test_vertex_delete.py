@@ -1,0 +1,75 @@
+"""`nasctl delete` on Vertex, against the emulator: every job of the experiment (found by its identity
+label) ends CANCELLED, the state is kept, and apply refuses until --undelete."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from backends.vertex.custom_jobs import VertexCustomJobBackend
+from reconciler.apply import Reconciler
+from reconciler.delete import ExperimentDeleted, delete, refuse_if_deleted
+from reconciler.nas_job import NasJobReconciler
+from state.records import PHASE_DELETED, REASON_DELETED, STOPPED
+from state.snapshot import save_experiment
+from state.uri import open_store
+from tests.support.vertex_emulated import vertex_experiment
+
+pytestmark = pytest.mark.slow  # the emulator runs trial processes
+LEASE = 60.0
+SLOW_TRIALS = {"trainerArgs": {"mode": "proxy", "delaySeconds": 60}}
+
+
+def _states(client, collection: str, names: list[str], timeout: float = 30.0) -> set[str]:
+    """The jobs' states once none is CANCELLING any more."""
+    get = client.get_custom_job if collection == "custom" else client.get_nas_job
+    deadline = time.monotonic() + timeout
+    while True:
+        states = {get(name=name).state.name for name in names}
+        if "JOB_STATE_CANCELLING" not in states or time.monotonic() > deadline:
+            return states
+        time.sleep(0.1)
+
+
+def test_delete_cancels_every_custom_job_keeps_state_and_apply_refuses(vertex, gcs_bucket):
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, max_trials=3, parallel=2, search=SLOW_TRIALS)
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = Reconciler(experiment, store, VertexCustomJobBackend(experiment))
+    reconciler.run_pass()  # two CustomJobs launched
+    client = vertex.client()
+    parent = "projects/proj/locations/us-central1"
+    launched = sorted(job.name for job in client.list_custom_jobs(parent=parent))
+    assert len(launched) == 2
+
+    cancelled = delete(reconciler, LEASE)
+    assert sorted(cancelled) == launched
+    assert _states(client, "custom", launched) == {"JOB_STATE_CANCELLED"}
+    state = reconciler.load()
+    assert state.experiment.phase == PHASE_DELETED
+    assert sorted((t.id, t.status, t.reason) for t in state.trials.values()) == [
+        ("search-0000", STOPPED, REASON_DELETED), ("search-0001", STOPPED, REASON_DELETED)]
+    with pytest.raises(ExperimentDeleted, match="apply --undelete"):
+        refuse_if_deleted(reconciler, LEASE)
+    with pytest.raises(ExperimentDeleted):
+        reconciler.run_pass()
+    assert sorted(job.name for job in client.list_custom_jobs(parent=parent)) == launched, "nothing relaunched"
+    assert delete(reconciler, LEASE) == []  # a second delete finds nothing left to cancel
+
+
+def test_apply_of_a_deleted_experiment_cancels_its_nas_job_still_alive(vertex, gcs_bucket):
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="REINFORCEMENT_LEARNING", max_trials=4,
+                                   parallel=2, search=SLOW_TRIALS)
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = NasJobReconciler(experiment, store)
+    job = reconciler.run_pass().plan.actions[0].reason  # the NasJob created
+    state = reconciler.load()
+    state.experiment.phase = PHASE_DELETED  # a delete cut short: marked, nothing cancelled yet
+    save_experiment(store, state)
+
+    with pytest.raises(ExperimentDeleted, match=f"cancelled what still ran: {job}"):
+        refuse_if_deleted(reconciler, LEASE)
+    assert _states(vertex.client(), "nas", [job]) == {"JOB_STATE_CANCELLED"}
+    with pytest.raises(ExperimentDeleted):
+        reconciler.run_pass()
+    assert [j.name for j in reconciler.search.labelled_jobs()] == [job], "no NasJob created again"
+    assert reconciler.load().experiment.phase == PHASE_DELETED
