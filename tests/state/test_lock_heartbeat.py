@@ -19,7 +19,7 @@ def test_the_heartbeat_renews_during_a_long_pass_and_a_taken_lock_is_reported(gc
     with store.locked("apply-1", lease_seconds=1.0) as lock:
         first = lock.lease
         time.sleep(2.5)  # a pass longer than the whole lease: no renew() call from the loop
-        assert lock.lease.token != first.token and lock.lease.expires_at > time.time()
+        assert lock.lease.generation != first.generation and lock.lease.expires_at > time.time()
         with pytest.raises(LockHeld):
             store.acquire_lock("cron-apply", lease_seconds=1.0)  # never expired: the cron apply is refused
         lock.renew()
