@@ -25,7 +25,6 @@ google-cloud-storage is imported lazily: ``nasctl status`` on a local store neve
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from functools import cached_property

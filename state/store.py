@@ -178,7 +178,7 @@ class LockHandle:
         self.store, self.lease, self.lease_seconds = store, lease, lease_seconds
         self._guard = threading.Lock()
         self._stopped = threading.Event()
-        self._lost: LockHeld | None = None
+        self._lost: LockLost | None = None
         self._thread: threading.Thread | None = None
 
     def start_heartbeat(self) -> None:
@@ -194,7 +194,7 @@ class LockHandle:
         while not self._stopped.wait(self.lease_seconds / HEARTBEATS_PER_LEASE):
             try:
                 self._renew_now()
-            except LockHeld as lost:
+            except LockLost as lost:
                 self._lost = lost
                 return
             except Exception:  # noqa: BLE001 - a transient store error: the next beat tries again
@@ -205,7 +205,7 @@ class LockHandle:
             self.lease = self.store.renew_lock(self.lease, self.lease_seconds)
 
     def renew(self) -> None:
-        """Raise LockHeld if the lease was lost (taken over); renew now if the heartbeat fell behind."""
+        """Raise LockLost if the lease was lost (taken over); renew now if the heartbeat fell behind."""
         if self._lost is not None:
             raise self._lost
         if self.lease.expires_at - time.time() < self.lease_seconds / 2:

@@ -2,10 +2,10 @@
 
 We start the bundled binary ourselves rather than through the wrapper's class because the wrapper
 pipes the server's stderr without reading it at the default log level (a line per request): after
-about 350 requests the pipe is full, the server blocks in its logger, and every request from then on,
-from any process, times out (issue 11: applies contending for one gs:// state stopped with
-``RetryError: Timeout of 120.0s exceeded ... Read timed out``, and so did the next apply). Here the
-log goes to a file, at level warn.
+a few hundred requests the pipe is full, the server blocks in its logger, and every request from then
+on, from any process, times out: started that way, an nb201 apply (alone, or the winner of 8) stops
+after some 30 trials with ``RetryError: Timeout of 120.0s exceeded ... Read timed out``, and so does
+every later apply (issue 11's symptom). Here the log goes to a file, at level warn.
 
 Another way to hang the whole server, whatever its backend (memory or filesystem): a simple upload
 (``uploadType=media``) whose body stops half-way, because the server holds its global lock while it
