@@ -16,8 +16,9 @@ PreconditionFailed (its apply stops; the next apply continues from the state), n
 Retries (backoff on 429/5xx and connection errors) are used for reads and for writes that carry a
 generation precondition, never for unconditional writes: a retried conditional write cannot apply
 twice. A conditional write whose first attempt did land answers 412 on its retry: for documents
-that is a spurious conflict the caller resolves by re-reading; for the lock, the random nonce in
-the object lets the store recognise its own write and keep the lock.
+that is a spurious conflict the caller resolves by re-reading; for the lock, the store recognises
+its own write and keeps the lock: an acquisition by its random nonce, a renewal by its token (which
+also covers a renewal that landed though the whole call failed).
 
 ``STORAGE_EMULATOR_HOST`` is honoured by google-cloud-storage itself (anonymous credentials).
 google-cloud-storage is imported lazily: ``nasctl status`` on a local store never pays for it.
@@ -218,10 +219,10 @@ class GcsStore(StateStore):
         try:
             generation = self._write(LOCK_KEY, payload, if_generation=lease.generation)
         except PreconditionFailed:
-            current = self._read_raw(LOCK_KEY)
-            if current is not None and dumps(current[0]) == payload:
-                return self._lease_of(*current)  # our renewal landed and its retry saw 412: still ours
-            raise LockLost(lease, self._lease_of(*current) if current else None) from None
+            current = self.read_lock()
+            if current is not None and current.token == lease.token:
+                return current  # an earlier renewal of ours landed though its answer was lost: still ours
+            raise LockLost(lease, current) from None
         return self._lease_of(json.loads(payload), generation)
 
     def release_lock(self, lease: Lease) -> None:
