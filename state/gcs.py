@@ -2,13 +2,23 @@
 
 The store's generation is the GCS object generation, so compare-and-swap is ``if_generation_match``
 (0 = create only) and is enforced by the server. The lock is the create-only object ``lock.json``
-holding ``holder``, ``expires_at`` and a random ``nonce``; its lease token is the object generation.
+holding ``holder``, ``expires_at`` and a random ``nonce``; its fencing token is the object generation
+it was created (or taken over) with, which renewals carry on as ``token`` (generations only grow, so a
+later acquisition has a larger token).
+
+Fencing: GCS has no multi-object transaction, so a fenced write reads the lock (one request) just
+before it and refuses with LockLost when the token is not ours. What remains is the window between
+that read and the write reaching the server: a holder stalled exactly there for longer than its
+lease can land one write after the takeover. Every document write is compare-and-swap, so that write
+cannot overwrite the new holder's: the new holder's next write of the document fails with
+PreconditionFailed (its apply stops; the next apply continues from the state), nothing is lost.
 
 Retries (backoff on 429/5xx and connection errors) are used for reads and for writes that carry a
 generation precondition, never for unconditional writes: a retried conditional write cannot apply
 twice. A conditional write whose first attempt did land answers 412 on its retry: for documents
-that is a spurious conflict the caller resolves by re-reading; for the lock, the random nonce in
-the object lets the store recognise its own write and keep the lock.
+that is a spurious conflict the caller resolves by re-reading; for the lock, the store recognises
+its own write and keeps the lock: an acquisition by its random nonce, a renewal by its token (which
+also covers a renewal that landed though the whole call failed).
 
 ``STORAGE_EMULATOR_HOST`` is honoured by google-cloud-storage itself (anonymous credentials).
 google-cloud-storage is imported lazily: ``nasctl status`` on a local store never pays for it.
@@ -16,7 +26,6 @@ google-cloud-storage is imported lazily: ``nasctl status`` on a local store neve
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from functools import cached_property
@@ -30,6 +39,7 @@ from state.store import (
     CorruptState,
     Lease,
     LockHeld,
+    LockLost,
     PreconditionFailed,
     UNREADABLE_LOCK,
     StateStore,
@@ -107,6 +117,15 @@ class GcsStore(StateStore):
             raise PreconditionFailed(key, if_generation, current[1] if current else 0) from None
         return int(blob.generation)
 
+    def _delete_if(self, key: str, if_generation: int) -> None:
+        """Delete only at `if_generation`; checked first too, which protects emulators that do not enforce it."""
+        current = self._read_raw(key)
+        actual = current[1] if current else 0
+        if actual != if_generation:
+            raise PreconditionFailed(key, if_generation, actual)
+        if actual:
+            self._delete(key, if_generation)
+
     def _delete(self, key: str, if_generation: int | None) -> None:
         exceptions = gcp.api_exceptions()
         DEFAULT_RETRY_IF_GENERATION_SPECIFIED = gcp.storage_retry().DEFAULT_RETRY_IF_GENERATION_SPECIFIED
@@ -126,9 +145,11 @@ class GcsStore(StateStore):
         return Versioned(data=current[0], generation=current[1]) if current else None
 
     def put(self, key: str, data: dict[str, Any], if_generation: int | None = None) -> int:
+        self._check_fence()
         return self._write(key, dumps(data), if_generation)
 
     def put_artifact(self, key: str, payload: bytes) -> None:
+        self._check_fence()
         # An artifact is rewritten whole and only by the lock holder: a retried upload cannot do harm.
         self._blob(key).upload_from_string(payload, retry=gcp.storage_retry().DEFAULT_RETRY)
 
@@ -145,20 +166,18 @@ class GcsStore(StateStore):
         return sorted(blob.name[len(self._prefix):] for blob in blobs)
 
     def delete(self, key: str, if_generation: int | None = None) -> None:
+        self._check_fence()
         if if_generation is not None:
-            # The server enforces the precondition; checking first also protects emulators that do not.
-            current = self._read_raw(key)
-            actual = current[1] if current else 0
-            if actual != if_generation:
-                raise PreconditionFailed(key, if_generation, actual)
-            if actual == 0:
-                return
-        self._delete(key, if_generation)
+            self._delete_if(key, if_generation)
+        else:
+            self._delete(key, None)
 
     # -- lock ---------------------------------------------------------------------------------------
     def _lease_of(self, data: dict[str, Any], generation: int) -> Lease:
+        """The lease in a lock object: its token is the acquisition's generation (``token`` once renewed)."""
         try:
-            return Lease(holder=str(data["holder"]), expires_at=float(data["expires_at"]), token=str(generation))
+            return Lease(holder=str(data["holder"]), expires_at=float(data["expires_at"]),
+                         token=str(data.get("token", generation)), generation=generation)
         except (KeyError, TypeError, ValueError) as exc:
             raise CorruptState(self._location(LOCK_KEY), f"lock without holder/expires_at ({exc})") from None
 
@@ -166,8 +185,10 @@ class GcsStore(StateStore):
         current = self._read_raw(LOCK_KEY)
         return self._lease_of(*current) if current else None
 
-    def _lock_payload(self, holder: str, lease_seconds: float) -> bytes:
-        return dumps({"holder": holder, "expires_at": time.time() + lease_seconds, "nonce": uuid.uuid4().hex})
+    def _lock_payload(self, holder: str, lease_seconds: float, token: str | None = None) -> bytes:
+        """A fresh lock (no token: its generation will be it) or a renewal carrying the acquisition's token."""
+        lock = {"holder": holder, "expires_at": time.time() + lease_seconds, "nonce": uuid.uuid4().hex}
+        return dumps(lock if token is None else {**lock, "token": token})
 
     def acquire_lock(self, holder: str, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
         payload = self._lock_payload(holder, lease_seconds)
@@ -194,19 +215,19 @@ class GcsStore(StateStore):
         raise LockHeld(held or Lease(holder="(contended)", expires_at=time.time(), token="0"))
 
     def renew_lock(self, lease: Lease, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Lease:
-        payload = self._lock_payload(lease.holder, lease_seconds)
+        payload = self._lock_payload(lease.holder, lease_seconds, token=lease.token)
         try:
-            generation = self._write(LOCK_KEY, payload, if_generation=int(lease.token))
+            generation = self._write(LOCK_KEY, payload, if_generation=lease.generation)
         except PreconditionFailed:
-            current = self._read_raw(LOCK_KEY)
-            if current is not None and dumps(current[0]) == payload:
-                return self._lease_of(*current)  # our renewal landed and its retry saw 412: still ours
-            raise LockHeld(self._lease_of(*current) if current else lease) from None
+            current = self.read_lock()
+            if current is not None and current.token == lease.token:
+                return current  # an earlier renewal of ours landed though its answer was lost: still ours
+            raise LockLost(lease, current) from None
         return self._lease_of(json.loads(payload), generation)
 
     def release_lock(self, lease: Lease) -> None:
         try:
-            self.delete(LOCK_KEY, if_generation=int(lease.token))
+            self._delete_if(LOCK_KEY, lease.generation)
         except PreconditionFailed:
             pass  # taken over by someone else: theirs now, leave it
 

@@ -1,7 +1,8 @@
 """State in a local directory: atomic writes (temp file + os.replace), create-only lock file.
 
 Each document is a JSON file ``{"generation": n, "data": {...}}``. Compare-and-swap is made atomic
-across processes by an ``flock`` on a mutex file held only for the read-compare-replace.
+across processes by an ``flock`` on a mutex file held only for the read-compare-replace. Fencing is
+exact here: a fenced write checks the lock file's token under the same mutex a takeover needs.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from state.store import (
     CorruptState,
     Lease,
     LockHeld,
+    LockLost,
     PreconditionFailed,
     UNREADABLE_LOCK,
     StateStore,
@@ -91,6 +93,7 @@ class LocalStore(StateStore):
 
     def put(self, key: str, data: dict[str, Any], if_generation: int | None = None) -> int:
         with self._mutex():
+            self._check_fence()
             current = self._read(key)
             actual = current.generation if current else 0
             if if_generation is not None and if_generation != actual:
@@ -100,7 +103,9 @@ class LocalStore(StateStore):
             return generation
 
     def put_artifact(self, key: str, payload: bytes) -> None:
-        atomic_write(self._path(key), payload)
+        with self._mutex():
+            self._check_fence()
+            atomic_write(self._path(key), payload)
 
     def get_artifact(self, key: str) -> bytes | None:
         try:
@@ -120,6 +125,7 @@ class LocalStore(StateStore):
 
     def delete(self, key: str, if_generation: int | None = None) -> None:
         with self._mutex():
+            self._check_fence()
             current = self._read(key)
             actual = current.generation if current else 0
             if if_generation is not None and if_generation != actual:
@@ -178,7 +184,7 @@ class LocalStore(StateStore):
         with self._mutex():
             current = self.read_lock()
             if current is None or current.token != lease.token:
-                raise LockHeld(current or lease)
+                raise LockLost(lease, current)
             renewed = Lease(lease.holder, time.time() + lease_seconds, lease.token)
             atomic_write(self._path(LOCK_KEY), dumps(encode_lease(renewed)))
             return renewed

@@ -6,6 +6,9 @@ Every implementation (local directory, GCS) keeps the same semantics:
   ``g = 0`` means "create only"; ``None`` writes unconditionally. It returns the new generation.
 * a corrupt or unreadable object raises :class:`CorruptState` naming it; never a silent fresh start.
 * the lock is one object holding ``holder`` and ``expires_at``; an expired lease may be taken over.
+* writes are fenced: while a store object holds the lock (:meth:`StateStore.locked`), every ``put``,
+  ``put_artifact`` and ``delete`` first checks that the lock is still this acquisition's (its token)
+  and raises :class:`LockLost` instead of writing when it was taken over (lease lapsed, force-unlock).
 """
 from __future__ import annotations
 
@@ -51,7 +54,9 @@ class PreconditionFailed(StateError):
 class Lease:
     holder: str
     expires_at: float
-    token: str  # identifies this acquisition (local: a random id; GCS: the object generation)
+    token: str  # the fencing token: one per acquisition, kept by renewals (local: a random id; GCS: the
+    #             lock object's generation when it was acquired, so later acquisitions have larger tokens)
+    generation: int = 0  # GCS: the lock object's current generation (renewals change it); local: unused
 
     def describe(self) -> str:
         until = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.expires_at))
@@ -65,6 +70,17 @@ class LockHeld(StateError):
     def __init__(self, lease: Lease):
         super().__init__(f"state is locked by {lease.describe()}; if that holder is gone, run `nasctl unlock --force`")
         self.lease = lease
+
+
+class LockLost(LockHeld):
+    """The lock this process acquired is no longer its own: a write under it is refused, not made."""
+
+    def __init__(self, ours: Lease, current: Lease | None):
+        StateError.__init__(
+            self, f"the state lock of {ours.holder} was taken over"
+                  f"{f' by {current.describe()}' if current else ' (force-unlocked)'}: its lease lapsed while this "
+                  "process was stalled, or `nasctl unlock --force` removed it; stopping without writing state")
+        self.lease, self.current = ours, current
 
 
 @dataclass(frozen=True)
@@ -86,6 +102,7 @@ class StateStore(ABC):
 
     uri: str
     local_root: Path | None = None  # where a store on this machine keeps its files; None when remote
+    _fence: Lease | None = None  # while set, writes are refused (LockLost) once this lease is not the lock's
 
     @abstractmethod
     def get(self, key: str) -> Versioned | None:
@@ -131,14 +148,25 @@ class StateStore(ABC):
     def force_unlock(self) -> Lease | None:
         """Remove the lock whoever holds it; returns what was removed."""
 
+    def _check_fence(self) -> None:
+        """Raise LockLost if this store writes under a lease that is no longer the lock's (one lock read)."""
+        if self._fence is None:
+            return
+        current = self.read_lock()
+        if current is None or current.token != self._fence.token:
+            raise LockLost(self._fence, current)
+
     @contextmanager
     def locked(self, holder: str | None = None, lease_seconds: float = DEFAULT_LEASE_SECONDS) -> Iterator["LockHandle"]:
+        """Hold the lock, renewed by a heartbeat; the store's writes are fenced by it meanwhile."""
         handle = LockHandle(self, self.acquire_lock(holder or default_holder(), lease_seconds), lease_seconds)
+        self._fence = handle.lease
         handle.start_heartbeat()
         try:
             yield handle
         finally:
             handle.stop_heartbeat()
+            self._fence = None
             self.release_lock(handle.lease)
 
 
@@ -150,7 +178,7 @@ class LockHandle:
         self.store, self.lease, self.lease_seconds = store, lease, lease_seconds
         self._guard = threading.Lock()
         self._stopped = threading.Event()
-        self._lost: LockHeld | None = None
+        self._lost: LockLost | None = None
         self._thread: threading.Thread | None = None
 
     def start_heartbeat(self) -> None:
@@ -166,7 +194,7 @@ class LockHandle:
         while not self._stopped.wait(self.lease_seconds / HEARTBEATS_PER_LEASE):
             try:
                 self._renew_now()
-            except LockHeld as lost:
+            except LockLost as lost:
                 self._lost = lost
                 return
             except Exception:  # noqa: BLE001 - a transient store error: the next beat tries again
@@ -177,7 +205,7 @@ class LockHandle:
             self.lease = self.store.renew_lock(self.lease, self.lease_seconds)
 
     def renew(self) -> None:
-        """Raise LockHeld if the lease was lost (taken over); renew now if the heartbeat fell behind."""
+        """Raise LockLost if the lease was lost (taken over); renew now if the heartbeat fell behind."""
         if self._lost is not None:
             raise self._lost
         if self.lease.expires_at - time.time() < self.lease_seconds / 2:

@@ -80,6 +80,32 @@ def test_apply_on_a_failed_experiment_exits_non_zero_every_time(write_spec, nasc
     assert again.returncode == 1 and "TooManyFailedTrials" in again.stderr
 
 
+
+def test_an_apply_whose_lock_was_taken_over_stops_without_writing(write_spec, nasctl, tmp_path):
+    """A human force-unlocks a running apply and another holder takes the lock: the deposed apply's next
+    write (recording its finished trials) is refused, it exits 1 with one line, the state is the new holder's."""
+    from state.local import LocalStore  # noqa: PLC0415
+
+    spec = write_spec(nb201_spec(max_trials=4, parallel=4, top_n=None, trainerArgs={"delaySeconds": 3}))
+    apply = subprocess.Popen([*NASCTL, "apply", "-f", str(spec), "--yes", "--no-progress"], cwd=tmp_path,
+                             env=dict(os.environ, PYTHONPATH=str(REPO)), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    store = LocalStore(tmp_path / STATE)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # until all four trials are recorded as running
+        trials = store.get("trials.json")
+        if trials and sum(t["status"] == "running" for t in trials.data["trials"]) == 4:
+            break
+        time.sleep(0.05)
+    store.force_unlock()
+    intruder = store.acquire_lock("intruder:1", lease_seconds=600)
+    taken_over = store.get("trials.json")
+    _, stderr = apply.communicate(timeout=60)
+    assert apply.returncode == 1 and "Traceback" not in stderr, stderr
+    assert "was taken over by intruder:1" in stderr, stderr
+    assert store.get("trials.json") == taken_over  # nothing written after the takeover
+    assert store.read_lock() == intruder  # and the deposed apply did not release the new holder's lock
+
 # -- 2. diff and validate run no code named by the spec ---------------------------------------------
 MARKER_MODULE = """
 from pathlib import Path

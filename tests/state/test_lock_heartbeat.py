@@ -19,7 +19,7 @@ def test_the_heartbeat_renews_during_a_long_pass_and_a_taken_lock_is_reported(gc
     with store.locked("apply-1", lease_seconds=1.0) as lock:
         first = lock.lease
         time.sleep(2.5)  # a pass longer than the whole lease: no renew() call from the loop
-        assert lock.lease.token != first.token and lock.lease.expires_at > time.time()
+        assert lock.lease.generation != first.generation and lock.lease.expires_at > time.time()
         with pytest.raises(LockHeld):
             store.acquire_lock("cron-apply", lease_seconds=1.0)  # never expired: the cron apply is refused
         lock.renew()
@@ -42,3 +42,22 @@ def test_a_renewal_that_landed_but_whose_answer_was_lost_keeps_the_lock(gcs_buck
     monkeypatch.setattr(store, "_write", landed_then_412)
     renewed = store.renew_lock(lease, lease_seconds=30)
     assert renewed.holder == "apply-1" and store.read_lock() == renewed
+
+
+def test_a_renewal_that_landed_but_failed_for_the_caller_keeps_the_lock_on_the_next_beat(gcs_bucket, monkeypatch) -> None:
+    """The whole call failed (e.g. the connection dropped after the write landed): the next renewal, made
+    with the old generation, finds the lock still carrying this acquisition's token and keeps it."""
+    store = GcsStore(f"gs://{gcs_bucket}/state/exp")
+    lease = store.acquire_lock("apply-1", lease_seconds=30)
+    write = store._write
+
+    def landed_then_dropped(key, payload, if_generation):  # noqa: ANN001, ANN202
+        write(key, payload, if_generation=if_generation)
+        raise ConnectionError("connection reset after the write landed")
+
+    monkeypatch.setattr(store, "_write", landed_then_dropped)
+    with pytest.raises(ConnectionError):
+        store.renew_lock(lease, lease_seconds=30)
+    monkeypatch.undo()
+    kept = store.renew_lock(lease, lease_seconds=30)  # the heartbeat's next beat, still with the old lease
+    assert kept.token == lease.token and kept.generation > lease.generation and store.read_lock() == kept

