@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
 import tempfile
 import threading
 import time
@@ -45,6 +46,15 @@ def _render(message: Any) -> bytes:
     return json_format.MessageToJson(message).encode()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a timed-out or cancelled call) is routine, as on the real
+    service: nothing is printed for it; any other handler error still is."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):  # BrokenPipe, ConnectionReset, ...
+            super().handle_error(request, client_address)
+
+
 class VertexEmulator:
     """A JobService v1 emulator on loopback; use as a context manager.
 
@@ -72,7 +82,7 @@ class VertexEmulator:
                              tick_seconds=tick_seconds)
         self.regions = {"customJobs": training_regions, "nasJobs": nas_regions}
         self.requests: list[Request] = []
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())
         self.httpd.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
