@@ -64,7 +64,11 @@ class _FixedPreprocess(grain.transforms.Map):
 
 
 def _iterate(batches: grain.MapDataset, workers: int) -> grain.DatasetIterator:
-    stream = batches.to_iter_dataset(grain.ReadOptions(num_threads=1, prefetch_buffer_size=PREFETCH_BATCHES))
+    # In-process, one thread prepares batches while the train step runs. With worker processes the
+    # workers are the overlap; a thread inside each would only hand the GIL back and forth (~8 % fewer
+    # images/s with 2 workers here).
+    threads = 0 if workers else 1
+    stream = batches.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=PREFETCH_BATCHES * threads))
     if workers:
         if not flags.FLAGS.is_parsed():  # Grain's workers read its absl flags; a trial never parses argv with absl
             flags.FLAGS.mark_as_parsed()
