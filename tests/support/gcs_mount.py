@@ -8,17 +8,28 @@ the job runs (files the job writes go up, objects others write come down) and up
 writes before it exits, so the job's outcome is in the bucket by the time the emulator reports it.
 ``python`` in the command is this interpreter (the image's Python).
 
+The replicas of a multi-replica job all see the same buckets, as on Vertex (every node mounts them,
+https://cloud.google.com/vertex-ai/docs/training/cloud-storage-file-system; a file one replica has closed
+is there for the others). Multi-host collectives rely on that: in orbax's checkpoint save the other hosts
+wait for the directories the primary made, and the primary then finalises the others' files. So the
+replicas share one directory, named after their ``CLUSTER_SPEC`` cluster: the primary replica's launcher
+mirrors it, the others start once it is pulled, and the primary uploads the last writes once every other
+replica has exited (every replica of the job runs this image).
+
 Used as the emulator's entrypoint of the trainer image::
 
     VertexEmulator(image_entrypoints={IMAGE: container_entrypoint()}, gcs_root=tmp_path / "gcs")
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 GCS_FUSE_ROOT_ENV = "NASCTL_GCS_FUSE_ROOT"
@@ -26,6 +37,7 @@ SYNC_SECONDS = 0.25
 # Folders only their own trial writes (its checkpoints): pulled when the job starts (a restarted worker resumes
 # from them), not while it runs, which keeps the mirror cheap when many trials share a folder.
 WRITER_ONLY = ("checkpoints",)
+READY, EXITED = ".pulled", ".exited-"  # markers of a shared mount (dot files stay out of the buckets)
 _FUSE_PATH = re.compile(r"/gcs/([a-z0-9][a-z0-9._-]*)/(\S*)")
 
 
@@ -92,18 +104,59 @@ class Mirror:
                     self.stats[path] = stat
 
 
-def main(argv: list[str]) -> int:
-    command = [sys.executable if arg == "python" and i == 0 else arg for i, arg in enumerate(argv)]
-    mount = Path(os.environ[GCS_FUSE_ROOT_ENV]) / "mounts" / str(os.getpid())
-    mirror = Mirror(mount, mounted_folders(argv))
+def _replicas(cluster_spec: str) -> list[str]:
+    return [f"{pool}-{index}" for pool, addresses in json.loads(cluster_spec)["cluster"].items()
+            for index in range(len(addresses))]
+
+
+def _replica_name(cluster_spec: str) -> str:
+    task = json.loads(cluster_spec)["task"]
+    return f"{task['type']}-{task['index']}"
+
+
+def _wait_for(paths: list[Path], while_waiting: Callable[[], None] = lambda: None) -> None:
+    while not all(path.exists() for path in paths):
+        time.sleep(SYNC_SECONDS)
+        while_waiting()
+
+
+def _mirrored(command: list[str], mount: Path, mirror: Mirror, before_last_push: Callable[[], None]) -> int:
+    """Run the job with `mount` kept in step with the buckets; its exit code."""
     mirror.pull()
+    (mount / READY).touch()
     child = subprocess.Popen(command, env={**os.environ, GCS_FUSE_ROOT_ENV: str(mount)})
     while child.poll() is None:
         time.sleep(SYNC_SECONDS)
         mirror.push()
         mirror.pull(skip=WRITER_ONLY)
+    before_last_push()
     mirror.push()
     return child.returncode
+
+
+def main(argv: list[str]) -> int:
+    command = [sys.executable if arg == "python" and i == 0 else arg for i, arg in enumerate(argv)]
+    root, cluster_spec = Path(os.environ[GCS_FUSE_ROOT_ENV]) / "mounts", os.environ.get("CLUSTER_SPEC")
+    if not cluster_spec:
+        mount = root / str(os.getpid())
+        mount.mkdir(parents=True, exist_ok=True)
+        return _mirrored(command, mount, Mirror(mount, mounted_folders(argv)), lambda: None)
+    from trial.runner import is_primary_replica  # noqa: PLC0415 - the repository is on the path only in main
+
+    cluster = json.dumps(json.loads(cluster_spec)["cluster"], sort_keys=True)  # the same for every replica
+    mount = root / f"job-{hashlib.sha256(cluster.encode()).hexdigest()[:16]}"
+    mount.mkdir(parents=True, exist_ok=True)
+    me = _replica_name(cluster_spec)
+    if is_primary_replica(os.environ):
+        others = [mount / f"{EXITED}{name}" for name in _replicas(cluster_spec) if name != me]
+        mirror = Mirror(mount, mounted_folders(argv))
+        return _mirrored(command, mount, mirror, lambda: _wait_for(others, mirror.push))
+    _wait_for([mount / READY])
+    exited = mount / f"{EXITED}{me}"
+    exited.unlink(missing_ok=True)  # a restarted replica runs again
+    code = subprocess.call(command, env={**os.environ, GCS_FUSE_ROOT_ENV: str(mount)})
+    exited.touch()
+    return code
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """The Vertex job options travel in every request nasctl sends (CustomJob trials, latency jobs, a NasJob's
 trial specs), the emulator parses them into the real protos and keeps them, multi-replica trials run
-every replica and give one result, a preempted Spot trial is restarted, and a quota refusal is final
-(rate limits are still retried) and ends `apply` with one line saying to request more quota."""
+every replica and give one result (a 2-replica JAX trial trains across both), a preempted Spot trial is
+restarted, and a quota refusal is final (rate limits are still retried) and ends `apply` with one line
+saying to request more quota."""
 from __future__ import annotations
 
 import time
@@ -20,6 +21,7 @@ from backends.vertex.requests import nas_job, parent
 from nasctl.cli import app
 from search_spaces.registry import build_search_space
 from specs.model import SearchSpaceSpec
+from tests.support.trainer_fixtures import FAST_ARGS, TINY_ARCH
 from tests.support.vertex_emulated import vertex_experiment
 from trial.protocol import SUCCEEDED
 
@@ -135,6 +137,21 @@ def test_a_two_replica_trial_runs_both_replicas_and_records_one_result(vertex, g
     logs = sorted(p.name for p in vertex.job_dir(job).glob("workerpool*.log"))
     assert logs == ["workerpool0-0.log", "workerpool1-0.log"]
     assert backend.trial_dir("search-0000").read_result() == seen.result
+
+
+@pytest.mark.slow  # two JAX trial processes joined by jax.distributed through the emulator's cluster
+def test_a_two_replica_image_classifier_trial_trains_across_both_replicas(vertex, gcs_bucket) -> None:
+    backend = VertexCustomJobBackend(vertex_experiment(vertex.endpoint, gcs_bucket,
+                                                       backend={"search": {**SEARCH_MACHINE, "replicaCount": 2}}))
+    spec = {**TRIAL_SPEC, "arch": TINY_ARCH, "dna": None, "trainer": {"prebuilt": "image-classifier"},
+            "args": {**FAST_ARGS, "steps": 8, "evalEvery": 4, "batchSize": 16}}
+    backend.launch("search-0000", spec)
+    seen = _finished(backend, "search-0000", timeout=240)
+    assert seen.result.status == SUCCEEDED and 0 <= seen.result.metrics["accuracy"] <= 1, seen.result
+    assert [c["step"] for c in backend.trial_dir("search-0000").read_metrics()] == [4, 8]  # process 0 alone reports
+    last_checkpoint = "staging/demo/search-0000/checkpoints/8/state"
+    shards = storage_client().list_blobs(gcs_bucket, prefix=f"{last_checkpoint}/array_metadatas/")
+    assert sorted(blob.name.rsplit("/", 1)[1] for blob in shards) == ["process_0", "process_1"]  # both hosts saved
 
 
 @pytest.mark.slow
