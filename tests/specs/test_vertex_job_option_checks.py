@@ -2,30 +2,14 @@
 refuses bad values with one line naming the field and its YAML line, and accepts a spec using them all."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 from pydantic import ValidationError
 
 from specs.model import VertexBackendSpec, VertexResourcesSpec
-from tests.conftest import REPO
+from tests.support.poc_spec import edited_poc, line_of
 
-POC = REPO / "specs" / "examples" / "mnasnet-poc-vertex.yaml"
 KEY = "projects/my-project/locations/us-central1/keyRings/nas/cryptoKeys/jobs"
 NETWORK = "projects/123456789/global/networks/nas-vpc"
-
-
-def _poc(tmp_path: Path, edit) -> Path:  # noqa: ANN001
-    data = yaml.safe_load(POC.read_text())
-    edit(data["spec"]["backend"])
-    path = tmp_path / "poc.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
 @pytest.mark.parametrize(("edit", "needle", "field", "message"), [
@@ -60,12 +44,12 @@ def _line_of(path: Path, needle: str) -> int:
      "spec.backend.search.replicaCount", "greater than or equal to 1"),
 ])
 def test_validate_rejects_bad_job_options_with_one_line(tmp_path, nasctl, edit, needle, field, message) -> None:
-    path = _poc(tmp_path, edit)
+    path = edited_poc(tmp_path, lambda spec: edit(spec["backend"]))
     done = nasctl("validate", "-f", str(path))
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr
-    assert errors[0].startswith(f"error: {path}:{_line_of(path, needle)}: {field}:") and message in errors[0], errors[0]
+    assert errors[0].startswith(f"error: {path}:{line_of(path, needle)}: {field}:") and message in errors[0], errors[0]
 
 
 def test_a_spec_with_every_option_is_valid(tmp_path, nasctl) -> None:
@@ -75,7 +59,7 @@ def test_a_spec_with_every_option_is_valid(tmp_path, nasctl) -> None:
         backend["search"].update(schedulingStrategy="SPOT", bootDiskType="pd-standard", bootDiskSizeGb=200)
         backend["train"].update(schedulingStrategy="FLEX_START", maxWaitSeconds=7200, replicaCount=4,
                                 bootDiskType="hyperdisk-balanced", bootDiskSizeGb=64_000)
-    assert nasctl("validate", "-f", str(_poc(tmp_path, everything))).returncode == 0
+    assert nasctl("validate", "-f", str(edited_poc(tmp_path, lambda spec: everything(spec["backend"])))).returncode == 0
 
 
 def test_a_trial_holds_every_replicas_gpus() -> None:

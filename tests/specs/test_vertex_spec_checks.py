@@ -2,26 +2,10 @@
 reward nothing would measure inside a NasJob; each a one-line error with field path and YAML line."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-import yaml
 
-from tests.conftest import REPO
+from tests.support.poc_spec import POC, edited_poc, line_of
 
-POC = REPO / "specs" / "examples" / "mnasnet-poc-vertex.yaml"
-
-
-def _poc(tmp_path: Path, edit) -> Path:  # noqa: ANN001
-    data = yaml.safe_load(POC.read_text())
-    edit(data["spec"])
-    path = tmp_path / "poc.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-def _line_of(path: Path, needle: str) -> int:
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
 
 
 @pytest.mark.parametrize(("edit", "needle", "field", "message"), [
@@ -35,12 +19,12 @@ def _line_of(path: Path, needle: str) -> int:
      "spec.reward.latency", "nothing reports 'latency_ms' inside a Vertex NasJob"),
 ])
 def test_validate_rejects_with_one_line(tmp_path, nasctl, edit, needle, field, message) -> None:
-    path = _poc(tmp_path, edit)
+    path = edited_poc(tmp_path, edit)
     done = nasctl("validate", "-f", str(path))
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1, done.stderr
-    line = _line_of(path, needle)
+    line = line_of(path, needle)
     assert errors[0].startswith(f"error: {path}:{line}: {field}:") and message in errors[0], errors[0]
 
 
@@ -52,7 +36,7 @@ def test_the_poc_and_a_tpu_custom_job_search_in_any_training_region_are_valid(tm
         spec["backend"]["search"] = {"machineType": "cloud-tpu", "acceleratorType": "TPU_V3", "acceleratorCount": 8,
                                      "hoursPerTrial": 2}
         spec["search"]["algorithm"] = "random"
-    assert nasctl("validate", "-f", str(_poc(tmp_path, tpu_search))).returncode == 0
+    assert nasctl("validate", "-f", str(edited_poc(tmp_path, tpu_search))).returncode == 0
 
 
 def test_the_names_match_the_proto_and_the_emulator() -> None:
@@ -74,11 +58,11 @@ def test_a_tensorboard_resource_goes_into_every_custom_job_and_needs_a_service_a
     from specs.loader import load_experiment  # noqa: PLC0415
 
     board = "projects/p/locations/us-central1/tensorboards/42"
-    path = _poc(tmp_path, lambda s: (s["backend"].pop("serviceAccount", None), s["backend"].update(tensorboard=board)))
+    path = edited_poc(tmp_path, lambda s: (s["backend"].pop("serviceAccount", None), s["backend"].update(tensorboard=board)))
     done = nasctl("validate", "-f", str(path))
     assert done.returncode == 1 and "tensorboard needs serviceAccount" in done.stderr
 
-    path = _poc(tmp_path, lambda s: s["backend"].update(tensorboard=board, serviceAccount="nas@p.iam.gserviceaccount.com"))
+    path = edited_poc(tmp_path, lambda s: s["backend"].update(tensorboard=board, serviceAccount="nas@p.iam.gserviceaccount.com"))
     backend = load_experiment(path).spec.backend
     job = custom_job(backend, "poc", "search-0000", "search", {"nasctl-exp": "poc"})
     wire = type(job).to_json(job)  # what the REST transport sends, parsed back into the real proto
