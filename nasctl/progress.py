@@ -35,7 +35,6 @@ class ApplyProgress:
         self.progress.update(self.task, completed=done, total=total, description=description)
 
 
-
 def count_progress(description: str, total: int, enabled: bool = True) -> Progress:
     """A bar over `total` items with the time taken and left, on stderr (stdout stays for results)."""
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

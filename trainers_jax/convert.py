@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import json
 import multiprocessing
-import os
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Callable, Iterator
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from state.files import atomic_write
 from trainers_jax import storage
 from trainers_jax.array_records import (MANIFEST, WRITER_OPTIONS, SplitManifest, labels_name, manifest_document,
                                         shard_name)
@@ -178,9 +178,7 @@ def convert(plan: ConvertPlan, destination: str, options: ConvertOptions = Conve
             _publish(staging / labels_name(split), destination)
             splits[split] = SplitManifest(writer.names, writer.counts, labels_name(split))
             written += writer.bytes_written
-        partial = staging / f".{MANIFEST}.partial"
-        partial.write_text(json.dumps(manifest_document(plan.classes, splits), indent=1))
-        os.replace(partial, staging / MANIFEST)  # a reader sees the whole manifest or none
+        atomic_write(staging / MANIFEST, json.dumps(manifest_document(plan.classes, splits), indent=1).encode())
         _publish(staging / MANIFEST, destination)
     return ConvertSummary(destination, len(plan.classes), plan.images, sum(len(s.shards) for s in splits.values()),
                           written)

@@ -236,7 +236,8 @@ def list_folder(root: str, classes: list[str] | None = None) -> tuple[FileSource
 
 def folder_splits(root: str) -> tuple[str, str | None]:
     """``(train, test)`` folders of an image folder: ``train/`` and ``test/`` (or ``val/``), else ``(root, None)``."""
-    test = next((storage.join(root, name) for name in ("test", "val") if storage.is_dir(storage.join(root, name))), None)
+    test = next((folder for folder in (storage.join(root, name) for name in ("test", "val")) if storage.is_dir(folder)),
+                None)
     train = storage.join(root, "train")
     return (train, test) if test is not None and storage.is_dir(train) else (root, None)
 

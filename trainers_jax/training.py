@@ -127,7 +127,8 @@ def make_train_step(model: Any, tx: optax.GradientTransformation, cfg: TrainConf
                     parallel: DataParallel | None = None, normalize: Normalize | None = None):
     """A jitted step on one global batch: (state, images, labels) → (state, loss). Non-finite loss is flagged.
 
-    With `normalize`, images arrive as 8-bit pixels and are normalised inside the step. With `parallel`, the state is replicated and the batch sharded over its devices (see
+    With `normalize`, images arrive as 8-bit pixels and are normalised inside the step. With `parallel`,
+    the state is replicated and the batch sharded over its devices (see
     :mod:`trainers_jax.parallel`); the step itself is the same code.
     """
 
