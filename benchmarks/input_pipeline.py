@@ -1,11 +1,16 @@
 """Input pipeline: decode + augment throughput with Grain workers, and a trial's memory vs dataset size.
 
-``python -m benchmarks.input_pipeline [--images 512] [--size 256] [--crop 224] [--json]``
+``python -m benchmarks.input_pipeline [--images 2048] [--batch 128] [--size 256] [--crop 224] [--rounds 5] [--json]``
 
 1. ``pilImagesPerSec``: the peer, a single-process loop over a generated JPEG folder doing the same
-   work as a worker (PIL decode, random-resized crop, flip, normalise), in this run.
-2. ``imagesPerSec``: the trainer's Grain stream over the same folder with 1 and 2 worker processes
-   (timed from the first batch, so worker start-up is not counted).
+   work as a worker (PIL decode, random-resized crop, flip), in this run.
+2. ``imagesPerSec``: the trainer's Grain stream over the same folder with 1 and 2 worker processes, in
+   steady state (worker start-up and what the buffers held beforehand are not counted).
+
+   Throughput is measured in ``--rounds`` rounds, each timing the peer, then 1 and 2 workers, then the
+   peer again; a round's ratio divides by the mean of its two peer figures, and every figure reported
+   is the median over the rounds. (This VM's speed drifts by up to 25 % within a minute, so a ratio
+   of two figures taken a minute apart says little.) ``speedups`` lists each round's ratios.
 3. ``peakRssMb``: peak resident memory of a short image-classifier trial (its own process) on a
    generated folder, 1× and 10× larger; with streaming input it should not grow with the folder.
 4. ``stepSeconds``: the trainer's train step (MnasNet-B1 at the crop size) fed by the Grain stream
@@ -21,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,16 +69,20 @@ def pil_images_per_sec(root: Path, crop: int) -> float:
     return len(data.train) / (time.perf_counter() - start)
 
 
-def grain_images_per_sec(root: Path, crop: int, workers: int, batch_size: int = 16) -> float:
+def grain_images_per_sec(root: Path, crop: int, workers: int, batch_size: int) -> float:
+    """The trainer's stream in steady state: its buffers drained first, so only images made while timed count."""
     from trainers_jax.data import open_dataset  # noqa: PLC0415
-    from trainers_jax.input_pipeline import Stream, train_batches  # noqa: PLC0415
+    from trainers_jax.input_pipeline import PREFETCH_BATCHES, Stream, train_batches  # noqa: PLC0415
     from trainers_jax.preprocess import Preprocess  # noqa: PLC0415
 
     data = open_dataset(str(root))
     preprocess = Preprocess(crop, data.scale, imagenet=True)
     batches = train_batches(data.train, preprocess, Stream(batch_size, workers=workers), seed=0)
     try:
-        for _ in range(2 * max(1, workers)):  # every worker started (they take batches in turn) and warm
+        for _ in range(max(1, workers)):  # every worker started (they take batches in turn)
+            next(batches)
+        time.sleep(1.0)  # let every buffer fill, then take what they hold and the batch each worker is on
+        for _ in range(max(1, workers) * (PREFETCH_BATCHES + 1)):
             next(batches)
         count = max(1, len(data.train) // batch_size)
         start = time.perf_counter()
@@ -81,6 +91,23 @@ def grain_images_per_sec(root: Path, crop: int, workers: int, batch_size: int = 
         return count * batch_size / (time.perf_counter() - start)
     finally:
         batches.close()
+
+
+def throughput(root: Path, crop: int, batch_size: int, rounds: int) -> dict[str, Any]:
+    """Peer and 1/2-worker images/s, interleaved in rounds; medians and each round's 2-worker ratio."""
+    peers: list[float] = []
+    speedups: list[float] = []
+    workers: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(rounds):
+        before = pil_images_per_sec(root, crop)
+        for count in workers:
+            workers[count].append(grain_images_per_sec(root, crop, count, batch_size))
+        peer = (before + pil_images_per_sec(root, crop)) / 2
+        peers.append(peer)
+        speedups.append(workers[2][-1] / peer)
+    return {"pilImagesPerSec": statistics.median(peers),
+            "imagesPerSec": {str(count): statistics.median(figures) for count, figures in workers.items()},
+            "speedup2Workers": statistics.median(speedups), "speedups": speedups}
 
 
 def trial_peak_rss_mb(root: Path, work: Path) -> float:
@@ -163,9 +190,11 @@ def _run_trial_and_print_rss(trial_dir: str) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=512, help="images in the throughput folder")
+    parser.add_argument("--images", type=int, default=2048, help="images in the throughput folder")
+    parser.add_argument("--batch", type=int, default=128, help="batch of the throughput stream (the POC's batchSize)")
     parser.add_argument("--size", type=int, default=256, help="side of the generated JPEGs")
     parser.add_argument("--crop", type=int, default=224, help="training crop size")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved throughput rounds (medians reported)")
     parser.add_argument("--memory-images", type=int, default=200, help="images in the 1× memory folder")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON line")
     parser.add_argument("--step-batch", type=int, default=8, help="global batch of the step-time comparison")
@@ -183,16 +212,14 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         folder = write_jpeg_folder(work / "throughput", args.images, args.size)
         result: dict[str, Any] = {
-            "images": args.images, "imageSize": args.size, "crop": args.crop,
-            "pilImagesPerSec": pil_images_per_sec(folder, args.crop),
-            "imagesPerSec": {str(w): grain_images_per_sec(folder, args.crop, w) for w in (1, 2)},
+            "images": args.images, "imageSize": args.size, "crop": args.crop, "batch": args.batch,
+            **throughput(folder, args.crop, args.batch, args.rounds),
         }
         result["stepSeconds"] = step_seconds(folder, args.crop, args.step_batch, args.steps)
         small = write_jpeg_folder(work / "x1", args.memory_images, 64)
         large = write_jpeg_folder(work / "x10", 10 * args.memory_images, 64)
         result["peakRssMb"] = {"1x": trial_peak_rss_mb(small, work / "trials"),
                                "10x": trial_peak_rss_mb(large, work / "trials")}
-    result["speedup2Workers"] = result["imagesPerSec"]["2"] / result["pilImagesPerSec"]
     result["rssGrowth10x"] = result["peakRssMb"]["10x"] / result["peakRssMb"]["1x"] - 1
     result["stepSlowdown"] = result["stepSeconds"]["real"] / result["stepSeconds"]["synthetic"] - 1
     print(json.dumps(result) if args.json else "\n".join(f"{k}: {v}" for k, v in result.items()))

@@ -14,6 +14,8 @@ on resume, so a relaunched trial continues the data exactly where the checkpoint
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -26,6 +28,9 @@ from trainers_jax.data import Source
 from trainers_jax.preprocess import Preprocess
 
 PREFETCH_BATCHES = 2
+# glibc mallopt parameters (malloc.h) and the values a worker sets: see _reuse_freed_memory.
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
+WORKER_TRIM_THRESHOLD, WORKER_MMAP_THRESHOLD = 1 << 30, 256 << 20
 
 
 def default_workers(encoded: bool) -> int:
@@ -63,17 +68,37 @@ class _FixedPreprocess(grain.transforms.Map):
         return self.preprocess(element)
 
 
+def _reuse_freed_memory(worker_index: int = 0, worker_count: int = 1) -> None:
+    """Make glibc keep and reuse the memory a worker frees instead of handing it back to the kernel.
+
+    By default every allocation over 128 kB (a decoded image, a batch) gets fresh pages from the kernel
+    and returns them when freed, so a worker pays a page fault per 4 kB of every image it makes: 20–30 %
+    of its time on this project's CPU VMs. With large-allocation and trim thresholds raised, the memory
+    of one batch is reused for the next; the worker's footprint stays at about one batch in flight.
+    A no-op where the C library has no ``mallopt`` (not glibc).
+    """
+    del worker_index, worker_count  # Grain's worker_init_fn signature
+    mallopt = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "mallopt", None)
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD)
+        mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD)
+
+
 def _iterate(batches: grain.MapDataset, workers: int) -> grain.DatasetIterator:
     # In-process, one thread prepares batches while the train step runs. With worker processes the
     # workers are the overlap; a thread inside each would only hand the GIL back and forth (~8 % fewer
-    # images/s with 2 workers here).
+    # images/s with 2 workers here). A worker stacks each batch straight into shared memory: otherwise
+    # Grain copies every finished batch there once more.
     threads = 0 if workers else 1
+    if workers:
+        batches.enable_shared_memory_output()
     stream = batches.to_iter_dataset(grain.ReadOptions(num_threads=threads, prefetch_buffer_size=PREFETCH_BATCHES * threads))
     if workers:
         if not flags.FLAGS.is_parsed():  # Grain's workers read its absl flags; a trial never parses argv with absl
             flags.FLAGS.mark_as_parsed()
         stream = stream.mp_prefetch(grain.MultiprocessingOptions(num_workers=workers,
-                                                                 per_worker_buffer_size=PREFETCH_BATCHES))
+                                                                 per_worker_buffer_size=PREFETCH_BATCHES),
+                                    worker_init_fn=_reuse_freed_memory)
     return iter(stream)
 
 

@@ -38,7 +38,8 @@ def to_pil(image: Any, scale: float) -> Image.Image:
             encoded = io.BytesIO(image) if isinstance(image, bytes) else (
                 io.BytesIO(storage.read_bytes(image)) if storage.is_remote(image) else image)
             with Image.open(encoded) as decoded:
-                return decoded.convert("RGB")
+                decoded.load()
+                return decoded if decoded.mode == "RGB" else decoded.convert("RGB")  # no copy of an RGB image
         except (OSError, UnidentifiedImageError) as exc:
             raise DataError(f"{name}: unreadable image ({exc})") from None
     pixels = np.clip(np.asarray(image, np.float32) * (255.0 / scale), 0, 255).round().astype(np.uint8)
