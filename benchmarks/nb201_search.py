@@ -70,10 +70,10 @@ class Evaluator:
 
 @lru_cache(maxsize=1)
 def _nb201_space():
-    from search_spaces.nb201 import space  # noqa: PLC0415
+    from search_spaces.nb201 import canonical, space  # noqa: PLC0415
     from search_spaces.space import SearchSpace  # noqa: PLC0415
 
-    return SearchSpace("nb201", space())
+    return SearchSpace("nb201", space(), canonical)
 
 
 def _arch_string(numbers: tuple[int, ...]) -> str:

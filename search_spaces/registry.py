@@ -48,7 +48,9 @@ def build_search_space(spec: SearchSpaceSpec) -> "SearchSpace":
         message = check_search_space(spec)
         if message:
             raise ValueError(message)
-        return SearchSpace(spec.prebuilt, _call(PREBUILT_SPACES[spec.prebuilt], spec.args))
+        module_name = PREBUILT_SPACES[spec.prebuilt].partition(":")[0]
+        return SearchSpace(spec.prebuilt, _call(PREBUILT_SPACES[spec.prebuilt], spec.args),
+                           getattr(importlib.import_module(module_name), "canonical", None))
     if spec.function is not None:
         return SearchSpace(spec.function, _call(spec.function, spec.args, user_code=True))
     choices = {name: pg.oneof(list(values), name=name) for name, values in (spec.choices or {}).items()}

@@ -6,18 +6,26 @@ next to its materialised value as plain JSON, so a trial needs no PyGlove to rea
 from __future__ import annotations
 
 import random
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import pyglove as pg
 
 DNANumbers = tuple[Any, ...]
 
 
+Canonicalizer = Callable[[np.ndarray], np.ndarray]
+
+
 class SearchSpace:
-    def __init__(self, name: str, hyper: Any):
+    """`canonical`, where the space has one, maps rows of DNA numbers to one representative per set of
+    architectures that compute the same function (e.g. NB201 cells differing only on dead edges)."""
+
+    def __init__(self, name: str, hyper: Any, canonical: Canonicalizer | None = None):
         self.name = name
         self.hyper = hyper
         self.dna_spec = pg.dna_spec(hyper)
+        self.canonical = canonical
 
     @property
     def size(self) -> int:

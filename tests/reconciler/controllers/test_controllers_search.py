@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from reconciler.controllers.base import Observation
 from reconciler.controllers.encoding import UnsupportedSpaceError, point_at, rank_of
 from reconciler.controllers.registry import ALGORITHMS, make_controller
+from search_spaces.nb201 import canonical
 from search_spaces.nb201 import space as nb201_space
 from search_spaces.space import DNANumbers, SearchSpace
 
@@ -20,7 +21,7 @@ FAST = {"evolution": {"populationSize": 6, "tournamentSize": 3}, "bayesopt": {"i
 
 
 def nb201() -> SearchSpace:
-    return SearchSpace("nb201", nb201_space())
+    return SearchSpace("nb201", nb201_space(), canonical)
 
 
 def small_space() -> SearchSpace:
@@ -210,3 +211,13 @@ def test_bayesopt_with_a_latency_target_aims_at_the_best_feasible_architecture()
                         key=additive_reward)
     assert feasible_best in search(0)
     assert search(0) == search(0)
+
+
+@pytest.mark.parametrize("parallel", [1, 3])
+def test_bayesopt_never_proposes_a_cell_equivalent_to_one_already_evaluated_or_pending(parallel: int) -> None:
+    def reward(dna: DNANumbers) -> float:  # a landscape over what the cell computes: dead edges are free
+        return additive_reward(tuple(canonical([dna])[0]))
+
+    proposed = run_search("bayesopt", nb201(), seed=0, trials=40, parallel=parallel, reward=reward)
+    forms = [tuple(row) for row in canonical(proposed).tolist()]
+    assert len(set(forms)) == len(forms)
