@@ -98,6 +98,32 @@ def test_unreadable_image_is_named_when_decoded(tmp_path: Path) -> None:
         to_pil(str(broken), 1.0)
 
 
+@pytest.mark.parametrize("damage", ["missing", "empty", "a file"])
+def test_a_class_without_images_in_the_test_split_is_named(tmp_path: Path, damage: str) -> None:
+    write_images(tmp_path / "train")
+    write_images(tmp_path / "val", per_class=2)
+    broken = tmp_path / "val" / "class2"
+    for image in broken.iterdir():
+        image.unlink()
+    broken.rmdir()
+    if damage == "empty":
+        broken.mkdir()
+        (broken / "notes.txt").write_text("no images here")
+    elif damage == "a file":
+        broken.write_bytes(b"")
+    with pytest.raises(DataError, match=r"class2: no JPEG/PNG images for class 'class2'"):
+        open_dataset(str(tmp_path))
+
+
+def test_every_image_gets_the_label_of_its_class_folder_though_folders_are_listed_at_once(tmp_path: Path) -> None:
+    write_images(tmp_path, classes=40, per_class=2)  # more class folders than listing threads
+    data = open_dataset(str(tmp_path), test_fraction=0.5)
+    classes = sorted(f"class{c}" for c in range(40))  # labels follow the sorted folder names
+    records = [split[i] for split in (data.train, data.test) for i in range(len(split))]
+    assert len(records) == 80 and data.num_classes == 40
+    assert all(Path(path).parent.name == classes[label] for path, label in records)
+
+
 def test_missing_path_and_unsupported_scheme_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="nothing-here.*not found"):
         open_dataset(str(tmp_path / "nothing-here"))
