@@ -15,7 +15,6 @@ on resume, so a relaunched trial continues the data exactly where the checkpoint
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator
@@ -78,7 +77,7 @@ def _reuse_freed_memory(worker_index: int = 0, worker_count: int = 1) -> None:
     A no-op where the C library has no ``mallopt`` (not glibc).
     """
     del worker_index, worker_count  # Grain's worker_init_fn signature
-    mallopt = getattr(ctypes.CDLL(ctypes.util.find_library("c")), "mallopt", None)
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)  # the C library already loaded in this process
     if mallopt is not None:
         mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_THRESHOLD)
         mallopt(M_TRIM_THRESHOLD, WORKER_TRIM_THRESHOLD)
