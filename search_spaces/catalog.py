@@ -5,17 +5,14 @@ import importlib
 import random
 from typing import Any
 
-from search_spaces.registry import PREBUILT_SPACES
+from search_spaces.registry import PREBUILT_SPACES, build_search_space
+from specs.model import SearchSpaceSpec
 
 
 def _build(name: str) -> Any:
-    from search_spaces.space import SearchSpace  # noqa: PLC0415 - imports PyGlove
-
-    if name not in PREBUILT_SPACES:
-        raise ValueError(f"unknown prebuilt search space {name!r}; expected one of {sorted(PREBUILT_SPACES)}")
-    module_name, _, function_name = PREBUILT_SPACES[name].partition(":")
-    module = importlib.import_module(module_name)
-    return SearchSpace(name, getattr(module, function_name)()), module
+    """The prebuilt space `name` as the reconciler builds it, and the module that defines it."""
+    space = build_search_space(SearchSpaceSpec(prebuilt=name))  # a clear error for an unknown name
+    return space, importlib.import_module(PREBUILT_SPACES[name].partition(":")[0])
 
 
 def list_spaces() -> list[dict[str, Any]]:
