@@ -91,14 +91,18 @@ class LocalStore(StateStore):
     def get(self, key: str) -> Versioned | None:
         return self._read(key)
 
+    def _checked_generation(self, key: str, if_generation: int | None) -> int:
+        """The key's current generation (0: absent), once the fence and the caller's precondition hold."""
+        self._check_fence()
+        current = self._read(key)
+        actual = current.generation if current else 0
+        if if_generation is not None and if_generation != actual:
+            raise PreconditionFailed(key, if_generation, actual)
+        return actual
+
     def put(self, key: str, data: dict[str, Any], if_generation: int | None = None) -> int:
         with self._mutex():
-            self._check_fence()
-            current = self._read(key)
-            actual = current.generation if current else 0
-            if if_generation is not None and if_generation != actual:
-                raise PreconditionFailed(key, if_generation, actual)
-            generation = actual + 1
+            generation = self._checked_generation(key, if_generation) + 1
             atomic_write(self._path(key), dumps({"generation": generation, "data": data}))
             return generation
 
@@ -125,11 +129,7 @@ class LocalStore(StateStore):
 
     def delete(self, key: str, if_generation: int | None = None) -> None:
         with self._mutex():
-            self._check_fence()
-            current = self._read(key)
-            actual = current.generation if current else 0
-            if if_generation is not None and if_generation != actual:
-                raise PreconditionFailed(key, if_generation, actual)
+            self._checked_generation(key, if_generation)
             self._path(key).unlink(missing_ok=True)
 
     # -- lock ---------------------------------------------------------------------------------------
