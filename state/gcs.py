@@ -20,6 +20,9 @@ that is a spurious conflict the caller resolves by re-reading; for the lock, the
 its own write and keeps the lock: an acquisition by its random nonce, a renewal by its token (which
 also covers a renewal that landed though the whole call failed).
 
+The lock heartbeat renews through a client of its own (:meth:`GcsStore.heartbeat_store`): a storage
+client's HTTP session is not documented as thread-safe, and the reconcile thread uses this store's.
+
 ``STORAGE_EMULATOR_HOST`` is honoured by google-cloud-storage itself (anonymous credentials).
 google-cloud-storage is imported lazily: ``nasctl status`` on a local store never pays for it.
 """
@@ -69,6 +72,11 @@ class GcsStore(StateStore):
     @cached_property
     def _bucket(self) -> "Bucket":
         return self._client.bucket(self._bucket_name)
+
+    def heartbeat_store(self) -> "GcsStore":
+        """The same location through a client of its own: a storage client's HTTP session is not
+        documented as thread-safe, so the heartbeat thread never shares the reconcile thread's."""
+        return GcsStore(self.uri, client=gcp.storage_client())
 
     # -- helpers ------------------------------------------------------------------------------------
     def _name(self, key: str) -> str:

@@ -148,6 +148,11 @@ class StateStore(ABC):
     def force_unlock(self) -> Lease | None:
         """Remove the lock whoever holds it; returns what was removed."""
 
+    def heartbeat_store(self) -> "StateStore":
+        """The store the lock heartbeat renews through, from its own thread: one sharing no connection
+        with this store's (the reconcile thread's). A store with nothing to share answers itself."""
+        return self
+
     def _check_fence(self) -> None:
         """Raise LockLost if this store writes under a lease that is no longer the lock's (one lock read)."""
         if self._fence is None:
@@ -176,6 +181,7 @@ class LockHandle:
 
     def __init__(self, store: StateStore, lease: Lease, lease_seconds: float):
         self.store, self.lease, self.lease_seconds = store, lease, lease_seconds
+        self._renewer = store.heartbeat_store()  # every renewal, the heartbeat's or renew()'s, goes through it
         self._guard = threading.Lock()
         self._stopped = threading.Event()
         self._lost: LockLost | None = None
@@ -202,7 +208,7 @@ class LockHandle:
 
     def _renew_now(self) -> None:
         with self._guard:
-            self.lease = self.store.renew_lock(self.lease, self.lease_seconds)
+            self.lease = self._renewer.renew_lock(self.lease, self.lease_seconds)
 
     def renew(self) -> None:
         """Raise LockLost if the lease was lost (taken over); renew now if the heartbeat fell behind."""

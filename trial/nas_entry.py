@@ -5,7 +5,9 @@ Vertex's controller runs the trainer image with nasctl's args (``--experiment-fi
 reads the reward from the hypertune metrics file. This entry turns that into the ordinary nasctl
 protocol: it materialises the architecture from the experiment's search space, writes ``trial.json``
 into the trial directory ``<job dir>/<stage>-<trial id>`` (a ``/gcs/`` path, see trial.fuse), runs the
-trainer with ``trial.runner``, and reports the reward in hypertune's format.
+trainer with ``trial.runner``, and reports the reward in hypertune's format. In a multi-replica trial
+every replica runs this entry (the trainer joins them with jax.distributed) and exits by its own result,
+but only the chief reports: Vertex takes the chief's metric as the trial's.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from objective.reward import compute_reward  # noqa: PLC0415
     from trial.protocol import SUCCEEDED  # noqa: PLC0415
     from trial.dirs import LocalTrialDir  # noqa: PLC0415
-    from trial.runner import run  # noqa: PLC0415
+    from trial.runner import is_primary_replica, run  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(EXPERIMENT_ARG, required=True, help="The experiment spec as JSON (a FUSE path).")
@@ -71,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     result = run(str(directory.path))
     if result.status != SUCCEEDED:
         return 1  # Vertex counts the trial as failed (maxFailedTrialCount)
-    report_metric(experiment.spec.reward.metric, compute_reward(result.metrics, experiment.spec.reward))
+    if is_primary_replica(os.environ):
+        report_metric(experiment.spec.reward.metric, compute_reward(result.metrics, experiment.spec.reward))
     return 0
 
 

@@ -45,7 +45,7 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   "The replica workerpoolN-I exited with a non-zero status of C"; one log file per replica.
 * NasJobs (nas.py): PyGlove DNA-spec search spaces, seeded random proposals for REINFORCEMENT_LEARNING
   and in-order enumeration for GRID_SEARCH, trials with ``--nas_params_str`` and ``CLOUD_ML_TRIAL_ID``,
-  metrics read as nas ``metrics_reporter.py`` writes them (``CLOUD_ML_HP_METRIC_FILE``), parallel /
+  metrics read as nas ``metrics_reporter.py`` writes them (``CLOUD_ML_HP_METRIC_FILE``, the chief's), parallel /
   total / failed trial limits, stage-2 training of the top trials every ``frequency`` search trials,
   ``nasTrialDetails`` list and get, resume.
 

@@ -16,7 +16,9 @@
   JSON lines appended to the file named by ``CLOUD_ML_HP_METRIC_FILE`` (its default
   ``/tmp/hypertune/output.metrics`` is never read by the emulator), each line
   ``{"<metric tag>": "<value>", "global_step": "<n>", "model_flops": "<f>", "key_0": k, "value_0": v, ...}``.
-  The last line holding the metric tag is the trial's final measurement. A trial that exits 0 without
+  The last line holding the metric tag is the trial's final measurement. Each replica of a multi-replica
+  trial has a file of its own (on Vertex, each on its own machine); the chief's (``workerpool0-0``) is the
+  trial's, what the other replicas write is never read. A trial that exits 0 without
   reporting the metric, or exits non-zero, or passes its trial timeout, is INFEASIBLE.
 * At most ``max_parallel_trial_count`` search trials at once, ``max_trial_count`` in this job;
   each trial also needs its accelerator quota. ``max_failed_trial_count``: that many INFEASIBLE search
@@ -49,6 +51,18 @@ from vertex_emulator.runner import JobRun, Outcome
 
 NAS_JOB_LIMIT_SECONDS = 14 * 24 * 3600
 REQUESTED, ACTIVE, TRIAL_SUCCEEDED, INFEASIBLE = "REQUESTED", "ACTIVE", "SUCCEEDED", "INFEASIBLE"
+CHIEF = "workerpool0-0"  # the replica whose metric is the trial's
+
+
+def metrics_file(work_dir: Path, replica: str) -> Path:
+    """One replica's hypertune metrics file in a trial's work dir."""
+    return work_dir / replica / "hypertune" / "output.metrics"
+
+
+def _metrics_env(work_dir: Path, replica: str) -> dict[str, str]:
+    path = metrics_file(work_dir, replica)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return {"CLOUD_ML_HP_METRIC_FILE": str(path)}
 
 
 def read_measurement(path: Path, metric_id: str) -> tuple[float, int, dict[str, float]] | None:
@@ -251,13 +265,11 @@ class NasJobDriver:
         if not self.ctx.quota.try_acquire(self._holder(trial), self.job.region, demand(spec)):
             return
         work_dir = self.ctx.work_dir / self.job.id / trial.stage / trial.id
-        metrics_file = work_dir / "hypertune" / "output.metrics"
-        metrics_file.parent.mkdir(parents=True, exist_ok=True)
         prefix = spec.base_output_directory.output_uri_prefix
         trial.run = JobRun(
             spec, job_id=self.job.id, work_dir=work_dir, output_uri=f"{prefix.rstrip('/')}/{trial.id}" if prefix else None,
-            env={**self.ctx.env, "CLOUD_ML_TRIAL_ID": trial.id, "CLOUD_ML_HP_METRIC_TAG": self.metric_id,
-                 "CLOUD_ML_HP_METRIC_FILE": str(metrics_file)},
+            env={**self.ctx.env, "CLOUD_ML_TRIAL_ID": trial.id, "CLOUD_ML_HP_METRIC_TAG": self.metric_id},
+            replica_env=lambda replica: _metrics_env(work_dir, replica),
             extra_args=[f"--nas_params_str={trial.parameters}"], image_entrypoints=self.ctx.image_entrypoints)
         trial.state, trial.start = ACTIVE, now
         failure = trial.run.start()
@@ -279,7 +291,7 @@ class NasJobDriver:
 
     def _finish(self, trial: Trial, now: float, outcome: Outcome) -> None:
         assert trial.run is not None
-        measurement = read_measurement(trial.run.work_dir / "hypertune" / "output.metrics", self.metric_id)
+        measurement = read_measurement(metrics_file(trial.run.work_dir, CHIEF), self.metric_id)
         if outcome.succeeded and measurement is not None:
             trial.state = TRIAL_SUCCEEDED
             trial.value, trial.step, others = measurement

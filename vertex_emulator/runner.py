@@ -26,7 +26,7 @@ import socket
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Callable
 
 from google.protobuf import json_format
 
@@ -94,7 +94,9 @@ class JobRun:
 
     def __init__(self, spec: Any, *, job_id: str, work_dir: Path, env: dict[str, str],
                  extra_args: list[str] | None = None, output_uri: str | None = None,
-                 image_entrypoints: dict[str, list[str]] | None = None):
+                 image_entrypoints: dict[str, list[str]] | None = None,
+                 replica_env: Callable[[str], dict[str, str]] | None = None):
+        """`replica_env(name)`: what one replica (``workerpoolN-I``) has of its own machine's, over `env`."""
         self.spec = spec
         self.work_dir = work_dir
         self.restart_all = spec.scheduling.restart_job_on_worker_restart
@@ -116,13 +118,15 @@ class JobRun:
                 self.error = (f"workerpool{i}: container_spec.command is empty and the emulator knows no entrypoint "
                               f"for image {container.image_uri!r} (pass image_entrypoints=)")
             for index in range(pool.replica_count):
-                replica_env = {**base_env, **{var.name: var.value for var in container.env}}
+                name = f"workerpool{i}-{index}"
+                own_env = {**base_env, **(replica_env(name) if replica_env else {}),
+                           **{var.name: var.value for var in container.env}}
                 if total > 1:
-                    replica_env["CLUSTER_SPEC"] = json.dumps({
+                    own_env["CLUSTER_SPEC"] = json.dumps({
                         "cluster": cluster, "environment": "cloud",
                         "task": {"type": f"workerpool{i}", "index": index}, "job": job_json})
                 self.replicas.append(Replica(i, index, [*command, *container.args, *(extra_args or [])],
-                                             replica_env, work_dir / f"workerpool{i}-{index}.log"))
+                                             own_env, work_dir / f"{name}.log"))
 
     def start(self) -> Outcome | None:
         """Start every replica; an Outcome (failure) if the job cannot run at all."""

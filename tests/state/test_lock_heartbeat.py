@@ -1,11 +1,15 @@
 """The lock lease outlasts the poll interval and a heartbeat renews it whatever the reconcile loop does;
-a renewal whose answer was lost is not taken for a lost lock (GCS store on the fake GCS server)."""
+a renewal whose answer was lost is not taken for a lost lock, and the heartbeat renews through a storage client
+of its own (GCS store on the fake GCS server)."""
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
 
 import pytest
 
+from adaptors import gcp
 from state.gcs import GcsStore
 from state.store import DEFAULT_LEASE_SECONDS, LockHeld, lease_for_poll
 
@@ -61,3 +65,42 @@ def test_a_renewal_that_landed_but_failed_for_the_caller_keeps_the_lock_on_the_n
     monkeypatch.undo()
     kept = store.renew_lock(lease, lease_seconds=30)  # the heartbeat's next beat, still with the old lease
     assert kept.token == lease.token and kept.generation > lease.generation and store.read_lock() == kept
+
+
+def test_the_heartbeat_renews_through_a_client_the_reconcile_thread_never_uses(gcs_bucket, monkeypatch) -> None:
+    """A storage client's HTTP session is not documented as thread-safe: the reconcile thread's client sees
+    no request from the heartbeat thread (the library's own metadata thread may use it), and the renewals
+    travel on another client."""
+    requests: list[tuple[int, str, str, str]] = []  # (client number, thread, method, url and body)
+    make_client, made = gcp.storage_client, []
+
+    def numbered_client():  # noqa: ANN202
+        client, number = make_client(), len(made)
+        made.append(client)
+
+        def hook(response: Any, *args: Any, **kwargs: Any) -> None:
+            request = response.request
+            body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+            target = f"{request.url} {body[:2000].decode(errors='replace')}"  # an upload names its object in the body
+            requests.append((number, threading.current_thread().name, request.method, target))
+
+        client._http.hooks["response"].append(hook)  # noqa: SLF001 - the client's own requests session
+        return client
+
+    monkeypatch.setattr(gcp, "storage_client", numbered_client)
+    store = GcsStore(f"gs://{gcs_bucket}/state/exp")
+    with store.locked("apply-1", lease_seconds=0.4) as lock:  # a beat every 0.1 s
+        first = lock.lease
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline:  # the reconcile thread's own reads and fenced writes meanwhile
+            store.put("trials.json", {"at": time.time()})
+            assert store.get("trials.json") is not None
+        renewed = lock.lease
+    assert renewed.token == first.token and renewed.generation > first.generation  # renewed, same acquisition
+
+    main = [thread for number, thread, _, _ in requests if number == 0]
+    assert main and "nasctl-lock-heartbeat" not in main
+    assert len(made) == 2, "the store's client and the heartbeat's"
+    renewals = [thread for number, thread, method, target in requests
+                if number == 1 and method == "POST" and "exp/lock.json" in target]
+    assert len(renewals) >= 3 and set(renewals) == {"nasctl-lock-heartbeat"}

@@ -2,11 +2,14 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pyglove as pg
 import pytest
 from emulator_jobs import PARENT, nas_job, wait_for, wait_until
 from google.api_core import exceptions
+
+from vertex_emulator.nas import metrics_file
 
 ALL_ARCHS = {(w, d) for w in (8, 16) for d in (1, 2, 3)}
 
@@ -116,6 +119,35 @@ def test_a_preempted_trial_restarts_and_one_detail_can_be_read(client, emulator)
     assert detail.search_trial.state.name == "SUCCEEDED"
     log = emulator.job_dir(created.name) / "search" / "1" / "workerpool0-0.log"
     assert len(log.read_text().splitlines()) == 1  # the killed run printed nothing, the restarted one did
+
+
+# Every replica reports a value of its own; the workers report later, so a reader of every replica's
+# reports would take a worker's last line.
+EVERY_REPLICA_REPORTS = """
+import json, os, time
+task = json.loads(os.environ["CLUSTER_SPEC"])["task"]
+chief = (task["type"], task["index"]) == ("workerpool0", 0)
+if not chief:
+    time.sleep(0.3)
+with open(os.environ["CLOUD_ML_HP_METRIC_FILE"], "a") as metrics:
+    metrics.write(json.dumps({os.environ["CLOUD_ML_HP_METRIC_TAG"]: "0.9" if chief else str(task["index"]),
+                              "global_step": "3"}) + "\\n")
+"""
+
+
+def test_a_multi_replica_trial_is_measured_by_its_chief_alone(client, emulator) -> None:
+    job = nas_job(max_trials=2, parallel=2)
+    (pool,) = job.nas_job_spec.multi_trial_algorithm_spec.search_trial_spec.search_trial_job_spec.worker_pool_specs
+    pool.replica_count = 3
+    pool.container_spec.command = [sys.executable, "-c", EVERY_REPLICA_REPORTS]
+    created = client.create_nas_job(parent=PARENT, nas_job=job)
+    assert wait_for(client, created.name).state.name == "JOB_STATE_SUCCEEDED"
+    for detail in _details(client, created.name):
+        (metric,) = detail.search_trial.final_measurement.metrics
+        assert metric.value == pytest.approx(0.9)
+        work_dir = emulator.job_dir(created.name) / "search" / detail.search_trial.id
+        worker = json.loads(metrics_file(work_dir, "workerpool0-2").read_text())
+        assert worker["accuracy"] == "2"  # written on the worker's own machine, never read
 
 
 def test_cancel_stops_a_running_nas_job(client) -> None:

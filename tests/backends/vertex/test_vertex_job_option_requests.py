@@ -1,10 +1,12 @@
 """The Vertex job options travel in every request nasctl sends (CustomJob trials, latency jobs, a NasJob's
 trial specs), the emulator parses them into the real protos and keeps them, multi-replica trials run
-every replica and give one result (a 2-replica JAX trial trains across both), a preempted Spot trial is
+every replica and give one result (a 2-replica JAX trial trains across both; a 2-replica NasJob trial reports
+one metric, its chief's), a preempted Spot trial is
 restarted, and a quota refusal is final (rate limits are still retried) and ends `apply` with one line
 saying to request more quota."""
 from __future__ import annotations
 
+import json
 import time
 
 import pyglove as pg
@@ -19,11 +21,14 @@ from backends.vertex.calls import QuotaExhausted
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from backends.vertex.requests import nas_job, parent
 from nasctl.cli import app
+from reconciler.nas_job import NasJobReconciler
 from search_spaces.registry import build_search_space
 from specs.model import SearchSpaceSpec
+from state.uri import open_store
 from tests.support.trainer_fixtures import FAST_ARGS, TINY_ARCH
 from tests.support.vertex_emulated import vertex_experiment
 from trial.protocol import SUCCEEDED
+from vertex_emulator.nas import metrics_file
 
 KEY = "projects/proj/locations/us-central1/keyRings/nas/cryptoKeys/jobs"
 NETWORK = "projects/123456789/global/networks/nas-vpc"
@@ -137,6 +142,26 @@ def test_a_two_replica_trial_runs_both_replicas_and_records_one_result(vertex, g
     logs = sorted(p.name for p in vertex.job_dir(job).glob("workerpool*.log"))
     assert logs == ["workerpool0-0.log", "workerpool1-0.log"]
     assert backend.trial_dir("search-0000").read_result() == seen.result
+
+
+@pytest.mark.slow
+def test_a_two_replica_nas_job_trial_reports_one_metric_the_chiefs(vertex, gcs_bucket) -> None:
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="REINFORCEMENT_LEARNING", max_trials=1,
+                                   parallel=1, backend={"search": {**SEARCH_MACHINE, "replicaCount": 2}})
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    summary = NasJobReconciler(experiment, store).run_pass().state.experiment.stages["search"]["summary"]
+    client = vertex.client()
+    deadline = time.monotonic() + 90
+    while (state := client.get_nas_job(name=summary["nasJob"]).state.name) != "JOB_STATE_SUCCEEDED":
+        assert time.monotonic() < deadline and state != "JOB_STATE_FAILED", state
+        time.sleep(0.2)
+    (detail,) = client.list_nas_trial_details(parent=summary["nasJob"])
+    trial_dir = vertex.job_dir(summary["nasJob"]) / "search" / detail.search_trial.id
+    assert sorted(p.name for p in trial_dir.glob("workerpool*.log")) == ["workerpool0-0.log", "workerpool1-0.log"]
+    (record,) = [json.loads(line) for line in metrics_file(trial_dir, "workerpool0-0").read_text().splitlines()]
+    assert not metrics_file(trial_dir, "workerpool1-0").exists(), "the worker reports nothing"
+    (metric,) = detail.search_trial.final_measurement.metrics
+    assert metric.value == pytest.approx(float(record["accuracy"]))
 
 
 @pytest.mark.slow  # two JAX trial processes joined by jax.distributed through the emulator's cluster
