@@ -19,12 +19,12 @@ from reconciler.phase import stage_phase
 from reconciler.plan import (
     ADOPT, CREATE, LAUNCH, RECORD, RELAUNCH, REOPEN, SIGNAL, START_HELPER, STOP, Plan, compute_plan,
 )
-from reconciler.spec_changes import FieldChange, normalised_spec
+from reconciler.spec_changes import FieldChange, load_spec_state, normalised_spec
 from reconciler.stages.base import Stage, StageContext
 from specs.loader import spec_generation
 from specs.model import NASExperiment
 from state.records import PHASE_FAILED, PHASE_SUCCEEDED, RUNNING, ExperimentRecord, TrialRecord
-from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
+from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.store import LockHandle, StateStore
 from trial.trainers import trial_document
 
@@ -56,7 +56,7 @@ class Reconciler:
 
     # -- reading -----------------------------------------------------------------------------------
     def load(self) -> ExperimentState:
-        return load_state(self.store, self.experiment.metadata.name, self.generation)
+        return load_spec_state(self.store, self.experiment)
 
     def _plan(self, state: ExperimentState) -> tuple[Plan, Observed]:
         observed = observe(self.experiment, state, self.backend, self.stages)

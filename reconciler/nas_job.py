@@ -14,13 +14,14 @@ from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted
 from reconciler.plan import CREATE, Action, Plan
+from reconciler.spec_changes import load_spec_state
 from state.records import (
     FAILED, SEARCH,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
 )
-from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
+from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.store import LockHandle, StateStore
-from specs.loader import spec_generation
+from specs.loader import is_generation_of, spec_generation
 from search_spaces.registry import build_search_space
 from specs.model import NASExperiment
 
@@ -77,7 +78,7 @@ class NasJobReconciler:
         return build_search_space(self.experiment.spec.search_space)
 
     def load(self) -> ExperimentState:
-        return load_state(self.store, self.experiment.metadata.name, self.generation)
+        return load_spec_state(self.store, self.experiment)
 
     def preview(self) -> PassResult:
         """A plan that creates the NasJob when none exists yet (a read-only list of jobs)."""
@@ -107,7 +108,9 @@ class NasJobReconciler:
 
         recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
         status = self.search.reconcile(self.space.to_json_str(), _jobs_record(state.experiment), record_intent)
-        job_generation = self.generation if status.created else recorded_generation or self.generation
+        runs_this_spec = status.created or recorded_generation is None or is_generation_of(
+            recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
+        job_generation = self.generation if runs_this_spec else recorded_generation
         state.trials = {record.id: record for record in trial_records(status, self.space)}
         save_trials(self.store, state)
         budget = self.experiment.spec.search.failure_budget

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from state.snapshot import ExperimentState, load_state
+from state.snapshot import ExperimentState
 from state.store import StateStore
 from state.uri import open_store
 from adaptors.user_code import NO_USER_CODE, policy_for_apply, set_policy
 from reconciler.references import check_references
-from specs.loader import load_experiment, spec_generation
+from reconciler.spec_changes import load_spec_state
+from specs.loader import load_experiment
 from specs.model import VERTEX_ALGORITHMS, NASExperiment
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -36,7 +37,7 @@ class Session:
         return Path("nasctl-report") / self.experiment.metadata.name
 
     def state(self) -> ExperimentState:
-        return load_state(self.store, self.experiment.metadata.name, spec_generation(self.experiment))
+        return load_spec_state(self.store, self.experiment)
 
     def reconciler(self, acting: bool = False, allow_modules: tuple[str, ...] = ()):  # noqa: ANN201 - Reconciler
         """The reconciler of this spec. Only an acting one (`apply`) may import code the spec names, and

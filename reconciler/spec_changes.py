@@ -4,15 +4,22 @@ Each pass records the normalised spec it applied (``experiment.json``: ``spec``)
 that recorded trials depend on (the search space, the controller and its seed, the trainer of finished
 trials, fewer trials than exist) would mix results of two experiments under one name: like Terraform's
 "forces replacement", it is shown and refused, with the way out.
+
+A field the recorded spec lacks while the new spec holds its schema default is no change: the spec was
+recorded by a nasctl release that did not have the field yet (the schema grows by fields with defaults),
+and the user did not set it. Upgrading nasctl thus never shows, refuses or re-runs anything in an
+applied experiment; a value the user sets, or a changed value, is a change as always.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
+from specs.loader import is_generation_of, spec_generation
 from specs.model import NASExperiment
 from state.records import SEARCH
-from state.snapshot import ExperimentState
+from state.snapshot import ExperimentState, load_state
+from state.store import StateStore
 
 _MISSING = "(unset)"
 _WAY_OUT = "start a new experiment (a new metadata.name), or revert the change"
@@ -31,6 +38,11 @@ class FieldChange:
 
 def normalised_spec(experiment: NASExperiment) -> dict[str, Any]:
     return experiment.model_dump(mode="json", by_alias=True)
+
+
+def _stated_spec(experiment: NASExperiment) -> dict[str, Any]:
+    """The spec without the fields at their schema default."""
+    return experiment.model_dump(mode="json", by_alias=True, exclude_defaults=True)
 
 
 def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
@@ -57,15 +69,32 @@ def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | Non
 
 
 def spec_changes(experiment: NASExperiment, state: ExperimentState) -> list[FieldChange]:
-    """Every field that differs from the spec recorded by the last pass (none when nothing was recorded)."""
+    """Every field that differs from the spec recorded by the last pass (none when nothing was recorded),
+    except fields the recorded spec lacks that are at their default now (see the module's docstring)."""
     recorded = state.experiment.spec
     if not recorded:
         return []
     old, new = _flatten(recorded, "", {}), _flatten(normalised_spec(experiment), "", {})
+    stated = _flatten(_stated_spec(experiment), "", {})
     changes = []
     for path in sorted(old.keys() | new.keys()):
         before, after = old.get(path, _MISSING), new.get(path, _MISSING)
-        if before != after:
-            reason = _refusal(path, before, after, state)
-            changes.append(FieldChange(path, before, after, f"{reason}: {_WAY_OUT}" if reason else None))
+        if before == after or (path not in old and path not in stated):
+            continue
+        reason = _refusal(path, before, after, state)
+        changes.append(FieldChange(path, before, after, f"{reason}: {_WAY_OUT}" if reason else None))
     return changes
+
+
+def load_spec_state(store: StateStore, experiment: NASExperiment) -> ExperimentState:
+    """The experiment's recorded state, seen with this spec's generation. When the last pass applied this
+    very spec (its recorded spec shows no change, or its observed generation is this spec's in a form an
+    older nasctl recorded), the observed generation reads as this spec's: an upgrade of nasctl is not a
+    spec that `apply` has yet to run."""
+    generation = spec_generation(experiment)
+    state = load_state(store, experiment.metadata.name, generation)
+    observed = state.experiment.observed_generation
+    if observed is not None and observed != generation and (
+            is_generation_of(observed, experiment) or (state.experiment.spec and not spec_changes(experiment, state))):
+        state.experiment.observed_generation = generation
+    return state

@@ -128,7 +128,24 @@ def load_experiment(path: str | Path, check_references: ReferenceCheck | None = 
     return experiment
 
 
+def _digest(document: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:12]
+
+
 def spec_generation(experiment: NASExperiment) -> str:
-    """A stable hash of the normalised spec: defaults filled in, keys sorted."""
-    normalised = json.dumps(experiment.model_dump(mode="json", by_alias=True), sort_keys=True)
-    return hashlib.sha256(normalised.encode()).hexdigest()[:12]
+    """A stable hash of what the spec says: keys sorted, every field at its schema default left out.
+
+    Leaving defaults out makes a spec that spells out a default hash like one that omits it, so a nasctl
+    release that adds a field with a default (the way the schema grows) leaves every experiment's
+    generation as it was. (A release that changes an existing default leaves the generation of a spec
+    that does not set the field as it was; the spec each pass records holds the defaults it applied, so
+    `nasctl diff` shows such a change.)"""
+    return _digest(experiment.model_dump(mode="json", by_alias=True, exclude_defaults=True))
+
+
+def is_generation_of(recorded: str | None, experiment: NASExperiment) -> bool:
+    """Whether a recorded generation is this spec's: in the current form, or in the form nasctl recorded
+    before generations left defaults out (the hash with defaults filled in), so that experiments applied
+    by those versions keep their spec's generation across the upgrade."""
+    return recorded is not None and recorded in (
+        spec_generation(experiment), _digest(experiment.model_dump(mode="json", by_alias=True)))

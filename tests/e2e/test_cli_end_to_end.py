@@ -1,6 +1,7 @@
 """The CLI end to end on the real local backend and the NB201 table: apply, diff, status, trials, faults."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -9,7 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
+from specs.loader import parse_experiment
 from tests.conftest import NASCTL, REPO, nb201_spec
 
 pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
@@ -56,6 +59,29 @@ def test_raising_max_trials_adds_only_the_difference(write_spec, nasctl):
     nasctl("apply", "-f", str(spec), "--yes", check=True)
     after = json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)
     assert after[:6] == before and len(after) == 9
+
+
+def test_diff_and_apply_change_nothing_in_an_experiment_an_older_nasctl_recorded(write_spec, nasctl, tmp_path):
+    """The spec recorded without two defaulted fields (one under a refused path) and the generation in
+    the older form (a hash with defaults filled in): no change, no refusal, nothing run again."""
+    spec_doc = nb201_spec(max_trials=4, parallel=2, top_n=None)
+    spec = write_spec(spec_doc)
+    nasctl("apply", "-f", str(spec), "--yes", check=True)
+    generation = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)["generation"]
+    experiment_file = tmp_path / "state" / "exp" / "experiment.json"
+    document = json.loads(experiment_file.read_text())
+    recorded = document["data"]
+    del recorded["spec"]["spec"]["search"]["algorithmSettings"], recorded["spec"]["spec"]["reward"]["softExponent"]
+    with_defaults = parse_experiment(yaml.safe_dump(spec_doc)).model_dump(mode="json", by_alias=True)
+    recorded["generation"] = recorded["observed_generation"] = hashlib.sha256(
+        json.dumps(with_defaults, sort_keys=True).encode()).hexdigest()[:12]
+    experiment_file.write_text(json.dumps(document))
+
+    planned = json.loads(nasctl("diff", "-f", str(spec), "-o", "json", check=True).stdout)
+    assert planned["specChanges"] == [] and planned["generation"] == planned["observedGeneration"] == generation
+    assert nasctl("diff", "-f", str(spec), "--detailed-exitcode").returncode == 0
+    assert "No changes" in nasctl("apply", "-f", str(spec), "--yes", check=True).stdout
+    assert len(json.loads(nasctl("trials", "-f", str(spec), "-o", "json").stdout)) == 4
 
 
 def test_non_interactive_apply_without_yes_refuses_and_writes_nothing(write_spec, nasctl, tmp_path):
