@@ -130,6 +130,9 @@ def apply(file: Path = SpecOption,
     render.render_plan(name, plan.to_json())
     if plan.refused:
         raise SpecChangeRefused(plan.refused)
+    if plan.stuck_on_budget:  # a pass would launch nothing: refused before asking, locking or writing
+        render.error(f"{name} is Failed ({plan.next_condition.reason}): {plan.next_condition.message}")
+        raise typer.Exit(1)
     if not plan.has_changes and plan.observed_generation == plan.generation and plan.phase in (
             PHASE_SUCCEEDED, PHASE_FAILED):  # nothing to do and nothing running
         if plan.phase == PHASE_FAILED:
@@ -164,10 +167,12 @@ def delete(file: Path = SpecOption,
            yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Cancel every job of the experiment and mark it deleted; its state (trials, results) is kept and
     `apply` refuses it until `apply --undelete`."""
-    from reconciler.delete import delete as delete_experiment  # noqa: PLC0415
+    from reconciler.delete import delete as delete_experiment, require_recorded  # noqa: PLC0415
 
     session = Session.open(file)
     name = session.experiment.metadata.name
+    reconciler = session.reconciler()
+    require_recorded(reconciler)  # nothing to confirm for an experiment never applied
     if not yes:
         if not sys.stdin.isatty():
             render.error("refusing to delete without confirmation in a non-interactive session: pass --yes")
@@ -176,7 +181,7 @@ def delete(file: Path = SpecOption,
             render.console.print("Cancelled; nothing was changed.")
             raise typer.Exit(1)
     lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
-    cancelled = delete_experiment(session.reconciler(), lease)
+    cancelled = delete_experiment(reconciler, lease)
     render.console.print(f"{name} deleted; stopped {len(cancelled)}: {', '.join(cancelled) or '-'}; "
                          f"state kept at {session.store.uri}", highlight=False, soft_wrap=True)
 

@@ -3,7 +3,8 @@
 The mark is recorded before anything is cancelled, so a delete cut short never lets a later `apply`
 launch again: `apply` of a Deleted experiment cancels whatever still runs and refuses. `apply --undelete`
 clears the mark and reopens the trials the delete stopped (they run again from the start or their
-checkpoint); trial records, results and artifacts are never removed.
+checkpoint); trial records, results and artifacts are never removed. An experiment with nothing
+recorded (never applied) is not found: deleting it is an error that writes nothing, not even the lock.
 """
 from __future__ import annotations
 
@@ -35,6 +36,19 @@ class ExperimentDeleted(ValueError):
                          "launches it again from its recorded trials; removing its state starts it afresh")
 
 
+class ExperimentNotFound(ValueError):
+    def __init__(self, name: str, location: str):
+        super().__init__(f"{name}: nothing is recorded at {location} (never applied, or its state was removed); "
+                         "nothing to delete")
+
+
+def require_recorded(reconciler: Deletable) -> None:
+    """Raise ExperimentNotFound when the experiment has no recorded state."""
+    state = reconciler.load()
+    if not (state.experiment_generation or state.trials_generation):
+        raise ExperimentNotFound(state.experiment.name, reconciler.store.uri)
+
+
 def is_deleted(state: ExperimentState) -> bool:
     return state.experiment.phase == PHASE_DELETED
 
@@ -46,6 +60,7 @@ def stopped_for_deletion(trials: list[TrialRecord], now: float) -> list[TrialRec
 
 def delete(reconciler: Deletable, lease_seconds: float) -> list[str]:
     """Mark the experiment Deleted, then cancel every job of it; returns what was cancelled."""
+    require_recorded(reconciler)  # before the lock: a missing experiment gets nothing written
     with reconciler.store.locked(lease_seconds=lease_seconds):
         state = reconciler.load()
         record = state.experiment

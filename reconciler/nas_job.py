@@ -49,7 +49,7 @@ def _jobs_record(experiment: ExperimentRecord) -> NasJobsRecord:
 
 
 def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str, job_generation: str,
-            failure_budget: int) -> None:
+            failure_budget: int, jobs: NasJobsRecord) -> None:
     """The pass's outcome; the observed generation is the one the NasJob runs: Vertex cannot change a NasJob."""
     experiment.phase, condition = _phase(status, failure_budget)
     experiment.conditions = [condition]
@@ -60,7 +60,8 @@ def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: s
             f"{generation} applies only to a NasJob created after it (a resume past the 14-day limit)"))
     experiment.observed_generation = job_generation
     experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {
-        "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation}}}
+        "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation,
+        **jobs.deletion_summary()}}}
 
 
 class NasJobReconciler:
@@ -93,8 +94,19 @@ class NasJobReconciler:
         return PassResult(plan, state)
 
     def cancel_all(self, state: ExperimentState) -> list[str]:
-        """Cancel every NasJob of the experiment (`nasctl delete`); its trials end with it."""
-        return self.search.stop_all()
+        """Cancel every NasJob of the experiment (`nasctl delete`); its trials end with it. What is cancelled
+        is recorded first: the pass after `apply --undelete` resumes those NasJobs (a NasJob cancelled
+        by anything else fails the experiment)."""
+
+        def record_deleting(jobs: list[str], trials: list[str]) -> None:
+            record = _jobs_record(state.experiment)
+            record.deleted_jobs = sorted(set(record.deleted_jobs) | set(jobs))
+            record.deleted_trials = sorted(set(record.deleted_trials) | set(trials))
+            stage = state.experiment.stages.setdefault(SEARCH, {"phase": state.experiment.phase})
+            stage.setdefault("summary", {}).update(record.deletion_summary())
+            save_experiment(self.store, state)
+
+        return self.search.stop_all(record_deleting)
 
     def run_pass(self) -> PassResult:
         state = self.load()
@@ -102,19 +114,20 @@ class NasJobReconciler:
             raise ExperimentDeleted(state.experiment)
 
         def record_intent(jobs: NasJobsRecord) -> None:
-            state.experiment.stages[SEARCH] = {"phase": PHASE_PENDING, "summary": {"jobs": jobs.jobs,
-                                                                                   "intent": jobs.intent}}
+            state.experiment.stages[SEARCH] = {"phase": PHASE_PENDING, "summary": {
+                "jobs": jobs.jobs, "intent": jobs.intent, **jobs.deletion_summary()}}
             save_experiment(self.store, state)
 
         recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
-        status = self.search.reconcile(self.space.to_json_str(), _jobs_record(state.experiment), record_intent)
+        jobs = _jobs_record(state.experiment)
+        status = self.search.reconcile(self.space.to_json_str(), jobs, record_intent)
         runs_this_spec = status.created or recorded_generation is None or is_generation_of(
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
         state.trials = {record.id: record for record in trial_records(status, self.space)}
         save_trials(self.store, state)
         budget = self.experiment.spec.search.failure_budget
-        _record(state.experiment, status, self.generation, job_generation, budget)
+        _record(state.experiment, status, self.generation, job_generation, budget, jobs)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
             self.search.stop(NasJobsRecord(status.jobs))
         save_experiment(self.store, state)

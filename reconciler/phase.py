@@ -53,8 +53,8 @@ def derive_phase(ctx: StageContext, stages: list[Stage], budget_refusal: str | N
             return PHASE_RUNNING, Condition(BUDGET_EXHAUSTED, "True", BUDGET_EXHAUSTED,
                                             f"{budget_refusal}; {active} running trials finish, none is launched")
         return PHASE_FAILED, Condition("Failed", "True", BUDGET_EXHAUSTED,
-                                       f"{budget_refusal}; stopped with what has finished (raise maxCostUsd and "
-                                       "apply again to go on)")
+                                       f"{budget_refusal}; stopped with what has finished (raise spec.budget."
+                                       "maxCostUsd and apply again to go on)")
     stage, own = pending[0], pending[0].trials(ctx)
     message = (f"stage {stage.name}: {sum(t.terminal for t in own)} finished, "
                f"{sum(not t.terminal for t in own)} active, {stage.missing(ctx)} to create")

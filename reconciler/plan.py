@@ -15,7 +15,7 @@ from typing import Any
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
 from objective.reward import RewardError, compute_reward, reward_warnings
-from reconciler.budget import EXHAUSTED, BudgetGuard
+from reconciler.budget import BUDGET_EXHAUSTED, EXHAUSTED, BudgetGuard
 from reconciler.graph import enabled_stages
 from reconciler.observe import Observed
 from reconciler.phase import derive_phase
@@ -84,6 +84,13 @@ class Plan:
     @property
     def has_changes(self) -> bool:
         return bool(self.actions) or self.phase_change is not None or bool(self.spec_changes)
+
+    @property
+    def stuck_on_budget(self) -> bool:
+        """The experiment is Failed on spec.budget and stays so: nothing to act on now, no phase to record.
+        `apply` refuses such a plan before any pass; a spec whose budget allows another launch plans it."""
+        return (self.next_phase == PHASE_FAILED and self.phase_change is None and not any(a.now for a in self.actions)
+                and self.next_condition is not None and self.next_condition.reason == BUDGET_EXHAUSTED)
 
     @property
     def refused(self) -> list[FieldChange]:

@@ -2,7 +2,8 @@
 
 ``apply`` is the controller here too: each pass calls :meth:`VertexNasSearch.reconcile`, which finds
 the experiment's NasJobs, creates the first (or a resumed one with ``resume_nas_job_id`` when the
-previous job ended at Vertex's 14-day limit) and maps the jobs' trials to nasctl trial statuses.
+previous job ended at Vertex's 14-day limit, or was cancelled by ``nasctl delete`` and then undeleted)
+and maps the jobs' trials to nasctl trial statuses.
 
 Which jobs belong to this experiment: those labelled with its identity (``nasctl-id``, a hash of
 stateUri and name: a same-named experiment elsewhere is another one) that its state recorded, plus
@@ -16,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -25,7 +26,7 @@ from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
 from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, parent
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
-from state.records import FAILED, PENDING, RUNNING, SUCCEEDED, TrialRecord, SEARCH, TRAIN
+from state.records import FAILED, PENDING, REASON_DELETED, RUNNING, STOPPED, SUCCEEDED, TrialRecord, SEARCH, TRAIN
 from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec
 
 if TYPE_CHECKING:
@@ -89,14 +90,22 @@ def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str) -> 
 
 @dataclass
 class NasJobsRecord:
-    """What the state records of the search's NasJobs: their names, oldest first, and a pending intent."""
+    """What the state records of the search's NasJobs: their names, oldest first, a pending intent, and
+    what `nasctl delete` cancelled (recorded before it cancels)."""
 
     jobs: list[str] = field(default_factory=list)
     intent: str | None = None  # the nasctl-key of a NasJob being created
+    deleted_jobs: list[str] = field(default_factory=list)  # cancelled by the delete: resumed after --undelete
+    deleted_trials: list[str] = field(default_factory=list)  # unfinished when the delete cancelled their job
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> NasJobsRecord:
-        return cls(list(summary.get("jobs", [])), summary.get("intent"))
+        return cls(list(summary.get("jobs", [])), summary.get("intent"), list(summary.get("deletedJobs", [])),
+                   list(summary.get("deletedTrials", [])))
+
+    def deletion_summary(self) -> dict[str, list[str]]:
+        """The delete's part of the stage summary, kept from pass to pass (empty when never deleted)."""
+        return {"deletedJobs": self.deleted_jobs, "deletedTrials": self.deleted_trials} if self.deleted_jobs else {}
 
 
 class VertexNasSearch:
@@ -144,7 +153,7 @@ class VertexNasSearch:
                 record_intent: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
         resume_from = jobs[-1].name.rsplit("/", 1)[1] if jobs else None
         key = job_key(self.name, f"search-{uuid.uuid4().hex[:12]}")
-        record_intent(NasJobsRecord([job.name for job in jobs], key))  # intent before action
+        record_intent(replace(record, jobs=[job.name for job in jobs], intent=key))  # intent before action
         self._write_experiment()
         request = self._request(search_space_json, key, resume_from)
 
@@ -162,11 +171,13 @@ class VertexNasSearch:
         state's record of the jobs before a NasJob is created."""
         jobs = self.jobs(record)
         latest = jobs[-1] if jobs else None
-        if latest is None or self._hit_time_limit(latest):
+        if latest is None or self._hit_time_limit(latest) or self._cancelled_by_delete(latest, record):
             status = self._create(search_space_json, jobs, record, record_intent)
         else:
             status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs])
-        status.trials = self.trials(status.jobs)
+        status.trials = [replace(view, status=STOPPED, reason=REASON_DELETED)
+                         if view.status == FAILED and view.id in record.deleted_trials else view
+                         for view in self.trials(status.jobs)]  # stopped by the delete, not failed
         return status
 
     def _write_experiment(self) -> None:
@@ -175,6 +186,11 @@ class VertexNasSearch:
         client = self._storage or gcp.storage_client()
         client.bucket(bucket).blob(path).upload_from_string(self.experiment.model_dump_json(by_alias=True),
                                                              content_type="application/json")
+
+    @staticmethod
+    def _cancelled_by_delete(job: "NasJob", record: NasJobsRecord) -> bool:
+        """Cancelled by `nasctl delete` (undeleted since: a pass runs): resumed; any other cancel fails the search."""
+        return job.state.name == "JOB_STATE_CANCELLED" and job.name in record.deleted_jobs
 
     @staticmethod
     def _hit_time_limit(job: "NasJob") -> bool:
@@ -201,9 +217,14 @@ class VertexNasSearch:
         """Cancel this state's live NasJobs; returns what was cancelled."""
         return self._cancel(self.jobs(record))
 
-    def stop_all(self) -> list[str]:
-        """Cancel every live NasJob labelled with this experiment's identity, recorded or not (`nasctl delete`)."""
-        return self._cancel(self.labelled_jobs())
+    def stop_all(self, record_deleting: Callable[[list[str], list[str]], None]) -> list[str]:
+        """Cancel every live NasJob labelled with this experiment's identity, recorded or not (`nasctl delete`).
+        `record_deleting(jobs, unfinished trials)` saves what is cancelled first, for `apply --undelete`."""
+        live = [job for job in self.labelled_jobs() if job.state.name in LIVE_JOB_STATES]
+        if live:
+            names = [job.name for job in live]
+            record_deleting(names, [view.id for view in self.trials(names) if view.status in (PENDING, RUNNING)])
+        return self._cancel(live)
 
     def _cancel(self, jobs: list["NasJob"]) -> list[str]:
         cancelled = [job.name for job in jobs if job.state.name in LIVE_JOB_STATES]

@@ -297,6 +297,36 @@ def test_a_small_budget_stops_the_search_early_and_status_shows_the_spend(write_
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 10
 
 
+def _files(root: Path) -> dict[str, tuple[bytes, int]]:
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
+
+
+def test_apply_of_an_exhausted_budget_is_refused_before_any_pass_until_the_budget_is_raised(write_spec, nasctl,
+                                                                                           tmp_path):
+    # $0.10 a trial-second: the first trial (run alone to learn its hours) spends the $0.05 at once
+    spec = nb201_spec(max_trials=2, parallel=1, top_n=None)
+    spec["spec"]["backend"]["trialHourUsd"] = 360.0
+    spec["spec"]["budget"] = {"maxCostUsd": 0.05}
+    path = write_spec(spec)
+    assert nasctl("apply", "-f", str(path), "--yes", "--no-progress", timeout=120).returncode == 1
+    status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
+    assert (status["phase"], status["conditions"][0]["reason"], status["trials"]["total"]) == (
+        "Failed", "BudgetExhausted", 1)
+    recorded = _files(tmp_path / "state")
+
+    for args in (["--yes"], []):  # refused before asking to confirm the plan
+        refused = nasctl("apply", "-f", str(path), "--no-progress", *args)
+        assert refused.returncode == 1, refused.stdout + refused.stderr
+        assert "exp is Failed (BudgetExhausted)" in refused.stderr and "raise spec.budget.maxCostUsd" in refused.stderr
+        assert "pass --yes" not in refused.stderr
+        assert _files(tmp_path / "state") == recorded, "no pass: nothing written, no trial launched"
+
+    spec["spec"]["budget"] = {"maxCostUsd": 100}  # raised: not refused, the search goes on
+    nasctl("apply", "-f", str(write_spec(spec)), "--yes", "--no-progress", check=True, timeout=120)
+    status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
+    assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 2
+
+
 def _on_a_terminal(cwd: Path, args: list[str], answer: str) -> subprocess.CompletedProcess:
     """The CLI with a pseudo-terminal as stdin (an interactive session), given `answer` to its prompt."""
     import pty
@@ -317,6 +347,16 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_delete_of_an_experiment_never_applied_is_one_clear_error_and_writes_nothing(write_spec, nasctl, tmp_path):
+    spec = write_spec(nb201_spec(top_n=None))
+    for args in (["--yes"], []):  # not asked to confirm the delete of nothing
+        result = nasctl("delete", "-f", str(spec), *args)
+        assert result.returncode == 1, result.stdout + result.stderr
+        [line] = result.stderr.strip().splitlines()
+        assert "exp: nothing is recorded at " in line and str(tmp_path / "state" / "exp") in line, line
+        assert result.stdout == "" and not (tmp_path / "state").exists()
 
 
 def test_delete_stops_running_trials_keeps_state_and_apply_refuses_until_undelete(write_spec, nasctl, tmp_path):

@@ -76,6 +76,25 @@ def test_nothing_running_and_nothing_fits_fails_with_budget_exhausted():
     assert "maxCostUsd $3.00" in plan.next_condition.message
 
 
+def test_only_a_plan_that_launches_nothing_and_stays_failed_on_the_budget_is_stuck_on_it():
+    finished = [trial(0, 1.0)]  # $2 spent, the next trial is expected at $2
+
+    def recorded_failed(max_cost: float, trials: list[TrialRecord]):
+        exp = experiment(max_cost, max_trials=4, parallel=2, top_n=None)
+        state = ExperimentState(ExperimentRecord(name="exp", generation="g", phase=PHASE_FAILED),
+                                {t.id: t for t in trials})
+        return compute_plan(exp, state, Observed(), 1000, now=NOW)
+
+    assert recorded_failed(3.0, finished).stuck_on_budget  # `apply` refuses it before any pass
+    raised = recorded_failed(6.0, finished)
+    assert launched(raised) == ["search-0001", "search-0002"] and not raised.stuck_on_budget
+    running = recorded_failed(3.0, [*finished, trial(1, 0.5, status=RUNNING)])
+    assert running.next_phase == PHASE_RUNNING and not running.stuck_on_budget  # running trials finish
+    assert not plan_for(experiment(3.0, max_trials=4, parallel=2, top_n=None), finished).stuck_on_budget, \
+        "recorded Running: the pass records Failed"
+    assert not recorded_failed(None, finished).stuck_on_budget
+
+
 def test_a_finished_experiment_is_succeeded_whatever_the_budget():
     plan = plan_for(experiment(1.0, max_trials=2, parallel=2, top_n=None), [trial(0, 1.0), trial(1, 1.0)])
     assert plan.next_phase == PHASE_SUCCEEDED

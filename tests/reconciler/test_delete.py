@@ -6,7 +6,7 @@ import yaml
 
 from backends.factory import make_backend
 from reconciler.apply import Reconciler
-from reconciler.delete import ExperimentDeleted, delete, refuse_if_deleted, undelete
+from reconciler.delete import ExperimentDeleted, ExperimentNotFound, delete, refuse_if_deleted, undelete
 from specs.loader import parse_experiment
 from state.records import (
     PENDING, PHASE_DELETED, PHASE_PENDING, REASON_DELETED, RUNNING, SEARCH, STOPPED, SUCCEEDED, TrialRecord,
@@ -57,3 +57,21 @@ def test_undelete_reopens_only_what_the_delete_stopped(reconciler):
     assert (state.trials["search-0001"].status, state.trials["search-0001"].attempt) == (PENDING, 0)
     assert state.trials["search-0000"].status == SUCCEEDED
     refuse_if_deleted(reconciler, 30.0)  # no longer refused
+
+
+@pytest.mark.parametrize("where", ["local", "gcs"])
+def test_delete_of_an_experiment_never_applied_is_refused_and_writes_nothing(where, tmp_path, request):
+    spec = nb201_spec(max_trials=3, parallel=1, top_n=None)
+    spec["spec"]["stateUri"] = (f"gs://{request.getfixturevalue('gcs_bucket')}/state" if where == "gcs"
+                                else str(tmp_path / "state"))
+    experiment = parse_experiment(yaml.safe_dump(spec))
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = Reconciler(experiment, store, make_backend(experiment, store))
+    with pytest.raises(ExperimentNotFound, match=f"exp: nothing is recorded at {store.uri}"):
+        delete(reconciler, 30.0)
+    if where == "gcs":  # not even a lock was taken
+        from adaptors.gcp import storage_client  # noqa: PLC0415
+
+        assert list(storage_client().bucket(request.getfixturevalue("gcs_bucket")).list_blobs()) == []
+    else:
+        assert not (tmp_path / "state").exists()

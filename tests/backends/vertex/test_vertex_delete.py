@@ -8,9 +8,11 @@ import pytest
 
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.apply import Reconciler
-from reconciler.delete import ExperimentDeleted, delete, refuse_if_deleted
+from reconciler.delete import ExperimentDeleted, delete, refuse_if_deleted, undelete
 from reconciler.nas_job import NasJobReconciler
-from state.records import PHASE_DELETED, REASON_DELETED, STOPPED
+from state.records import (
+    PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_RUNNING, REASON_DELETED, RUNNING, STOPPED, SUCCEEDED,
+)
 from state.snapshot import save_experiment
 from state.uri import open_store
 from tests.support.vertex_emulated import vertex_experiment
@@ -73,3 +75,54 @@ def test_apply_of_a_deleted_experiment_cancels_its_nas_job_still_alive(vertex, g
         reconciler.run_pass()
     assert [j.name for j in reconciler.search.labelled_jobs()] == [job], "no NasJob created again"
     assert reconciler.load().experiment.phase == PHASE_DELETED
+
+
+def _nas_trial_states(client, job: str) -> list[str]:
+    return [d.search_trial.state.name for d in client.list_nas_trial_details(parent=job)]
+
+
+def test_undelete_resumes_the_nas_job_the_delete_cancelled_keeping_finished_trials(vertex, gcs_bucket):
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="GRID_SEARCH", max_trials=6, parallel=1,
+                                   search={"trainerArgs": {"mode": "proxy", "delaySeconds": 2}})
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = NasJobReconciler(experiment, store)
+    first = reconciler.run_pass().plan.actions[0].reason
+    client = vertex.client()
+    deadline = time.monotonic() + 60
+    while _nas_trial_states(client, first)[-1:] != ["ACTIVE"] or "SUCCEEDED" not in _nas_trial_states(client, first):
+        assert time.monotonic() < deadline, _nas_trial_states(client, first)
+        time.sleep(0.1)
+    assert delete(reconciler, LEASE) == [first]
+    assert _states(client, "nas", [first]) == {"JOB_STATE_CANCELLED"}
+    assert undelete(reconciler, LEASE) == []
+
+    result = reconciler.run_pass()  # a new NasJob resumes the cancelled one
+    experiment_record = result.state.experiment
+    assert experiment_record.phase == PHASE_RUNNING, experiment_record.conditions
+    jobs = experiment_record.stages["search"]["summary"]["jobs"]
+    assert jobs[0] == first and len(jobs) == 2
+    resumed = client.get_nas_job(name=jobs[1])
+    assert resumed.nas_job_spec.resume_nas_job_id == first.rsplit("/", 1)[1]
+    trials = result.state.trials
+    assert any(t.status == SUCCEEDED and t.reward is not None for t in trials.values()), "finished trials kept"
+    assert [(t.status, t.reason) for t in trials.values() if t.status not in (SUCCEEDED, RUNNING, PENDING)] == [
+        (STOPPED, REASON_DELETED)], "the trial the delete stopped is not a failure"
+    assert reconciler.run_pass().state.experiment.stages["search"]["summary"]["jobs"] == jobs  # adopted, once
+    client.cancel_nas_job(name=jobs[1])
+
+
+def test_a_nas_job_cancelled_by_anything_but_a_delete_fails_the_experiment_even_after_undelete(vertex, gcs_bucket):
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="GRID_SEARCH", max_trials=4, parallel=1,
+                                   search={**SLOW_TRIALS, "maxFailedTrials": 3})  # the job's state decides
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = NasJobReconciler(experiment, store)
+    job = reconciler.run_pass().plan.actions[0].reason
+    client = vertex.client()
+    client.cancel_nas_job(name=job)  # by hand, not by `nasctl delete`
+    assert _states(client, "nas", [job]) == {"JOB_STATE_CANCELLED"}
+    assert delete(reconciler, LEASE) == []  # nothing left to cancel
+    undelete(reconciler, LEASE)
+    result = reconciler.run_pass()
+    assert result.state.experiment.phase == PHASE_FAILED
+    assert result.state.experiment.conditions[0].reason == "NasJobFailed"
+    assert [j.name for j in reconciler.search.labelled_jobs()] == [job], "not resumed"
