@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
-from trial.protocol import COMPILATION_CACHE_ENV, LAUNCH_FILE, RESULT_FILE, StopSignal, TrialResult
+from trial.protocol import COMPILATION_CACHE_ENV, LAUNCH_FILE, RESULT_FILE, StopSignal
 from trial.dirs import LocalTrialDir
 from state.files import write_json_atomic
 

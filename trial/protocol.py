@@ -10,7 +10,6 @@ This module imports no JAX: the reconciler reads these files too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 TRIAL_FILE = "trial.json"
 METRICS_FILE = "metrics.jsonl"
