@@ -36,7 +36,10 @@ Design (measured on NAS-Bench-201 and at scale on MnasNet, see ``benchmarks/RESU
   (NB201: a cell's dead edges, which compute nothing the cell returns, read as ``none``), the objective
   GP sees canonical cells, and no architecture equivalent to an evaluated or pending one is proposed:
   without it ~10 % of a 100-trial NB201 search re-trained cells already seen under another encoding.
-  Constraint GPs keep the DNA as written: a dead edge still runs, and its latency counts.
+  Constraint GPs keep the DNA as written: a dead edge still runs, and its latency counts. A coarser
+  form, one class per function (renumbered nodes and skip chains too), was measured and lost (fpga
+  93.77 -> 93.41 on dev seeds): a promising cell whose one proxy measurement came out low was never
+  measured again (benchmarks/RESULTS.md, sixth round).
 * Already evaluated or pending architectures are never proposed again.
 """
 from __future__ import annotations
