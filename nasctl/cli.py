@@ -92,7 +92,7 @@ def diff(file: Path = SpecOption, output: Output = OutputOption,
         render.error(f"{change.path} cannot change in place: {change.refused}")
     if refused:
         raise typer.Exit(1)
-    if detailed_exitcode and any(plan.has_changes for _, plan in plans):
+    if detailed_exitcode and any(plan.would_act for _, plan in plans):
         raise typer.Exit(2)
 
 

@@ -93,6 +93,12 @@ class Plan:
                 and self.next_condition is not None and self.next_condition.reason == BUDGET_EXHAUSTED)
 
     @property
+    def would_act(self) -> bool:
+        """Whether `apply` of this plan would change anything: what `diff --detailed-exitcode` reports.
+        A plan stuck on its budget lists the launches the budget blocks, but `apply` refuses it."""
+        return self.has_changes and not self.stuck_on_budget
+
+    @property
     def refused(self) -> list[FieldChange]:
         """Spec changes that cannot apply in place: `apply` acts on nothing while there are any."""
         return [c for c in self.spec_changes if c.refused]

@@ -320,9 +320,11 @@ def test_apply_of_an_exhausted_budget_is_refused_before_any_pass_until_the_budge
         assert "exp is Failed (BudgetExhausted)" in refused.stderr and "raise spec.budget.maxCostUsd" in refused.stderr
         assert "pass --yes" not in refused.stderr
         assert _files(tmp_path / "state") == recorded, "no pass: nothing written, no trial launched"
+    assert nasctl("diff", "-f", str(path), "--detailed-exitcode").returncode == 0, "nothing apply would do"
 
     spec["spec"]["budget"] = {"maxCostUsd": 100}  # raised: not refused, the search goes on
-    nasctl("apply", "-f", str(write_spec(spec)), "--yes", "--no-progress", check=True, timeout=120)
+    assert nasctl("diff", "-f", str(write_spec(spec)), "--detailed-exitcode").returncode == 2
+    nasctl("apply", "-f", str(path), "--yes", "--no-progress", check=True, timeout=120)
     status = json.loads(nasctl("status", "-f", str(path), "-o", "json", check=True).stdout)
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 2
 
