@@ -167,12 +167,14 @@ def delete(file: Path = SpecOption,
            yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Cancel every job of the experiment and mark it deleted; its state (trials, results) is kept and
     `apply` refuses it until `apply --undelete`."""
-    from reconciler.delete import delete as delete_experiment, require_recorded  # noqa: PLC0415
+    from reconciler.delete import delete as delete_experiment, delete_warnings, require_recorded  # noqa: PLC0415
 
     session = Session.open(file)
     name = session.experiment.metadata.name
     reconciler = session.reconciler()
     require_recorded(reconciler)  # nothing to confirm for an experiment never applied
+    for message in delete_warnings(reconciler):
+        render.warning(message)
     if not yes:
         if not sys.stdin.isatty():
             render.error("refusing to delete without confirmation in a non-interactive session: pass --yes")

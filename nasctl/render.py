@@ -103,8 +103,8 @@ def render_status(status: dict[str, Any]) -> None:
     best = status.get("best")
     if best:
         console.print(f"best: {best['trialId']} reward {best['reward']:.4f} arch {json.dumps(best['arch'])}", markup=False)
-    for warning in status.get("warnings", []):
-        console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
+    for message in status.get("warnings", []):
+        warning(message)
     front = status.get("paretoFront")
     if front:
         console.print(f"Pareto front ({len(front)} trials):")
@@ -132,6 +132,11 @@ def render_spaces(rows: list[dict[str, Any]]) -> None:
     for row in rows:
         table.add_row(row["name"], f"{row['size']:,}", row["description"])
     console.print(table)
+
+
+def warning(message: str) -> None:
+    """One line on stdout, text never markup."""
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def error(message: str) -> None:

@@ -93,6 +93,10 @@ class Reconciler:
             save_trials(self.store, state)
         return cancelled
 
+    def jobs_delete_ends(self, state: ExperimentState) -> list[str]:
+        """None: every trial a delete stops runs again after `apply --undelete`."""
+        return []
+
     def execute(self, plan: Plan, state: ExperimentState) -> None:
         """Carry out the plan: stops and outcomes and the intent of new work are recorded before anything starts."""
         for action in plan.now(STOP):

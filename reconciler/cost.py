@@ -10,6 +10,7 @@ Nothing here imports a cloud SDK: the preview works offline.
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from state.store import StateStore
 
 NAS_JOB_LIMIT_HOURS = 14 * 24  # a Vertex NasJob ends after 14 days (resumable)
+SEARCH_LIMIT_HOURS = 2 * NAS_JOB_LIMIT_HOURS  # and is resumed once (a resumed job cannot be resumed)
 
 
 @dataclass
@@ -219,11 +221,20 @@ def _warnings(plan: _StagePlan, stage: StageCost, catalog: PriceCatalog | None) 
             f"{catalog.region}{never}; request more quota ({quota_metric(stage.accelerator)} in Google Cloud console, "
             "IAM & Admin > Quotas) or lower parallelTrials, acceleratorCount or replicaCount")
     if plan.in_nas_job and plan.name == SEARCH and stage.runtime_hours and stage.runtime_hours > NAS_JOB_LIMIT_HOURS:
-        jobs = -(-stage.runtime_hours // NAS_JOB_LIMIT_HOURS)
-        warnings.append(
-            f"{plan.name}: runtime {stage.runtime_hours:,.0f} h ({stage.runtime_hours / 24:.1f} days) passes "
-            f"Vertex's 14-day NasJob limit; apply resumes it (resume_nas_job_id) as {jobs:.0f} jobs in all")
+        warnings.append(_time_limit_warning(plan, stage))
     return warnings
+
+
+def _time_limit_warning(plan: _StagePlan, stage: StageCost) -> str:
+    """A NasJob runs 14 days and Vertex resumes a search once: 28 days in all, then the search ends."""
+    runtime = f"{plan.name}: runtime {stage.runtime_hours:,.0f} h ({stage.runtime_hours / 24:.1f} days)"
+    if stage.runtime_hours <= SEARCH_LIMIT_HOURS:
+        return f"{runtime} passes Vertex's 14-day NasJob limit; apply resumes it once (resume_nas_job_id)"
+    share = SEARCH_LIMIT_HOURS / stage.runtime_hours
+    fits, needed = int(plan.trials * share), math.ceil(plan.parallel / share)
+    return (f"{runtime} passes the 28 days Vertex gives a search (a NasJob runs 14 days and is resumed once, "
+            f"resume_nas_job_id): about {fits:,} of {plan.trials:,} trials would finish; raise parallelTrials "
+            f"to {needed} or lower maxTrials to {fits:,}")
 
 
 def recorded_trials(store: "StateStore", experiment: NASExperiment) -> tuple[list[TrialRecord], str | None]:

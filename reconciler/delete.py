@@ -28,6 +28,8 @@ class Deletable(Protocol):
 
     def cancel_all(self, state: ExperimentState) -> list[str]: ...
 
+    def jobs_delete_ends(self, state: ExperimentState) -> list[str]: ...
+
 
 class ExperimentDeleted(ValueError):
     def __init__(self, record: ExperimentRecord, cancelled: list[str] | None = None):
@@ -47,6 +49,13 @@ def require_recorded(reconciler: Deletable) -> None:
     state = reconciler.load()
     if not (state.experiment_generation or state.trials_generation):
         raise ExperimentNotFound(state.experiment.name, reconciler.store.uri)
+
+
+def delete_warnings(reconciler: Deletable) -> list[str]:
+    """What a delete would end for good, said before it is confirmed."""
+    return [f"{job} already resumes this search and Vertex resumes a search once: after this delete "
+            "`apply --undelete` cannot continue it (the search ends with the trials it has)"
+            for job in reconciler.jobs_delete_ends(reconciler.load())]
 
 
 def is_deleted(state: ExperimentState) -> bool:

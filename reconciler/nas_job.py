@@ -23,7 +23,7 @@ from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.store import LockHandle, StateStore
 from specs.loader import is_generation_of, spec_generation
 from search_spaces.registry import build_search_space
-from specs.model import NASExperiment
+from specs.model import NASExperiment, SearchStageSpec
 
 if TYPE_CHECKING:
     from search_spaces.space import SearchSpace
@@ -32,13 +32,24 @@ _FAILED_JOB_STATES = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPI
 NAS_JOB_ID = "nasjob"
 
 
-def _phase(status: NasSearchStatus, failure_budget: int) -> tuple[str, Condition]:
+def _phase(status: NasSearchStatus, search: SearchStageSpec) -> tuple[str, Condition]:
     failed = [t for t in status.trials if t.stage == SEARCH and t.status == FAILED]
-    if len(failed) > failure_budget:
-        return PHASE_FAILED, Condition("Failed", "True", "TooManyFailedTrials",
-                                       f"{len(failed)} failed search trials exceed maxFailedTrials={failure_budget}")
+    if len(failed) > search.failure_budget:
+        return PHASE_FAILED, Condition(
+            "Failed", "True", "TooManyFailedTrials",
+            f"{len(failed)} failed search trials exceed maxFailedTrials={search.failure_budget}")
     if status.finished:
-        return PHASE_SUCCEEDED, Condition("Succeeded", "True", "NasJobSucceeded", status.job)
+        return PHASE_SUCCEEDED, Condition("Succeeded", "True", "MaxTrialsReached" if status.completed
+                                          else "NasJobSucceeded", status.job)
+    if status.cannot_resume:
+        done = f"{status.finished_search_trials()} of {search.max_trials} search trials finished"
+        if status.state == "JOB_STATE_CANCELLED":
+            return PHASE_FAILED, Condition("Failed", "True", "CannotResume", (
+                f"{status.job} was cancelled by nasctl delete, and Vertex cannot resume it: it resumed "
+                f"{status.jobs[0]} (a search is resumed once); {done}"))
+        return PHASE_SUCCEEDED, Condition("Succeeded", "True", "SearchTimeLimit", (
+            f"{status.job} reached Vertex's 14-day limit after resuming {status.jobs[0]}: a search runs 28 days "
+            f"at most (a NasJob is resumed once); {done}"))
     if status.state in _FAILED_JOB_STATES:
         return PHASE_FAILED, Condition("Failed", "True", "NasJobFailed", f"{status.job} ended in {status.state}")
     return PHASE_RUNNING, Condition("Running", "True", "NasJobRunning", f"{status.job}: {status.state}")
@@ -49,9 +60,9 @@ def _jobs_record(experiment: ExperimentRecord) -> NasJobsRecord:
 
 
 def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str, job_generation: str,
-            failure_budget: int, jobs: NasJobsRecord) -> None:
+            search: SearchStageSpec, jobs: NasJobsRecord) -> None:
     """The pass's outcome; the observed generation is the one the NasJob runs: Vertex cannot change a NasJob."""
-    experiment.phase, condition = _phase(status, failure_budget)
+    experiment.phase, condition = _phase(status, search)
     experiment.conditions = [condition]
     if job_generation != generation:
         experiment.conditions.append(Condition(
@@ -61,7 +72,7 @@ def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: s
     experiment.observed_generation = job_generation
     experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {
         "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation,
-        **jobs.deletion_summary()}}}
+        **jobs.kept_summary()}}}
 
 
 class NasJobReconciler:
@@ -103,31 +114,34 @@ class NasJobReconciler:
             record.deleted_jobs = sorted(set(record.deleted_jobs) | set(jobs))
             record.deleted_trials = sorted(set(record.deleted_trials) | set(trials))
             stage = state.experiment.stages.setdefault(SEARCH, {"phase": state.experiment.phase})
-            stage.setdefault("summary", {}).update(record.deletion_summary())
+            stage.setdefault("summary", {}).update(record.kept_summary())
             save_experiment(self.store, state)
 
         return self.search.stop_all(record_deleting)
+
+    def jobs_delete_ends(self, state: ExperimentState) -> list[str]:
+        """The live NasJob when it is already a resume: Vertex cannot resume it after a delete."""
+        return self.search.live_resumed_job(_jobs_record(state.experiment))
 
     def run_pass(self) -> PassResult:
         state = self.load()
         if is_deleted(state):
             raise ExperimentDeleted(state.experiment)
 
-        def record_intent(jobs: NasJobsRecord) -> None:
+        def save_record(jobs: NasJobsRecord) -> None:
             state.experiment.stages[SEARCH] = {"phase": PHASE_PENDING, "summary": {
-                "jobs": jobs.jobs, "intent": jobs.intent, **jobs.deletion_summary()}}
+                "jobs": jobs.jobs, "intent": jobs.intent, **jobs.kept_summary()}}
             save_experiment(self.store, state)
 
         recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
         jobs = _jobs_record(state.experiment)
-        status = self.search.reconcile(self.space.to_json_str(), jobs, record_intent)
+        status = self.search.reconcile(self.space.to_json_str(), jobs, save_record)
         runs_this_spec = status.created or recorded_generation is None or is_generation_of(
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
         state.trials = {record.id: record for record in trial_records(status, self.space)}
         save_trials(self.store, state)
-        budget = self.experiment.spec.search.failure_budget
-        _record(state.experiment, status, self.generation, job_generation, budget, jobs)
+        _record(state.experiment, status, self.generation, job_generation, self.experiment.spec.search, jobs)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
             self.search.stop(NasJobsRecord(status.jobs))
         save_experiment(self.store, state)

@@ -23,6 +23,8 @@ REASON_CRASHED, REASON_NAN, REASON_OOM, REASON_TIMEOUT, REASON_ERROR = "crashed"
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED = "Pending", "Running", "Succeeded", "Failed"
 PHASE_DELETED = "Deleted"  # `nasctl delete`: every job cancelled, state kept; apply refuses until --undelete
 REASON_DELETED = "deleted"  # a trial `nasctl delete` stopped
+REASON_JOB_TIME_LIMIT = "job-time-limit"  # a trial cut short when its Vertex NasJob reached 14 days
+REASON_MAX_TRIALS = "max-trials"  # a trial past maxTrials, stopped with the NasJob that ran it
 
 # Stage names, as recorded in every trial's ``stage`` (the order of the stage graph, ``reconciler.graph``).
 VARIANCE, MODEL_SELECTION, PROXY_TASK_SEARCH = "varianceMeasurement", "modelSelection", "proxyTaskSearch"

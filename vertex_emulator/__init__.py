@@ -19,7 +19,9 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   documented type (``DiskSpec`` docs) and 100-64,000 GB; ``network`` as projects/<number>/global/networks/<name>
   and ``reserved_ip_ranges`` only with it; a CMEK key in the job's region (``EncryptionSpec`` docs); a resumed
   NasJob must not repeat search_space_spec, the algorithm or the metric (proto docs of
-  ``resume_nas_job_id``; nas ``vertex_nas_cli.py`` clears exactly these on resume). Locations: NasJobs in
+  ``resume_nas_job_id``; nas ``vertex_nas_cli.py`` clears exactly these on resume), and must not resume a
+  job that was itself a resume (NAS client docs: "The previous search job should not itself be a resume
+  job"; so a search runs 28 days at most, the seed's "다음 14일 동안"). Locations: NasJobs in
   8 regions (seed doc vertex-nas-overview: "8개 리전", of which it and the proxy-task seed name
   us-central1 and europe-west4; the other six are an assumption), CustomJobs in the Vertex AI training
   regions (https://cloud.google.com/vertex-ai/docs/general/locations). Errors are google JSON errors
@@ -27,9 +29,10 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   FAILED_PRECONDITION and INVALID_ARGUMENT both arrive as ``BadRequest`` (HTTP 400), as from the service.
 * States (jobs.py, custom.py): QUEUED -> PENDING -> RUNNING -> SUCCEEDED | FAILED, cancel -> CANCELLING
   -> CANCELLED (error code 1); cancelling a finished job is FAILED_PRECONDITION; unknown job is 404;
-  create/start/end/update times as the proto docs define them. A job waits in **QUEUED** while its
-  region lacks accelerator quota (training service: "keeps the job queued until you have sufficient
-  quotas"); one needing more than the whole limit is refused with RESOURCE_EXHAUSTED (quota.py).
+  create/start/end/update times as the proto docs define them. A job waits in **PENDING** while its
+  region lacks accelerator quota (design anchors; the training service "keeps the job queued until you
+  have sufficient quotas", and ``JobState`` keeps QUEUED for a job whose processing "has not yet begun");
+  one needing more than the whole limit is refused with RESOURCE_EXHAUSTED (quota.py).
 * Lists (listing.py): page_size / page_token / next_page_token; filters ``labels.k="v"``, ``labels.k:*``,
   ``state``, ``display_name`` joined by AND (the documented filter language's subset nasctl needs).
 * Time (clock.py): ``scheduling.timeout`` (default 7 days, proto docs) in job time from start_time,

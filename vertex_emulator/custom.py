@@ -1,7 +1,7 @@
 """A CustomJob's life: quota, workers, outcome, ``scheduling.timeout``, cancel.
 
-QUEUED until its accelerators fit the region's quota; PENDING while its workers start; RUNNING with
-every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
+QUEUED just after its create; PENDING until its accelerators fit the region's quota and its workers
+start (design anchors: "jobs wait in PENDING without it"); RUNNING with every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
 ("The maximum job running time. The default is 7 days.") counts job time from ``start_time``; past it
 the workers are stopped and the job FAILS with DEADLINE_EXCEEDED. A non-zero exit fails the job with
 error code 3, as the service reports user-code failures.
@@ -32,9 +32,10 @@ class CustomJobDriver:
     def step(self, now: float) -> None:
         state = self.job.state
         if state == QUEUED:
-            if self.ctx.quota.try_acquire(self.job.name, self.job.region, demand(self.spec)):
-                self.job.move(PENDING, now)
+            self.job.move(PENDING, now)
         elif state == PENDING:
+            if not self.ctx.quota.try_acquire(self.job.name, self.job.region, demand(self.spec)):
+                return  # waits for GPUs to free up
             prefix = self.spec.base_output_directory.output_uri_prefix
             self.run = JobRun(self.spec, job_id=self.job.id, work_dir=self.ctx.work_dir / self.job.id,
                               env=self.ctx.env, output_uri=prefix or None,

@@ -80,6 +80,11 @@ class Engine:
             raise ApiError("FAILED_PRECONDITION",
                            f"resume_nas_job_id: NasJob {name} is still {previous.job.state}; only an ended job "
                            "can be resumed.")
+        earlier = previous.job.resource.nas_job_spec.resume_nas_job_id
+        if earlier:
+            raise ApiError("FAILED_PRECONDITION",
+                           f"resume_nas_job_id: NasJob {name} itself resumed NasJob {earlier}; a resumed job cannot "
+                           "be resumed again.")
         return previous
 
     def get(self, name: str, collection: str) -> Job:

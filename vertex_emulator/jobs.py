@@ -1,6 +1,6 @@
 """Job records and the JobState machine, as the service moves CustomJobs and NasJobs.
 
-States (aiplatform_v1 ``JobState``): QUEUED (waiting for quota) -> PENDING (workers starting) ->
+States (aiplatform_v1 ``JobState``): QUEUED (just created) -> PENDING (waiting for quota, workers starting) ->
 RUNNING (every worker up) -> SUCCEEDED | FAILED; cancel: -> CANCELLING -> CANCELLED. Cancelling a
 finished job is FAILED_PRECONDITION. Timestamps follow the field docs: ``create_time`` at create,
 ``start_time`` when the job first enters RUNNING, ``end_time`` on entering SUCCEEDED, FAILED or

@@ -33,7 +33,8 @@
 * ``resume_nas_job_id``: the new job takes the old one's search space, algorithm, metric and controller
   state (the proposals are replayed, so no architecture is proposed twice by GRID_SEARCH), lists the old
   job's finished trials among its own, numbers new trials after them, and runs up to its own
-  ``max_trial_count`` new search trials.
+  ``max_trial_count`` new search trials (the docs do not say which; nasctl copes with either). A resumed
+  job cannot be resumed again (engine.py refuses it: NAS client docs).
 """
 from __future__ import annotations
 

@@ -1,9 +1,16 @@
-"""Stage 1 with Vertex's own controller: one NasJob, adopted by label, resumed past the 14-day limit.
+"""Stage 1 with Vertex's own controller: one NasJob, adopted by label, resumed once past the 14-day limit.
 
 ``apply`` is the controller here too: each pass calls :meth:`VertexNasSearch.reconcile`, which finds
 the experiment's NasJobs, creates the first (or a resumed one with ``resume_nas_job_id`` when the
 previous job ended at Vertex's 14-day limit, or was cancelled by ``nasctl delete`` and then undeleted)
 and maps the jobs' trials to nasctl trial statuses.
+
+Vertex resumes a search once: a resumed job cannot be resumed again (NAS client docs: "The previous
+search job should not itself be a resume job"), so a search runs 28 days at most and ends with the
+trials it has when its resumed job ends the same way. A resumed job's ``maxTrialCount`` may count only
+its own trials (the docs do not say; the emulator reads it so), so once the search's finished trials
+reach ``maxTrials`` nasctl ends that job itself. Trials cut short by the 14-day limit, the delete or
+that end are stopped, not failed: they do not count against ``maxFailedTrials``.
 
 Which jobs belong to this experiment: those labelled with its identity (``nasctl-id``, a hash of
 stateUri and name: a same-named experiment elsewhere is another one) that its state recorded, plus
@@ -26,7 +33,10 @@ from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
 from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, parent
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
-from state.records import FAILED, PENDING, REASON_DELETED, RUNNING, STOPPED, SUCCEEDED, TrialRecord, SEARCH, TRAIN
+from state.records import (
+    FAILED, PENDING, REASON_DELETED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH, STOPPED, SUCCEEDED,
+    TRAIN, TrialRecord,
+)
 from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec
 
 if TYPE_CHECKING:
@@ -37,6 +47,8 @@ if TYPE_CHECKING:
 
 # A NasJob that ran this long before ending hit the 14-day limit (not a real failure): resume it.
 LIMIT_REACHED_SECONDS = 13.5 * 24 * 3600
+# A trial that failed this close to the end of a job stopped by the 14-day limit was cut short by it.
+CUT_SHORT_SECONDS = 60.0
 
 # Vertex NasTrial states → nasctl trial statuses.
 NAS_TRIAL_STATUS = {"REQUESTED": PENDING, "ACTIVE": RUNNING, "STOPPING": RUNNING,
@@ -63,10 +75,16 @@ class NasSearchStatus:
     created: bool = False
     resumed_from: str | None = None
     trials: list[NasTrialView] = field(default_factory=list)
+    cannot_resume: bool = False  # the last job ended at the limit or by a delete, and was itself a resume
+    completed: bool = False  # nasctl ended the last job: the search reached maxTrials
 
     @property
     def finished(self) -> bool:
-        return self.state == "JOB_STATE_SUCCEEDED"
+        return self.state == "JOB_STATE_SUCCEEDED" or self.completed
+
+    def finished_search_trials(self) -> int:
+        """Search trials with a result or a failure of their own (not those stopped from outside)."""
+        return sum(1 for view in self.trials if view.stage == SEARCH and view.status in (SUCCEEDED, FAILED))
 
 
 def _metric(trial: "NasTrial", metric: str) -> float | None:
@@ -97,15 +115,23 @@ class NasJobsRecord:
     intent: str | None = None  # the nasctl-key of a NasJob being created
     deleted_jobs: list[str] = field(default_factory=list)  # cancelled by the delete: resumed after --undelete
     deleted_trials: list[str] = field(default_factory=list)  # unfinished when the delete cancelled their job
+    completed_jobs: list[str] = field(default_factory=list)  # cancelled by nasctl: the search reached maxTrials
+    surplus_trials: list[str] = field(default_factory=list)  # search trials past maxTrials that this cut short
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> NasJobsRecord:
         return cls(list(summary.get("jobs", [])), summary.get("intent"), list(summary.get("deletedJobs", [])),
-                   list(summary.get("deletedTrials", [])))
+                   list(summary.get("deletedTrials", [])), list(summary.get("completedJobs", [])),
+                   list(summary.get("surplusTrials", [])))
 
-    def deletion_summary(self) -> dict[str, list[str]]:
-        """The delete's part of the stage summary, kept from pass to pass (empty when never deleted)."""
-        return {"deletedJobs": self.deleted_jobs, "deletedTrials": self.deleted_trials} if self.deleted_jobs else {}
+    def kept_summary(self) -> dict[str, list[str]]:
+        """The part of the stage summary kept from pass to pass: what a delete cancelled, what nasctl ended."""
+        kept = {}
+        if self.deleted_jobs:
+            kept |= {"deletedJobs": self.deleted_jobs, "deletedTrials": self.deleted_trials}
+        if self.completed_jobs:
+            kept |= {"completedJobs": self.completed_jobs, "surplusTrials": self.surplus_trials}
+        return kept
 
 
 class VertexNasSearch:
@@ -137,6 +163,10 @@ class VertexNasSearch:
         return [job for job in self.labelled_jobs()
                 if job.name in record.jobs or (record.intent and job.labels.get(KEY_LABEL) == record.intent)]
 
+    def live_resumed_job(self, record: NasJobsRecord) -> list[str]:
+        """The search's live job when it is itself a resume (what cannot be resumed once cancelled)."""
+        return [job.name for job in self.jobs(record)[-1:] if job.state.name in LIVE_JOB_STATES and _is_resume(job)]
+
     def _request(self, search_space_json: str, key: str, resume_from: str | None) -> "NasJob":
         search, train = self.experiment.spec.search, self.experiment.spec.train
         return nas_job(
@@ -150,10 +180,10 @@ class VertexNasSearch:
         )
 
     def _create(self, search_space_json: str, jobs: list["NasJob"], record: NasJobsRecord,
-                record_intent: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
+                save_record: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
         resume_from = jobs[-1].name.rsplit("/", 1)[1] if jobs else None
         key = job_key(self.name, f"search-{uuid.uuid4().hex[:12]}")
-        record_intent(replace(record, jobs=[job.name for job in jobs], intent=key))  # intent before action
+        save_record(replace(record, jobs=[job.name for job in jobs], intent=key))  # intent before action
         self._write_experiment()
         request = self._request(search_space_json, key, resume_from)
 
@@ -166,19 +196,61 @@ class VertexNasSearch:
                                created=True, resumed_from=resume_from)
 
     def reconcile(self, search_space_json: str, record: NasJobsRecord,
-                  record_intent: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
-        """Adopt, create or resume the search's NasJob; then read its trials. `record_intent` saves the
-        state's record of the jobs before a NasJob is created."""
+                  save_record: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
+        """Adopt, create or resume the search's NasJob; then read its trials, and end a resumed job once
+        the search has its maxTrials. `save_record` saves the state's record of the jobs before a NasJob
+        is created or ended."""
         jobs = self.jobs(record)
         latest = jobs[-1] if jobs else None
-        if latest is None or self._hit_time_limit(latest) or self._cancelled_by_delete(latest, record):
-            status = self._create(search_space_json, jobs, record, record_intent)
+        ended = latest is not None and (self._hit_time_limit(latest) or self._cancelled_by_delete(latest, record))
+        if latest is None or (ended and not _is_resume(latest)):
+            status = self._create(search_space_json, jobs, record, save_record)
         else:
-            status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs])
-        status.trials = [replace(view, status=STOPPED, reason=REASON_DELETED)
-                         if view.status == FAILED and view.id in record.deleted_trials else view
-                         for view in self.trials(status.jobs)]  # stopped by the delete, not failed
+            status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs], cannot_resume=ended,
+                                     completed=latest.name in record.completed_jobs)
+        status.trials = self._views(status.jobs, jobs, record)
+        if latest is not None and not status.created:
+            self._end_at_max_trials(latest, status, record, save_record)
         return status
+
+    def _views(self, job_names: list[str], jobs: list["NasJob"], record: NasJobsRecord) -> list[NasTrialView]:
+        """The search's trials; a failure is a stop when the delete, the 14-day limit or nasctl ended it."""
+        limit_ends = [timestamp_seconds(job.end_time) or 0.0 for job in jobs if self._hit_time_limit(job)]
+
+        def stopped_by(view: NasTrialView) -> str | None:
+            if view.status != FAILED:
+                return None
+            if view.id in record.deleted_trials:
+                return REASON_DELETED
+            if view.id in record.surplus_trials:
+                return REASON_MAX_TRIALS
+            if view.finished_at is not None and any(abs(view.finished_at - end) <= CUT_SHORT_SECONDS
+                                                    for end in limit_ends):
+                return REASON_JOB_TIME_LIMIT
+            return None
+
+        return [replace(view, status=STOPPED, reason=reason) if (reason := stopped_by(view)) else view
+                for view in self.trials(job_names)]
+
+    def _end_at_max_trials(self, latest: "NasJob", status: NasSearchStatus, record: NasJobsRecord,
+                           save_record: Callable[[NasJobsRecord], None]) -> None:
+        """Cancel a live resumed job once the search's finished trials reach maxTrials and stage 2 is not
+        training: what its own trials still run is past the budget (recorded first, as stopped, not failed)."""
+        if not _is_resume(latest) or latest.state.name not in LIVE_JOB_STATES:
+            return
+        if status.finished_search_trials() < self.experiment.spec.search.max_trials:
+            return
+        if any(view.stage == TRAIN and view.status in (PENDING, RUNNING) for view in status.trials):
+            return  # the top models being trained finish first
+        surplus = [view.id for view in status.trials if view.stage == SEARCH and view.status in (PENDING, RUNNING)]
+        record.jobs, record.intent = list(status.jobs), None
+        record.completed_jobs = sorted(set(record.completed_jobs) | {latest.name})
+        record.surplus_trials = sorted(set(record.surplus_trials) | set(surplus))
+        save_record(record)
+        self._cancel([latest])
+        status.completed = True
+        status.trials = [replace(view, status=STOPPED, reason=REASON_MAX_TRIALS) if view.id in surplus else view
+                         for view in status.trials]
 
     def _write_experiment(self) -> None:
         """The spec the job's trials read (see trial.nas_entry); written before the job exists."""
@@ -231,6 +303,10 @@ class VertexNasSearch:
         for name in cancelled:
             cancel_job(self.calls, self._client.cancel_nas_job, name)
         return cancelled
+
+
+def _is_resume(job: "NasJob") -> bool:
+    return bool(job.nas_job_spec.resume_nas_job_id)
 
 
 def trial_records(status: NasSearchStatus, space: "SearchSpace") -> list[TrialRecord]:

@@ -52,7 +52,19 @@ def test_poc_warns_about_quota_and_the_14_day_limit() -> None:
     warnings = estimate_cost(_example("mnasnet-poc-vertex.yaml")).warnings
     assert any("search" in w and "20 NVIDIA_TESLA_T4" in w and "quota" in w for w in warnings)
     assert any("train" in w and "40 NVIDIA_TESLA_T4" in w for w in warnings)
-    assert any("14-day" in w and "resume_nas_job_id" in w for w in warnings)
+    assert any("14-day" in w and "resumes it once" in w for w in warnings)  # 25 days: one resume
+
+
+def test_a_search_longer_than_28_days_is_told_what_fits_and_what_to_change() -> None:
+    poc = _example("mnasnet-poc-vertex.yaml")
+    search = poc.spec.search.model_copy(update={"parallel_trials": 5})  # 50 days at 5 trials at once
+    slow = poc.model_copy(update={"spec": poc.spec.model_copy(update={"search": search})})
+    (warning,) = [w for w in estimate_cost(slow).warnings if "28 days" in w]
+    assert "1,200 h (50.0 days)" in warning and "about 1,120 of 2,000 trials" in warning
+    assert "parallelTrials to 9" in warning and "maxTrials to 1,120" in warning
+    search = poc.spec.search.model_copy(update={"parallel_trials": 9})  # what it advised: 27.8 days
+    advised = poc.model_copy(update={"spec": poc.spec.model_copy(update={"search": search})})
+    assert not [w for w in estimate_cost(advised).warnings if "28 days" in w]
 
 
 def test_json_has_the_documented_keys() -> None:

@@ -177,3 +177,6 @@ def test_a_nas_job_stops_at_14_days_and_a_resumed_job_continues_its_trials(make_
     assert [d.search_trial.id for d in details] == [str(i) for i in range(1, 7)]
     assert [d.parameters for d in details[:len(old)]] == [d.parameters for d in old]
     assert {_arch(d.parameters) for d in details} == ALL_ARCHS
+
+    with pytest.raises(exceptions.BadRequest, match="cannot be resumed again"):  # a search is resumed once
+        client.create_nas_job(parent=PARENT, nas_job=nas_job(resume=resumed.rsplit("/", 1)[1]))

@@ -1,4 +1,4 @@
-"""Per-region accelerator quota: a job waits queued until GPUs free up; one that can never fit is refused."""
+"""Per-region accelerator quota: a job waits PENDING until GPUs free up; one that can never fit is refused."""
 from __future__ import annotations
 
 import pytest
@@ -17,7 +17,7 @@ def test_a_job_waits_for_quota_until_another_finishes(make_emulator) -> None:
     other_region = client.create_custom_job(parent="projects/proj/locations/europe-west4",
                                             custom_job=custom_job("pass", accelerators=2)).name
     assert wait_for(client, other_region).state.name == "JOB_STATE_SUCCEEDED"  # quota is per region
-    assert client.get_custom_job(name=second).state.name == "JOB_STATE_QUEUED"
+    assert client.get_custom_job(name=second).state.name == "JOB_STATE_PENDING"
     (emulator.job_dir(first) / "go").touch()
     assert wait_for(client, first).state.name == "JOB_STATE_SUCCEEDED"
     done = wait_for(client, second)

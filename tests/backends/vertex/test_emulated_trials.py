@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from backends.base import ALIVE, FINISHED
+from backends.base import FINISHED
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.nas_job import NasJobReconciler
 from state.records import PHASE_SUCCEEDED, SEARCH, SUCCEEDED, TRAIN

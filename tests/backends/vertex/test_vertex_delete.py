@@ -8,7 +8,7 @@ import pytest
 
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.apply import Reconciler
-from reconciler.delete import ExperimentDeleted, delete, refuse_if_deleted, undelete
+from reconciler.delete import ExperimentDeleted, delete, delete_warnings, refuse_if_deleted, undelete
 from reconciler.nas_job import NasJobReconciler
 from state.records import (
     PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_RUNNING, REASON_DELETED, RUNNING, STOPPED, SUCCEEDED,
@@ -109,6 +109,30 @@ def test_undelete_resumes_the_nas_job_the_delete_cancelled_keeping_finished_tria
         (STOPPED, REASON_DELETED)], "the trial the delete stopped is not a failure"
     assert reconciler.run_pass().state.experiment.stages["search"]["summary"]["jobs"] == jobs  # adopted, once
     client.cancel_nas_job(name=jobs[1])
+
+
+def test_a_resumed_nas_job_cancelled_by_a_delete_ends_the_search_vertex_resumes_once(vertex, gcs_bucket):
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="GRID_SEARCH", max_trials=4, parallel=1,
+                                   search=SLOW_TRIALS)
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = NasJobReconciler(experiment, store)
+    first = reconciler.run_pass().plan.actions[0].reason
+    assert delete_warnings(reconciler) == []  # the first job is resumed after an undelete
+    assert delete(reconciler, LEASE) == [first]
+    undelete(reconciler, LEASE)
+    resumed = reconciler.run_pass().state.experiment.stages["search"]["summary"]["jobs"][1]
+    (warning,) = delete_warnings(reconciler)  # said before the delete is confirmed
+    assert warning.startswith(f"{resumed} already resumes this search") and "cannot continue it" in warning
+    assert delete(reconciler, LEASE) == [resumed]
+    undelete(reconciler, LEASE)
+
+    result = reconciler.run_pass()  # resuming the resumed job is what Vertex refuses: the search ends
+    assert [j.name for j in reconciler.search.labelled_jobs()] == [first, resumed], "no third NasJob"
+    record = result.state.experiment
+    assert (record.phase, record.conditions[0].reason) == (PHASE_FAILED, "CannotResume")
+    assert f"it resumed {first}" in record.conditions[0].message and "0 of 4 search trials" in record.conditions[0].message
+    assert {(t.status, t.reason) for t in result.state.trials.values()} == {(STOPPED, REASON_DELETED)}
+    assert reconciler.run_pass().state.experiment.conditions[0].reason == "CannotResume"  # and stays so
 
 
 def test_a_nas_job_cancelled_by_anything_but_a_delete_fails_the_experiment_even_after_undelete(vertex, gcs_bucket):

@@ -12,7 +12,10 @@ from backends.vertex.labels import experiment_identity
 from backends.vertex.nas_search import NasJobsRecord, VertexNasSearch
 from reconciler.nas_job import NasJobReconciler
 from search_spaces.registry import build_search_space
-from state.records import EXPERIMENT_KEY, PHASE_FAILED, TRIALS_KEY
+from state.records import (
+    EXPERIMENT_KEY, FAILED, PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS,
+    STOPPED, SUCCEEDED, TRIALS_KEY,
+)
 from state.uri import open_store
 from tests.support.vertex_emulated import vertex_experiment
 
@@ -113,6 +116,67 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
     assert resume["resumeNasJobId"] == first.rsplit("/", 1)[1]
     assert "searchSpaceSpec" not in resume and set(resume["multiTrialAlgorithmSpec"]) == {"searchTrialSpec"}
     vertex.client().cancel_nas_job(name=summary["jobs"][1])
+
+
+@pytest.mark.slow
+def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vertex, gcs_bucket) -> None:
+    vertex = make_vertex(time_scale=14 * 24 * 3600 / 8)  # 14 days of job time in 8 s
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
+                                   max_trials=200, parallel=2, search={"timeoutSeconds": MONTH, "maxFailedTrials": 0})
+    reconciler = _reconciler(experiment)
+    first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    _wait_state(vertex, first, {"JOB_STATE_FAILED"})
+    result = reconciler.run_pass()
+    assert result.state.experiment.phase == PHASE_RUNNING, result.state.experiment.conditions
+    cut = [t for t in result.state.trials.values() if t.reason == REASON_JOB_TIME_LIMIT]
+    assert cut and {t.status for t in cut} == {STOPPED}, "cut short by the limit: not failures (maxFailedTrials 0)"
+    resumed = result.state.experiment.stages["search"]["summary"]["jobs"][1]
+    _wait_state(vertex, resumed, {"JOB_STATE_FAILED"})
+
+    result = reconciler.run_pass()
+    assert len(_creates(vertex)) == 2, "a resumed job is not resumed again (Vertex refuses it)"
+    record = result.state.experiment
+    assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "SearchTimeLimit")
+    finished = sum(1 for t in result.state.trials.values() if t.stage == "search" and t.status == SUCCEEDED)
+    assert 0 < finished < 200 and f"{finished} of 200 search trials finished" in record.conditions[0].message
+    assert reconciler.run_pass().state.experiment.conditions[0].reason == "SearchTimeLimit"
+    assert len(_creates(vertex)) == 2
+
+
+@pytest.mark.slow
+def test_a_resumed_job_is_ended_once_the_search_has_its_max_trials(make_vertex, gcs_bucket) -> None:
+    vertex = make_vertex()
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
+                                   max_trials=16, parallel=2, search={"timeoutSeconds": MONTH})
+    reconciler = _reconciler(experiment)
+    first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    deadline = time.monotonic() + 60
+    while sum(d.search_trial.state.name == "SUCCEEDED" for d in vertex.client().list_nas_trial_details(parent=first)) < 3:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    vertex.clock.set_scale(14 * 24 * 3600)  # the first job's 14 days run out
+    _wait_state(vertex, first, {"JOB_STATE_FAILED"})
+    vertex.clock.set_scale(1.0)  # the resumed job has all the time it needs
+    result = reconciler.run_pass()
+    resumed = result.state.experiment.stages["search"]["summary"]["jobs"][1]
+    before = sum(1 for t in result.state.trials.values() if t.status == SUCCEEDED)
+    assert before < 16
+    deadline = time.monotonic() + 90
+    while result.state.experiment.phase == PHASE_RUNNING:  # the emulator's resumed job runs 16 trials more
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+        result = reconciler.run_pass()
+
+    record = result.state.experiment
+    assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "MaxTrialsReached")
+    assert _wait_state(vertex, resumed, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
+    search = [t for t in result.state.trials.values() if t.stage == "search"]
+    finished = sum(1 for t in search if t.status in (SUCCEEDED, FAILED))
+    assert 16 <= finished <= 16 + 2 and finished < before + 16, "not the 16 more the resumed job would run"
+    assert {t.status for t in search if t.reason == REASON_MAX_TRIALS} <= {STOPPED}
+    after = reconciler.run_pass()
+    assert after.state.experiment.conditions[0].reason == "MaxTrialsReached" and len(_creates(vertex)) == 2
+    assert {t.status for t in after.state.trials.values() if t.reason == REASON_MAX_TRIALS} <= {STOPPED}
 
 
 @pytest.mark.slow
