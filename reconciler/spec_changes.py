@@ -7,13 +7,16 @@ trials, fewer trials than exist) would mix results of two experiments under one 
 
 A field the recorded spec lacks while the new spec holds its schema default is no change: the spec was
 recorded by a nasctl release that did not have the field yet (the schema grows by fields with defaults),
-and the user did not set it. Upgrading nasctl thus never shows, refuses or re-runs anything in an
-applied experiment; a value the user sets, or a changed value, is a change as always.
+and the user did not set it. Likewise a recorded field the schema no longer has (a release removed it)
+is no change: no spec could set or revert it. Upgrading nasctl thus never shows, refuses or re-runs
+anything in an applied experiment; a value the user sets, or a changed value, is a change as always.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from pydantic import BaseModel
 
 from specs.loader import is_generation_of, spec_generation
 from specs.model import NASExperiment
@@ -54,6 +57,23 @@ def _flatten(value: Any, prefix: str, out: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _schema_lacks(experiment: NASExperiment, path: str) -> bool:
+    """Whether `path` names a field the schema does not have (as opposed to a key of the user's own
+    mapping, such as trainerArgs, or a section the spec leaves out)."""
+    node: Any = experiment
+    for key in path.split("."):
+        if isinstance(node, BaseModel):
+            name = next((name for name, info in type(node).model_fields.items() if key in (info.alias, name)), None)
+            if name is None:
+                return True
+            node = getattr(node, name)
+        elif isinstance(node, dict) and key in node:
+            node = node[key]
+        else:
+            return False
+    return False
+
+
 def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | None:
     trials = list(state.trials.values())
     search = [t for t in trials if t.stage == SEARCH]
@@ -70,7 +90,8 @@ def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | Non
 
 def spec_changes(experiment: NASExperiment, state: ExperimentState) -> list[FieldChange]:
     """Every field that differs from the spec recorded by the last pass (none when nothing was recorded),
-    except fields the recorded spec lacks that are at their default now (see the module's docstring)."""
+    except fields the recorded spec lacks that are at their default now, and recorded fields the schema
+    no longer has (see the module's docstring)."""
     recorded = state.experiment.spec
     if not recorded:
         return []
@@ -79,7 +100,8 @@ def spec_changes(experiment: NASExperiment, state: ExperimentState) -> list[Fiel
     changes = []
     for path in sorted(old.keys() | new.keys()):
         before, after = old.get(path, _MISSING), new.get(path, _MISSING)
-        if before == after or (path not in old and path not in stated):
+        if before == after or (path not in old and path not in stated) or (
+                path not in new and _schema_lacks(experiment, path)):
             continue
         reason = _refusal(path, before, after, state)
         changes.append(FieldChange(path, before, after, f"{reason}: {_WAY_OUT}" if reason else None))

@@ -141,6 +141,26 @@ def test_a_release_that_adds_a_defaulted_field_keeps_the_generation_and_shows_no
     assert (change.path, change.old, change.new) == ("spec.search.algorithmWarmup", 0, 3)
 
 
+def test_a_release_that_removes_a_field_shows_no_change_for_it(tmp_path):
+    older = _reconciler(_grown(_experiment(str(tmp_path / "state")), algorithm_warmup=3))  # it had the field
+    state = older.load()
+    state.trials = {"search-0000": TrialRecord("search-0000", SEARCH, 0, [0] * 6, None, status=SUCCEEDED,
+                                               reward=0.5, launched_at=1.0, finished_at=2.0)}
+    save_trials(older.store, state)
+    older.run_pass()
+    assert older.load().experiment.spec["spec"]["search"]["algorithmWarmup"] == 3
+
+    current = _reconciler(_experiment(str(tmp_path / "state")))  # this release has no such field
+    plan = current.preview().plan
+    assert plan.spec_changes == [] and plan.refused == []  # nothing to revert: no spec can set it
+    assert plan.generation == plan.observed_generation
+    assert not any(a.now for a in current.run_pass().plan.actions)
+
+    _rewrite_record(current.store, lambda r: r.spec["spec"]["search"]["trainerArgs"].update(steps=9))
+    (change,) = current.preview().plan.spec_changes  # a key of the user's own mapping is not schema
+    assert (change.path, change.old, change.new) == ("spec.search.trainerArgs.steps", 9, "(unset)")
+
+
 def test_a_field_the_user_now_sets_is_still_a_change_and_still_refused(tmp_path):
     reconciler = _applied(tmp_path)
     _rewrite_record(reconciler.store, lambda r: setattr(r, "spec", _without(r.spec, REFUSED_PATHS)))
