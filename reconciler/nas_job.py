@@ -7,10 +7,12 @@ and trials views are the same as for nasctl's own controllers.
 """
 from __future__ import annotations
 
+import time
 from functools import cached_property
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from reconciler.apply import PassResult, run_until_terminal
+from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted
 from reconciler.plan import CREATE, Action, Plan
@@ -72,7 +74,16 @@ def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: s
     experiment.observed_generation = job_generation
     experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {
         "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation,
-        **jobs.kept_summary()}}}
+        **_time_limit(status), **jobs.kept_summary()}}}
+
+
+def _time_limit(status: NasSearchStatus) -> dict[str, Any]:
+    """When the live NasJob meets Vertex's 14-day limit, and whether the search goes on after it."""
+    if status.state not in LIVE_JOB_STATES:
+        return {}
+    ends_by = {} if status.ends_by is None else {"jobEndsBy": time.strftime("%Y-%m-%dT%H:%MZ",
+                                                                            time.gmtime(status.ends_by))}
+    return {**ends_by, "resumesLeft": status.resumes_left}
 
 
 class NasJobReconciler:

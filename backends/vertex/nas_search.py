@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 
     from search_spaces.space import SearchSpace
 
+NAS_JOB_LIMIT_SECONDS = 14 * 24 * 3600  # Vertex stops a NasJob after 14 days (seed doc)
 # A NasJob that ran this long before ending hit the 14-day limit (not a real failure): resume it.
-LIMIT_REACHED_SECONDS = 13.5 * 24 * 3600
+LIMIT_REACHED_SECONDS = NAS_JOB_LIMIT_SECONDS - 12 * 3600
 # A trial that failed this close to the end of a job stopped by the 14-day limit was cut short by it.
 CUT_SHORT_SECONDS = 60.0
 
@@ -77,6 +78,8 @@ class NasSearchStatus:
     trials: list[NasTrialView] = field(default_factory=list)
     cannot_resume: bool = False  # the last job ended at the limit or by a delete, and was itself a resume
     completed: bool = False  # nasctl ended the last job: the search reached maxTrials
+    ends_by: float | None = None  # when the live job reaches the 14-day limit (epoch seconds)
+    resumes_left: int = 1  # after the live job: 1 for a first job, 0 for a resume (Vertex resumes once)
 
     @property
     def finished(self) -> bool:
@@ -193,7 +196,7 @@ class VertexNasSearch:
         created = self.calls.create(lambda timeout: self._client.create_nas_job(
             parent=parent(self.backend), nas_job=request, timeout=timeout), found)
         return NasSearchStatus(created.name, created.state.name, [j.name for j in jobs] + [created.name],
-                               created=True, resumed_from=resume_from)
+                               created=True, resumed_from=resume_from, resumes_left=0 if resume_from else 1)
 
     def reconcile(self, search_space_json: str, record: NasJobsRecord,
                   save_record: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
@@ -206,8 +209,11 @@ class VertexNasSearch:
         if latest is None or (ended and not _is_resume(latest)):
             status = self._create(search_space_json, jobs, record, save_record)
         else:
+            started = timestamp_seconds(latest.start_time)
             status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs], cannot_resume=ended,
-                                     completed=latest.name in record.completed_jobs)
+                                     completed=latest.name in record.completed_jobs,
+                                     ends_by=None if started is None else started + NAS_JOB_LIMIT_SECONDS,
+                                     resumes_left=0 if _is_resume(latest) else 1)
         status.trials = self._views(status.jobs, jobs, record)
         if latest is not None and not status.created:
             self._end_at_max_trials(latest, status, record, save_record)

@@ -125,12 +125,18 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
                                    max_trials=200, parallel=2, search={"timeoutSeconds": MONTH, "maxFailedTrials": 0})
     reconciler = _reconciler(experiment)
     first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
+    _wait_state(vertex, first, {"JOB_STATE_RUNNING"})
+    summary = reconciler.run_pass().state.experiment.stages["search"]["summary"]  # status shows the limit
+    started = vertex.client().get_nas_job(name=first).start_time.timestamp()
+    assert summary["jobEndsBy"] == time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(started + 14 * 24 * 3600))
+    assert summary["resumesLeft"] == 1
     _wait_state(vertex, first, {"JOB_STATE_FAILED"})
     result = reconciler.run_pass()
     assert result.state.experiment.phase == PHASE_RUNNING, result.state.experiment.conditions
     cut = [t for t in result.state.trials.values() if t.reason == REASON_JOB_TIME_LIMIT]
     assert cut and {t.status for t in cut} == {STOPPED}, "cut short by the limit: not failures (maxFailedTrials 0)"
     resumed = result.state.experiment.stages["search"]["summary"]["jobs"][1]
+    assert reconciler.run_pass().state.experiment.stages["search"]["summary"]["resumesLeft"] == 0
     _wait_state(vertex, resumed, {"JOB_STATE_FAILED"})
 
     result = reconciler.run_pass()
@@ -139,6 +145,7 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "SearchTimeLimit")
     finished = sum(1 for t in result.state.trials.values() if t.stage == "search" and t.status == SUCCEEDED)
     assert 0 < finished < 200 and f"{finished} of 200 search trials finished" in record.conditions[0].message
+    assert "jobEndsBy" not in record.stages["search"]["summary"]  # no live job: no limit to show
     assert reconciler.run_pass().state.experiment.conditions[0].reason == "SearchTimeLimit"
     assert len(_creates(vertex)) == 2
 
