@@ -214,3 +214,36 @@ def test_reading_the_state_costs_the_same_requests_whatever_the_trial_count(
     # no request names a trial, however many there are
     others = [path for _, path, _ in proxy.seen if not path.startswith("/download/")]
     assert others and all(path.split("?")[0] == f"/storage/v1/b/{bucket}" for path in others)
+
+
+def test_a_large_document_is_downloaded_again_only_when_it_changed(flaky: tuple[FlakyProxy, str]) -> None:
+    """A long-running apply re-reads the trial index every pass: unchanged, only its metadata is read."""
+    proxy, bucket = flaky
+    store, other = GcsStore(f"gs://{bucket}/state/demo"), GcsStore(f"gs://{bucket}/state/demo")  # two processes
+    index = {"trials": [{"id": f"search-{i:04d}", "arch": "x" * 80} for i in range(500)]}  # about 50 KB
+    written = store.put("trials.json", index)
+
+    def downloads() -> list[str]:
+        return [path for _, path, _ in proxy.seen if path.startswith("/download/")]
+
+    proxy.seen.clear()
+    for _ in range(3):
+        read = store.get("trials.json")
+        assert (read.data, read.generation) == (index, written)
+    assert downloads() == [], "kept from its own write; each read checked the generation only"
+
+    changed = {"trials": index["trials"][:-1]}
+    newer = other.put("trials.json", changed, if_generation=written)  # another process writes it
+    proxy.seen.clear()
+    read = store.get("trials.json")
+    assert (read.data, read.generation) == (changed, newer) and len(downloads()) == 1
+    proxy.seen.clear()
+    assert store.get("trials.json").data == changed and downloads() == []
+
+    store.put("experiment.json", {"phase": "Running"})  # small: always downloaded, never revalidated
+    proxy.seen.clear()
+    assert store.get("experiment.json").data == {"phase": "Running"} and len(downloads()) == 1
+    assert len(proxy.seen) == 1 + sum(path.split("?")[0] == f"/storage/v1/b/{bucket}" for _, path, _ in proxy.seen)
+
+    other.delete("trials.json")
+    assert store.get("trials.json") is None
