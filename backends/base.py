@@ -50,6 +50,11 @@ class Backend(ABC):
             self.stop(trial_id, "deleted")
         return list(trial_ids)
 
+    def live_jobs(self) -> list[str]:
+        """Jobs of the experiment that still run, found without its state (a cloud's labels). Default: none
+        can be found that way."""
+        return []
+
     def signal(self, trial_id: str, stop_signal: StopSignal) -> None:
         """Write the trial's stop signal (desired fraction, max seconds) where its trainer reads it."""
         raise NotImplementedError(f"{type(self).__name__} cannot send stop signals to trials")

@@ -166,26 +166,33 @@ def apply(file: Path = SpecOption,
 def delete(file: Path = SpecOption,
            yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation.")) -> None:
     """Cancel every job of the experiment and mark it deleted; its state (trials, results) is kept and
-    `apply` refuses it until `apply --undelete`."""
-    from reconciler.delete import delete as delete_experiment, delete_warnings, require_recorded  # noqa: PLC0415
+    `apply` refuses it until `apply --undelete`. With nothing recorded, cancel the jobs labelled with it
+    that still run (left from an earlier life of its state)."""
+    from reconciler.delete import delete as delete_experiment, delete_scope, delete_warnings  # noqa: PLC0415
 
     session = Session.open(file)
     name = session.experiment.metadata.name
     reconciler = session.reconciler()
-    require_recorded(reconciler)  # nothing to confirm for an experiment never applied
+    scope = delete_scope(reconciler)  # nothing to confirm for an experiment never applied, nothing left running
     for message in delete_warnings(reconciler):
         render.warning(message)
+    question = (f"Cancel every job of {name} and mark it deleted (its state is kept)?" if scope.recorded else
+                f"Nothing is recorded for {name} at {session.store.uri}, but {len(scope.leftovers)} job(s) labelled "
+                f"with it still run (left from an earlier life of its state): {', '.join(scope.leftovers)}. "
+                "Cancel them?")
     if not yes:
         if not sys.stdin.isatty():
             render.error("refusing to delete without confirmation in a non-interactive session: pass --yes")
             raise typer.Exit(1)
-        if not typer.confirm(f"Cancel every job of {name} and mark it deleted (its state is kept)?"):
+        if not typer.confirm(question):
             render.console.print("Cancelled; nothing was changed.")
             raise typer.Exit(1)
     lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
     cancelled = delete_experiment(reconciler, lease)
-    render.console.print(f"{name} deleted; stopped {len(cancelled)}: {', '.join(cancelled) or '-'}; "
-                         f"state kept at {session.store.uri}", highlight=False, soft_wrap=True)
+    stopped = f"stopped {len(cancelled)}: {', '.join(cancelled) or '-'}"
+    outcome = (f"{name} deleted; {stopped}; state kept at {session.store.uri}" if scope.recorded else
+               f"{name}: nothing was recorded at {session.store.uri}; {stopped}; no state written")
+    render.console.print(outcome, highlight=False, soft_wrap=True)
 
 
 def _render_cost(session: Session, output: Output) -> None:

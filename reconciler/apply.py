@@ -93,6 +93,10 @@ class Reconciler:
             save_trials(self.store, state)
         return cancelled
 
+    def live_jobs(self) -> list[str]:
+        """Every job labelled with the experiment that still runs, recorded or not."""
+        return self.backend.live_jobs()
+
     def jobs_delete_ends(self, state: ExperimentState) -> list[str]:
         """None: every trial a delete stops runs again after `apply --undelete`."""
         return []

@@ -4,11 +4,14 @@ The mark is recorded before anything is cancelled, so a delete cut short never l
 launch again: `apply` of a Deleted experiment cancels whatever still runs and refuses. `apply --undelete`
 clears the mark and reopens the trials the delete stopped (they run again from the start or their
 checkpoint); trial records, results and artifacts are never removed. An experiment with nothing
-recorded (never applied) is not found: deleting it is an error that writes nothing, not even the lock.
+recorded (never applied, or its state removed) writes nothing, not even the lock: jobs labelled with it
+that still run (left from an earlier life of its state, on Vertex) are cancelled; with none, deleting it
+is an error.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from reconciler.plan import ended, reopened
@@ -30,6 +33,8 @@ class Deletable(Protocol):
 
     def jobs_delete_ends(self, state: ExperimentState) -> list[str]: ...
 
+    def live_jobs(self) -> list[str]: ...
+
 
 class ExperimentDeleted(ValueError):
     def __init__(self, record: ExperimentRecord, cancelled: list[str] | None = None):
@@ -40,15 +45,31 @@ class ExperimentDeleted(ValueError):
 
 class ExperimentNotFound(ValueError):
     def __init__(self, name: str, location: str):
-        super().__init__(f"{name}: nothing is recorded at {location} (never applied, or its state was removed); "
-                         "nothing to delete")
+        super().__init__(f"{name}: nothing is recorded at {location} (never applied, or its state was removed) "
+                         "and no job labelled with it runs; nothing to delete")
 
 
-def require_recorded(reconciler: Deletable) -> None:
-    """Raise ExperimentNotFound when the experiment has no recorded state."""
+@dataclass(frozen=True)
+class DeleteScope:
+    """What a delete acts on: the recorded experiment, or only jobs left from an earlier life of its state."""
+
+    recorded: bool
+    leftovers: list[str]  # live jobs labelled with the experiment while nothing is recorded
+
+
+def delete_scope(reconciler: Deletable) -> DeleteScope:
+    """Raise ExperimentNotFound when nothing is recorded and no job labelled with the experiment runs."""
     state = reconciler.load()
-    if not (state.experiment_generation or state.trials_generation):
+    if is_recorded(state):
+        return DeleteScope(True, [])
+    leftovers = reconciler.live_jobs()
+    if not leftovers:
         raise ExperimentNotFound(state.experiment.name, reconciler.store.uri)
+    return DeleteScope(False, leftovers)
+
+
+def is_recorded(state: ExperimentState) -> bool:
+    return bool(state.experiment_generation or state.trials_generation)
 
 
 def delete_warnings(reconciler: Deletable) -> list[str]:
@@ -68,8 +89,10 @@ def stopped_for_deletion(trials: list[TrialRecord], now: float) -> list[TrialRec
 
 
 def delete(reconciler: Deletable, lease_seconds: float) -> list[str]:
-    """Mark the experiment Deleted, then cancel every job of it; returns what was cancelled."""
-    require_recorded(reconciler)  # before the lock: a missing experiment gets nothing written
+    """Mark the experiment Deleted, then cancel every job of it; returns what was cancelled. With nothing
+    recorded, only the jobs left running are cancelled, and nothing is written (not even the lock)."""
+    if not delete_scope(reconciler).recorded:
+        return reconciler.cancel_all(reconciler.load())
     with reconciler.store.locked(lease_seconds=lease_seconds):
         state = reconciler.load()
         record = state.experiment

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
-from reconciler.delete import ExperimentDeleted, is_deleted
+from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
 from reconciler.plan import CREATE, Action, Plan
 from reconciler.spec_changes import load_spec_state
 from state.records import (
@@ -121,6 +121,8 @@ class NasJobReconciler:
         by anything else fails the experiment)."""
 
         def record_deleting(jobs: list[str], trials: list[str]) -> None:
+            if not is_recorded(state):
+                return  # jobs of an earlier life of the state: nothing to resume, nothing is written
             record = _jobs_record(state.experiment)
             record.deleted_jobs = sorted(set(record.deleted_jobs) | set(jobs))
             record.deleted_trials = sorted(set(record.deleted_trials) | set(trials))
@@ -129,6 +131,10 @@ class NasJobReconciler:
             save_experiment(self.store, state)
 
         return self.search.stop_all(record_deleting)
+
+    def live_jobs(self) -> list[str]:
+        """Every NasJob labelled with the experiment that still runs, recorded or not."""
+        return [job.name for job in self.search.labelled_jobs() if job.state.name in LIVE_JOB_STATES]
 
     def jobs_delete_ends(self, state: ExperimentState) -> list[str]:
         """The live NasJob when it is already a resume: Vertex cannot resume it after a delete."""

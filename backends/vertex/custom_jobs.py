@@ -167,12 +167,16 @@ class VertexCustomJobBackend(Backend):
     def stop_all(self, trial_ids: list[str]) -> list[str]:
         """Cancel every live CustomJob labelled with this experiment's identity: trials, latency
         calculators and jobs no record knows of (a launch whose record was lost)."""
-        request = {"parent": parent(self.spec), "filter": label_filter({IDENTITY_LABEL: self.identity})}
-        jobs = self.calls.run(lambda timeout: list(self._client.list_custom_jobs(request=request, timeout=timeout)))
-        live = sorted(job.name for job in jobs if job_state(job) in LIVE_JOB_STATES)
+        live = self.live_jobs()
         for name in live:
             cancel_job(self.calls, self._client.cancel_custom_job, name)
         return live
+
+    def live_jobs(self) -> list[str]:
+        """Every live CustomJob labelled with this experiment's identity."""
+        request = {"parent": parent(self.spec), "filter": label_filter({IDENTITY_LABEL: self.identity})}
+        jobs = self.calls.run(lambda timeout: list(self._client.list_custom_jobs(request=request, timeout=timeout)))
+        return sorted(job.name for job in jobs if job_state(job) in LIVE_JOB_STATES)
 
     def signal(self, trial_id: str, stop_signal: StopSignal) -> None:
         self.trial_dir(trial_id).write_stop(stop_signal)

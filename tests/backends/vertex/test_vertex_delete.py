@@ -8,7 +8,9 @@ import pytest
 
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.apply import Reconciler
-from reconciler.delete import ExperimentDeleted, delete, delete_warnings, refuse_if_deleted, undelete
+from reconciler.delete import (
+    ExperimentDeleted, ExperimentNotFound, delete, delete_scope, delete_warnings, refuse_if_deleted, undelete,
+)
 from reconciler.nas_job import NasJobReconciler
 from state.records import (
     PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_RUNNING, REASON_DELETED, RUNNING, STOPPED, SUCCEEDED,
@@ -56,6 +58,35 @@ def test_delete_cancels_every_custom_job_keeps_state_and_apply_refuses(vertex, g
         reconciler.run_pass()
     assert sorted(job.name for job in client.list_custom_jobs(parent=parent)) == launched, "nothing relaunched"
     assert delete(reconciler, LEASE) == []  # a second delete finds nothing left to cancel
+
+
+def _remove_state(bucket: str) -> None:
+    """What `gsutil rm -r gs://bucket/state` does: every state object gone, jobs untouched."""
+    from adaptors.gcp import storage_client  # noqa: PLC0415
+
+    for blob in storage_client().bucket(bucket).list_blobs(prefix="state/"):
+        blob.delete()
+
+
+@pytest.mark.parametrize("path", ["custom-jobs", "nas-job"])
+def test_delete_with_its_state_removed_cancels_the_jobs_left_running_and_writes_nothing(vertex, gcs_bucket, path):
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="GRID_SEARCH" if path == "nas-job"
+                                   else "random", max_trials=3, parallel=2, search=SLOW_TRIALS)
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    reconciler = (NasJobReconciler(experiment, store) if path == "nas-job"
+                  else Reconciler(experiment, store, VertexCustomJobBackend(experiment)))
+    reconciler.run_pass()
+    running = reconciler.live_jobs()
+    assert len(running) == (1 if path == "nas-job" else 2)
+    _remove_state(gcs_bucket)
+
+    scope = delete_scope(reconciler)
+    assert (scope.recorded, scope.leftovers) == (False, running)
+    assert sorted(delete(reconciler, LEASE)) == sorted(running)
+    assert _states(vertex.client(), "nas" if path == "nas-job" else "custom", running) == {"JOB_STATE_CANCELLED"}
+    assert store.list() == [], "no state written, not even the lock"
+    with pytest.raises(ExperimentNotFound, match="no job labelled with it runs"):
+        delete(reconciler, LEASE)
 
 
 def test_apply_of_a_deleted_experiment_cancels_its_nas_job_still_alive(vertex, gcs_bucket):
