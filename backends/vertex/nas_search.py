@@ -9,7 +9,7 @@ Vertex resumes a search once: a resumed job cannot be resumed again (NAS client 
 search job should not itself be a resume job"), so a search runs 28 days at most and ends with the
 trials it has when its resumed job ends the same way. A resumed job's ``maxTrialCount`` may count only
 its own trials (the docs do not say; the emulator reads it so), so once the search's finished trials
-reach ``maxTrials`` nasctl ends that job itself. Trials cut short by the 14-day limit, the delete or
+reach ``maxTrials`` while that job runs more, nasctl ends it itself. Trials cut short by the 14-day limit, the delete or
 that end are stopped, not failed: they do not count against ``maxFailedTrials``.
 
 Which jobs belong to this experiment: those labelled with its identity (``nasctl-id``, a hash of
@@ -241,8 +241,9 @@ class VertexNasSearch:
 
     def _end_at_max_trials(self, latest: "NasJob", status: NasSearchStatus, record: NasJobsRecord,
                            save_record: Callable[[NasJobsRecord], None]) -> None:
-        """Cancel a live resumed job once the search's finished trials reach maxTrials and stage 2 is not
-        training: what its own trials still run is past the budget (recorded first, as stopped, not failed)."""
+        """Cancel a live resumed job that runs search trials past maxTrials (the search's finished trials
+        reached it) while stage 2 is not training: those trials are recorded first, as stopped, not failed.
+        A job with nothing past the budget is left to end by itself, with its last stage-2 trainings."""
         if not _is_resume(latest) or latest.state.name not in LIVE_JOB_STATES:
             return
         if status.finished_search_trials() < self.experiment.spec.search.max_trials:
@@ -250,6 +251,8 @@ class VertexNasSearch:
         if any(view.stage == TRAIN and view.status in (PENDING, RUNNING) for view in status.trials):
             return  # the top models being trained finish first
         surplus = [view.id for view in status.trials if view.stage == SEARCH and view.status in (PENDING, RUNNING)]
+        if not surplus:
+            return
         record.jobs, record.intent = list(status.jobs), None
         record.completed_jobs = sorted(set(record.completed_jobs) | {latest.name})
         record.surplus_trials = sorted(set(record.surplus_trials) | set(surplus))
