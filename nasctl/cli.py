@@ -111,7 +111,7 @@ def apply(file: Path = SpecOption,
     """Reconcile: launch or resume what is missing, until the experiment succeeds or fails."""
     from nasctl.progress import ApplyProgress  # noqa: PLC0415
     from reconciler.apply import SpecChangeRefused  # noqa: PLC0415
-    from reconciler.delete import refuse_if_deleted, undelete as undelete_experiment  # noqa: PLC0415
+    from reconciler.delete import refuse_if_deleted, refuse_leftovers, undelete as undelete_experiment  # noqa: PLC0415
 
     session = Session.open(file)
     if dry_run:
@@ -126,6 +126,7 @@ def apply(file: Path = SpecOption,
         if reopened is not None:
             render.console.print(f"{name} undeleted; {len(reopened)} trials the delete stopped run again")
     refuse_if_deleted(reconciler, lease)
+    refuse_leftovers(reconciler)
     plan = reconciler.preview().plan
     render.render_plan(name, plan.to_json())
     if plan.refused:

@@ -49,6 +49,27 @@ class ExperimentNotFound(ValueError):
                          "and no job labelled with it runs; nothing to delete")
 
 
+class LeftoverJobs(ValueError):
+    def __init__(self, name: str, location: str, jobs: list[str]):
+        super().__init__(
+            f"{name}: nothing is recorded at {location}, but {len(jobs)} job(s) labelled with it still run, left "
+            f"from an earlier life of its state (billing, and holding quota a new search would wait for): "
+            f"{', '.join(jobs)}. `nasctl delete` cancels them and writes nothing; or give the experiment a new "
+            "metadata.name")
+
+
+def refuse_leftovers(reconciler: Deletable) -> None:
+    """Before the first pass of an experiment with nothing recorded: raise LeftoverJobs when jobs labelled
+    with it still run (its state was removed while they ran). A new state never adopts them, so applying
+    would start a second search beside them."""
+    state = reconciler.load()
+    if is_recorded(state):
+        return
+    leftovers = reconciler.live_jobs()
+    if leftovers:
+        raise LeftoverJobs(state.experiment.name, reconciler.store.uri, leftovers)
+
+
 @dataclass(frozen=True)
 class DeleteScope:
     """What a delete acts on: the recorded experiment, or only jobs left from an earlier life of its state."""

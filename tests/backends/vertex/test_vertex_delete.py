@@ -9,7 +9,8 @@ import pytest
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.apply import Reconciler
 from reconciler.delete import (
-    ExperimentDeleted, ExperimentNotFound, delete, delete_scope, delete_warnings, refuse_if_deleted, undelete,
+    ExperimentDeleted, ExperimentNotFound, LeftoverJobs, delete, delete_scope, delete_warnings, refuse_if_deleted,
+    refuse_leftovers, undelete,
 )
 from reconciler.nas_job import NasJobReconciler
 from state.records import (
@@ -80,6 +81,9 @@ def test_delete_with_its_state_removed_cancels_the_jobs_left_running_and_writes_
     assert len(running) == (1 if path == "nas-job" else 2)
     _remove_state(gcs_bucket)
 
+    with pytest.raises(LeftoverJobs, match="left from an earlier life of its state") as refused:
+        refuse_leftovers(reconciler)  # apply would start a second search beside them
+    assert all(job in str(refused.value) for job in running)
     scope = delete_scope(reconciler)
     assert (scope.recorded, scope.leftovers) == (False, running)
     assert sorted(delete(reconciler, LEASE)) == sorted(running)
@@ -87,6 +91,9 @@ def test_delete_with_its_state_removed_cancels_the_jobs_left_running_and_writes_
     assert store.list() == [], "no state written, not even the lock"
     with pytest.raises(ExperimentNotFound, match="no job labelled with it runs"):
         delete(reconciler, LEASE)
+    refuse_leftovers(reconciler)  # nothing left: apply may start afresh
+    reconciler.run_pass()
+    refuse_leftovers(reconciler)  # and once something is recorded, its own jobs are not leftovers
 
 
 def test_apply_of_a_deleted_experiment_cancels_its_nas_job_still_alive(vertex, gcs_bucket):
