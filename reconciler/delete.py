@@ -58,16 +58,20 @@ class LeftoverJobs(ValueError):
             "metadata.name")
 
 
+def _leftovers(reconciler: Deletable) -> tuple[str, list[str] | None]:
+    """The experiment's name, and None when it has recorded state, else the live jobs labelled with it
+    (left from an earlier life of its state)."""
+    state = reconciler.load()
+    return state.experiment.name, None if is_recorded(state) else reconciler.live_jobs()
+
+
 def refuse_leftovers(reconciler: Deletable) -> None:
     """Before the first pass of an experiment with nothing recorded: raise LeftoverJobs when jobs labelled
     with it still run (its state was removed while they ran). A new state never adopts them, so applying
     would start a second search beside them."""
-    state = reconciler.load()
-    if is_recorded(state):
-        return
-    leftovers = reconciler.live_jobs()
+    name, leftovers = _leftovers(reconciler)
     if leftovers:
-        raise LeftoverJobs(state.experiment.name, reconciler.store.uri, leftovers)
+        raise LeftoverJobs(name, reconciler.store.uri, leftovers)
 
 
 @dataclass(frozen=True)
@@ -80,12 +84,11 @@ class DeleteScope:
 
 def delete_scope(reconciler: Deletable) -> DeleteScope:
     """Raise ExperimentNotFound when nothing is recorded and no job labelled with the experiment runs."""
-    state = reconciler.load()
-    if is_recorded(state):
+    name, leftovers = _leftovers(reconciler)
+    if leftovers is None:
         return DeleteScope(True, [])
-    leftovers = reconciler.live_jobs()
     if not leftovers:
-        raise ExperimentNotFound(state.experiment.name, reconciler.store.uri)
+        raise ExperimentNotFound(name, reconciler.store.uri)
     return DeleteScope(False, leftovers)
 
 
