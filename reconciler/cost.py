@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from backends.vertex.nas_search import NAS_JOB_LIMIT_SECONDS
 from pricing.catalog import (
     LATENCY, PriceCatalog, load_catalog, role_resources, runs_in_nas_job, trial_hourly_usd,
 )
@@ -25,7 +26,7 @@ from specs.model import NASExperiment, VertexBackendSpec, VertexResourcesSpec
 if TYPE_CHECKING:
     from state.store import StateStore
 
-NAS_JOB_LIMIT_HOURS = 14 * 24  # a Vertex NasJob ends after 14 days (resumable)
+NAS_JOB_LIMIT_HOURS = NAS_JOB_LIMIT_SECONDS / 3600  # a Vertex NasJob ends after 14 days (resumable)
 SEARCH_LIMIT_HOURS = 2 * NAS_JOB_LIMIT_HOURS  # and is resumed once (a resumed job cannot be resumed)
 
 
