@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -151,6 +151,9 @@ class VertexNasSearch:
         self.calls = CallPolicy.from_spec(backend.retry)
         self._given_client = client
         self._storage = storage_client
+        # The trials of a NasJob that has ended no longer change: listed once per process, not every pass
+        # (a finished 1,100-trial first job is 11 list pages on every pass of its resumed job's 14 days).
+        self._ended_job_trials: dict[str, list[NasTrialView]] = {}
 
     @cached_property
     def _client(self) -> "JobServiceClient":
@@ -236,8 +239,9 @@ class VertexNasSearch:
                 return REASON_JOB_TIME_LIMIT
             return None
 
+        ended = {job.name for job in jobs if job.state.name not in LIVE_JOB_STATES}
         return [replace(view, status=STOPPED, reason=reason) if (reason := stopped_by(view)) else view
-                for view in self.trials(job_names)]
+                for view in self.trials(job_names, ended)]
 
     def _end_at_max_trials(self, latest: "NasJob", status: NasSearchStatus, record: NasJobsRecord,
                            save_record: Callable[[NasJobsRecord], None]) -> None:
@@ -281,19 +285,25 @@ class VertexNasSearch:
         started, ended = timestamp_seconds(job.start_time), timestamp_seconds(job.end_time)
         return started is not None and ended is not None and ended - started >= LIMIT_REACHED_SECONDS
 
-    def trials(self, job_names: list[str]) -> list[NasTrialView]:
-        """Every search and train trial of the given jobs; a resumed job's trial replaces the earlier copy."""
-        metric = self.experiment.spec.reward.metric
+    def trials(self, job_names: list[str], ended: Collection[str] = ()) -> list[NasTrialView]:
+        """Every search and train trial of the given jobs; a resumed job's trial replaces the earlier copy.
+        The trials of the `ended` jobs (seen in a final state before their trials are read) are kept."""
         views: dict[str, NasTrialView] = {}
         for name in job_names:
-            details = self.calls.run(lambda timeout, name=name: list(
-                self._client.list_nas_trial_details(parent=name, timeout=timeout)))
-            for detail in details:
-                for stage, trial in ((SEARCH, detail.search_trial), (TRAIN, detail.train_trial)):
-                    if trial.id:
-                        view = _trial_view(stage, trial, detail.parameters, metric)
-                        views[view.id] = view
+            job_trials = self._ended_job_trials.get(name)
+            if job_trials is None:
+                job_trials = self._job_trials(name)
+                if name in ended:
+                    self._ended_job_trials[name] = job_trials
+            views |= {view.id: view for view in job_trials}
         return sorted(views.values(), key=lambda v: (v.stage != SEARCH, v.id))
+
+    def _job_trials(self, name: str) -> list[NasTrialView]:
+        metric = self.experiment.spec.reward.metric
+        details = self.calls.run(lambda timeout: list(self._client.list_nas_trial_details(parent=name, timeout=timeout)))
+        return [_trial_view(stage, trial, detail.parameters, metric)
+                for detail in details
+                for stage, trial in ((SEARCH, detail.search_trial), (TRAIN, detail.train_trial)) if trial.id]
 
     def stop(self, record: NasJobsRecord) -> list[str]:
         """Cancel this state's live NasJobs; returns what was cancelled."""

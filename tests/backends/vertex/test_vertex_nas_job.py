@@ -34,6 +34,10 @@ def _nas_jobs(vertex) -> list:  # noqa: ANN001
     return list(vertex.client().list_nas_jobs(parent="projects/proj/locations/us-central1"))
 
 
+def _trial_listings(vertex, job: str) -> list:  # noqa: ANN001
+    return [r for r in vertex.requests if r.method == "GET" and r.path.endswith(f"{job}/nasTrialDetails")]
+
+
 def _wait_state(vertex, name: str, states: set[str], timeout: float = 60) -> str:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while (state := vertex.client().get_nas_job(name=name).state.name) not in states:
@@ -115,6 +119,14 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
     resume = _creates(vertex)[1]["nasJobSpec"]
     assert resume["resumeNasJobId"] == first.rsplit("/", 1)[1]
     assert "searchSpaceSpec" not in resume and set(resume["multiTrialAlgorithmSpec"]) == {"searchTrialSpec"}
+
+    listed_before = len(_trial_listings(vertex, first))
+    reconciler.run_pass()
+    reconciler.run_pass()
+    assert len(_trial_listings(vertex, first)) == listed_before, "an ended job's trials are read once"
+    fresh = _reconciler(experiment).run_pass()  # another process (a cron apply) reads them once too
+    assert len(_trial_listings(vertex, first)) == listed_before + 1
+    assert {t.id for t in fresh.state.trials.values()} >= {t.id for t in result.state.trials.values()}
     vertex.client().cancel_nas_job(name=summary["jobs"][1])
 
 
