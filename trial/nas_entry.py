@@ -7,26 +7,35 @@ protocol: it materialises the architecture from the experiment's search space, w
 into the trial directory ``<job dir>/<stage>-<trial id>`` (a ``/gcs/`` path, see trial.fuse), runs the
 trainer with ``trial.runner``, and reports the reward in hypertune's format. In a multi-replica trial
 every replica runs this entry (the trainer joins them with jax.distributed) and exits by its own result,
-but only the chief reports: Vertex takes the chief's metric as the trial's.
+but only the chief writes ``trial.json`` and reports: Vertex takes the chief's metric as the trial's, and
+replicas writing one object at once through Cloud Storage FUSE conflict. The others wait for the chief's
+``trial.json`` (the same document: each replica derives it from the same parameters).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from state.records import SEARCH, TRAIN
 from specs.model import NASExperiment
 from trial.trainers import trial_document
 from trial.fuse import local_path
 
+if TYPE_CHECKING:
+    from trial.dirs import LocalTrialDir
+
 EXPERIMENT_ARG = "--experiment-file"
 # cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
 HYPERTUNE_FILE_ENV = "CLOUD_ML_HP_METRIC_FILE"
 HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
+# How long a replica other than the chief waits for the chief's trial.json (the chief writes it at start).
+CHIEF_SPEC_WAIT_SECONDS = 600.0
+CHIEF_SPEC_POLL_SECONDS = 1.0
 
 
 def report_metric(tag: str, value: float, step: int = 1) -> None:
@@ -53,6 +62,21 @@ def trial_spec(experiment: NASExperiment, stage: str, trial_id: str, nas_params:
                           {**spec.trainer.args, **stage_args}, spec.search.seed)
 
 
+def _await_chief_spec(directory: "LocalTrialDir", spec: dict[str, Any]) -> bool:
+    """Wait until the chief replica has written this trial's `spec`; False when it has not in time."""
+    expected = json.loads(json.dumps(spec, sort_keys=True))
+    deadline = time.monotonic() + CHIEF_SPEC_WAIT_SECONDS
+    while True:
+        try:
+            if directory.read_spec() == expected:
+                return True
+        except (FileNotFoundError, ValueError):  # not written yet, or caught mid-copy
+            pass
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(CHIEF_SPEC_POLL_SECONDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     from objective.reward import compute_reward  # noqa: PLC0415
     from trial.protocol import SUCCEEDED  # noqa: PLC0415
@@ -69,11 +93,18 @@ def main(argv: list[str] | None = None) -> int:
     experiment = NASExperiment.model_validate_json(local_path(args.experiment_file).read_text(encoding="utf-8"))
     trial_id = f"{args.stage}-{int(os.environ.get('CLOUD_ML_TRIAL_ID', '0')):04d}"
     directory = LocalTrialDir(local_path(args.job_dir) / trial_id)
-    directory.write_spec(trial_spec(experiment, args.stage, trial_id, json.loads(args.nas_params_str)))
+    spec = trial_spec(experiment, args.stage, trial_id, json.loads(args.nas_params_str))
+    primary = is_primary_replica(os.environ)
+    if primary:
+        directory.write_spec(spec)
+    elif not _await_chief_spec(directory, spec):
+        print(f"{directory.uri}/trial.json: the chief replica (workerpool0 #0) did not write this trial's spec "
+              f"within {CHIEF_SPEC_WAIT_SECONDS:.0f} s; see its log", file=sys.stderr)
+        return 1
     result = run(str(directory.path))
     if result.status != SUCCEEDED:
         return 1  # Vertex counts the trial as failed (maxFailedTrialCount)
-    if is_primary_replica(os.environ):
+    if primary:
         report_metric(experiment.spec.reward.metric, compute_reward(result.metrics, experiment.spec.reward))
     return 0
 

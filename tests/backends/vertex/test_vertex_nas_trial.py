@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from trial import nas_entry
 from trial.nas_entry import main
 from search_spaces.registry import build_search_space
 from specs.model import NASExperiment, SearchSpaceSpec
@@ -30,6 +31,26 @@ def _cluster_spec(pool: int, index: int) -> str:
                        "environment": "cloud", "task": {"type": f"workerpool{pool}", "index": index}})
 
 
+def _run_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cluster_spec: str | None,
+                 params: dict) -> int:
+    spec_file = tmp_path / "experiment.json"
+    spec_file.write_text(_experiment().model_dump_json(by_alias=True))
+    monkeypatch.setenv("CLOUD_ML_TRIAL_ID", "7")
+    monkeypatch.setenv("CLOUD_ML_HP_METRIC_FILE", str(tmp_path / "hypertune" / "output.metrics"))
+    if cluster_spec is None:
+        monkeypatch.delenv("CLUSTER_SPEC", raising=False)
+    else:
+        monkeypatch.setenv("CLUSTER_SPEC", cluster_spec)
+    return main(["--experiment-file", str(spec_file), "--stage", "search", "--nas_params_str", json.dumps(params),
+                 f"--job-dir={tmp_path / 'job'}", "--some-vertex-flag", "x"])
+
+
+def _params(seed: int) -> tuple[object, dict]:
+    space = build_search_space(SearchSpaceSpec(prebuilt="nb201"))
+    dna = space.random_dna(random.Random(seed))
+    return dna, dna.to_dict(key_type="name_or_id", value_type="choice_and_literal")
+
+
 @pytest.mark.parametrize("cluster_spec, reports", [
     (None, True),  # one replica
     (_cluster_spec(0, 0), True),  # the chief of a multi-replica trial
@@ -38,29 +59,46 @@ def _cluster_spec(pool: int, index: int) -> str:
 ])
 def test_trial_runs_the_proposed_architecture_and_the_chief_alone_reports_the_reward(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cluster_spec: str | None, reports: bool) -> None:
-    experiment = _experiment()
-    spec_file = tmp_path / "experiment.json"
-    spec_file.write_text(experiment.model_dump_json(by_alias=True))
     space = build_search_space(SearchSpaceSpec(prebuilt="nb201"))
-    dna = space.random_dna(random.Random(4))
-    params = dna.to_dict(key_type="name_or_id", value_type="choice_and_literal")
+    dna, params = _params(4)
+    trial_file = tmp_path / "job" / "search-0007" / "trial.json"
     metric_file = tmp_path / "hypertune" / "output.metrics"
-    monkeypatch.setenv("CLOUD_ML_TRIAL_ID", "7")
-    monkeypatch.setenv("CLOUD_ML_HP_METRIC_FILE", str(metric_file))
-    if cluster_spec is not None:
-        monkeypatch.setenv("CLUSTER_SPEC", cluster_spec)
+    if not reports:  # the chief has written the trial's spec (and run, and reported)
+        assert _run_replica(tmp_path, monkeypatch, _cluster_spec(0, 0), params) == 0
+        metric_file.unlink()
+        (tmp_path / "job" / "search-0007" / "result.json").unlink()
+        chiefs = trial_file.stat().st_ino
 
-    code = main(["--experiment-file", str(spec_file), "--stage", "search", "--nas_params_str", json.dumps(params),
-                 f"--job-dir={tmp_path / 'job'}", "--some-vertex-flag", "x"])
+    code = _run_replica(tmp_path, monkeypatch, cluster_spec, params)
 
     assert code == 0  # a worker too exits by its own result
-    trial = json.loads((tmp_path / "job" / "search-0007" / "trial.json").read_text())
+    trial = json.loads(trial_file.read_text())
     assert trial["arch"] == space.materialize(dna) and trial["dna"] == list(space.numbers(dna))
     assert trial["args"] == {"mode": "proxy"}  # the stage's trainerArgs over trainer.args
     if not reports:
+        assert trial_file.stat().st_ino == chiefs, "a worker does not write the trial's spec again"
         assert not metric_file.exists() and not (tmp_path / "job" / "search-0007" / "result.json").exists()
         return
     result = json.loads((tmp_path / "job" / "search-0007" / "result.json").read_text())
     (record,) = [json.loads(line) for line in metric_file.read_text().splitlines()]
     assert record["trial"] == "7"
     assert float(record["accuracy"]) == pytest.approx(result["metrics"]["accuracy"])
+
+
+@pytest.mark.parametrize("chief_wrote", [None, 5], ids=["no-spec", "another-trials-spec"])
+def test_a_worker_without_the_chiefs_spec_fails_after_waiting_and_writes_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+        chief_wrote: int | None) -> None:
+    monkeypatch.setattr(nas_entry, "CHIEF_SPEC_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(nas_entry, "CHIEF_SPEC_POLL_SECONDS", 0.05)
+    trial_file = tmp_path / "job" / "search-0007" / "trial.json"
+    if chief_wrote is not None:  # a spec left by an earlier trial of that id, for other parameters
+        assert _run_replica(tmp_path, monkeypatch, _cluster_spec(0, 0), _params(chief_wrote)[1]) == 0
+    before = trial_file.read_bytes() if trial_file.exists() else None
+    (tmp_path / "job" / "search-0007" / "result.json").unlink(missing_ok=True)
+
+    assert _run_replica(tmp_path, monkeypatch, _cluster_spec(1, 0), _params(4)[1]) == 1
+
+    assert "the chief replica (workerpool0 #0) did not write this trial's spec" in capsys.readouterr().err
+    assert (trial_file.read_bytes() if trial_file.exists() else None) == before
+    assert not (tmp_path / "job" / "search-0007" / "result.json").exists()
