@@ -141,7 +141,7 @@ def measure_gcs(trials: int, folder: Path, bucket: str) -> dict[str, int]:
 def main(argv: list[str] | None = None) -> int:
     import os  # noqa: PLC0415
 
-    from tests.support.gcs_server import fake_gcs_server  # noqa: PLC0415 - the loopback GCS of the tests
+    from local_cloud.gcs_server import fake_gcs_server  # noqa: PLC0415 - the loopback GCS of the tests
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))

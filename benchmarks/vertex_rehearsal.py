@@ -210,8 +210,8 @@ def _metrics(record: Any, work_dir: Path, bucket: str) -> dict[str, float]:
 
 def run(shapes: list[str], faults: bool, work_dir: Path | None = None) -> dict[str, Any]:
     sys.path.insert(0, str(REPO))
-    from tests.support.gcs_mount import container_entrypoint  # noqa: PLC0415 - the test harness's parts
-    from tests.support.gcs_server import fake_gcs_server  # noqa: PLC0415
+    from local_cloud.gcs_mount import container_entrypoint  # noqa: PLC0415 - the cloud stand-ins of the tests
+    from local_cloud.gcs_server import fake_gcs_server  # noqa: PLC0415
     from vertex_emulator import VertexEmulator  # noqa: PLC0415
 
     saved = {key: os.environ.get(key) for key in JOB_ENV}

@@ -5,7 +5,7 @@ import ast
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("specs", "adaptors", "vertex_emulator", "state", "objective", "search_spaces", "trial", "trainers_jax", "latency",
+PACKAGES = ("specs", "adaptors", "vertex_emulator", "local_cloud", "state", "objective", "search_spaces", "trial", "trainers_jax", "latency",
             "backends", "reconciler", "pricing", "trainer_image", "nasctl")
 
 

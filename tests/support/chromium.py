@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from websockets.sync.client import ClientConnection, connect
 
-from tests.support.processes import stop
+from local_cloud.processes import stop
 
 BINARIES = ("chromium", "chromium-browser", "google-chrome")
 

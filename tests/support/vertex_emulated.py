@@ -1,5 +1,5 @@
 """nasctl against the Vertex emulator: an emulator whose trainer image runs nasctl's own entry points
-over the fake GCS server's buckets (tests/support/gcs_mount.py), and experiments aimed at it."""
+over the fake GCS server's buckets (local_cloud/gcs_mount.py), and experiments aimed at it."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from specs.model import NASExperiment
-from tests.support.gcs_mount import container_entrypoint
+from local_cloud.gcs_mount import container_entrypoint
 from vertex_emulator import VertexEmulator
 
 IMAGE = "us-docker.pkg.dev/proj/nasctl/trainer:1"

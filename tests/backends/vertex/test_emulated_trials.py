@@ -1,5 +1,5 @@
 """nasctl's trial entry points run by the Vertex emulator as Vertex runs them: ``/gcs/`` paths reach the
-fake GCS server's buckets (the container's mount, tests/support/gcs_mount.py, honoured via trial.fuse)."""
+fake GCS server's buckets (the container's mount, local_cloud/gcs_mount.py, honoured via trial.fuse)."""
 from __future__ import annotations
 
 import time
