@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from trial.dirs import LocalTrialDir
 
 EXPERIMENT_ARG = "--experiment-file"
+# The trial's own time limit: the NasJob's trial specs carry Vertex's 14 days (see backends.vertex.requests).
+TRIAL_TIMEOUT_ARG = "--trial-timeout-seconds"
 # cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
 HYPERTUNE_FILE_ENV = "CLOUD_ML_HP_METRIC_FILE"
 HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
@@ -77,6 +80,25 @@ def _await_chief_spec(directory: "LocalTrialDir", spec: dict[str, Any]) -> bool:
         time.sleep(CHIEF_SPEC_POLL_SECONDS)
 
 
+def _end_at_time_limit(seconds: float, directory: "LocalTrialDir", primary: bool) -> threading.Timer:
+    """A timer that ends this process once the trial has run `seconds`: a trial past its limit is failed
+    (reason timeout, for nasctl) and exits non-zero (Vertex counts it as failed), as a job's timeout would."""
+
+    def expire() -> None:
+        from trial.protocol import TIMEOUT, TrialResult  # noqa: PLC0415
+
+        message = f"trial timeout: still running after {seconds:.0f} s ({TRIAL_TIMEOUT_ARG})"
+        print(message, file=sys.stderr, flush=True)
+        if primary:
+            directory.write_result(TrialResult(TIMEOUT, message=message))
+        os._exit(1)  # the trainer is mid-step in another thread: nothing to unwind
+
+    timer = threading.Timer(seconds, expire)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 def main(argv: list[str] | None = None) -> int:
     from objective.reward import compute_reward  # noqa: PLC0415
     from trial.protocol import SUCCEEDED  # noqa: PLC0415
@@ -88,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", choices=(SEARCH, TRAIN), required=True)
     parser.add_argument("--nas_params_str", required=True)
     parser.add_argument("--job-dir", "--job_dir", dest="job_dir", required=True)
+    parser.add_argument(TRIAL_TIMEOUT_ARG, dest="timeout_seconds", type=float, default=None)
     args, _ = parser.parse_known_args(argv)  # Vertex adds flags of its own; they are not ours
 
     experiment = NASExperiment.model_validate_json(local_path(args.experiment_file).read_text(encoding="utf-8"))
@@ -101,7 +124,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{directory.uri}/trial.json: the chief replica (workerpool0 #0) did not write this trial's spec "
               f"within {CHIEF_SPEC_WAIT_SECONDS:.0f} s; see its log", file=sys.stderr)
         return 1
+    timer = _end_at_time_limit(args.timeout_seconds, directory, primary) if args.timeout_seconds else None
     result = run(str(directory.path))
+    if timer is not None:
+        timer.cancel()
     if result.status != SUCCEEDED:
         return 1  # Vertex counts the trial as failed (maxFailedTrialCount)
     if primary:

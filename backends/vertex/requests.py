@@ -10,6 +10,10 @@ entrypoint, so the args are its command, and a test harness can map the image to
 Every job spec carries an explicit ``scheduling.timeout`` (Vertex's default is 7 days, which would
 kill a long stage-2 trial): the stage's ``timeoutSeconds``, else its ``hoursPerTrial`` with a margin,
 else Vertex's 14-day maximum (what Google's NAS client sets on every trial), never above 14 days.
+A NasJob's trial specs are the exception: they carry 14 days, as Google's NAS client sends them ("After
+the timeout, the requested job gets cancelled. Note that this is not the timeout for trials."): a shorter
+one could end the whole NasJob early. The trial's own limit goes to :mod:`trial.nas_entry` as
+``--trial-timeout-seconds``, which ends a trial past it.
 The backend's job options go into every request (CustomJob trials, latency jobs, both trial specs
 of a NasJob): ``network`` / ``reservedIpRanges`` / ``pscInterfaceConfig`` and ``serviceAccount`` on
 the job spec, ``encryptionSpec`` on the job; each machine's ``schedulingStrategy`` /
@@ -24,6 +28,7 @@ from specs.vertex import MAX_JOB_SECONDS
 from state.records import SEARCH, TRAIN
 from specs.model import VertexBackendSpec, VertexResourcesSpec
 from trial.fuse import fuse_path
+from trial.nas_entry import EXPERIMENT_ARG, TRIAL_TIMEOUT_ARG
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import (CustomJob, CustomJobSpec, EncryptionSpec, JobServiceClient, NasJob,
@@ -178,15 +183,20 @@ def nas_job(backend: VertexBackendSpec, experiment: str, *, algorithm: str, sear
 
     algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
     output = f"{backend.staging_uri}/{experiment}/nas"
-    common = ["--experiment-file", fuse_path(nas_experiment_uri(backend, experiment)), "--job-dir", fuse_path(output)]
-    search_spec = _job_spec(backend, backend.search, NAS_TRIAL_MODULE, [*common, "--stage", SEARCH],
-                            f"{output}/search", search_timeout_seconds)
+    common = [EXPERIMENT_ARG, fuse_path(nas_experiment_uri(backend, experiment)), "--job-dir", fuse_path(output)]
+
+    def trial_args(stage: str, resources: VertexResourcesSpec, timeout_seconds: float | None) -> list[str]:
+        return [*common, "--stage", stage, TRIAL_TIMEOUT_ARG, str(job_timeout_seconds(resources, timeout_seconds))]
+
+    search_spec = _job_spec(backend, backend.search, NAS_TRIAL_MODULE,
+                            trial_args(SEARCH, backend.search, search_timeout_seconds), f"{output}/search", MAX_JOB_SECONDS)
     multi = algo(search_trial_spec=algo.SearchTrialSpec(
         search_trial_job_spec=search_spec, max_trial_count=max_trials, max_parallel_trial_count=parallel_trials,
         max_failed_trial_count=vertex_failure_limit(max_failed_trials)))
     if train_trials:
-        train_spec = _job_spec(backend, backend.train_resources, NAS_TRIAL_MODULE, [*common, "--stage", TRAIN],
-                               f"{output}/train", train_timeout_seconds)
+        train_spec = _job_spec(backend, backend.train_resources, NAS_TRIAL_MODULE,
+                               trial_args(TRAIN, backend.train_resources, train_timeout_seconds), f"{output}/train",
+                               MAX_JOB_SECONDS)
         multi.train_trial_spec = algo.TrainTrialSpec(
             train_trial_job_spec=train_spec, max_parallel_trial_count=train_trials,
             frequency=train_frequency or max_trials)

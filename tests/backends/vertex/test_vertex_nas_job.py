@@ -62,12 +62,19 @@ def test_the_request_maps_the_spec_and_validates(vertex, gcs_bucket) -> None:
     algo = spec["multiTrialAlgorithmSpec"]
     search = algo["searchTrialSpec"]
     assert search["maxFailedTrialCount"] == 1  # allow none: Vertex fails the job at the first failure
-    assert search["searchTrialJobSpec"]["scheduling"]["timeout"] == "5400s"  # 1 h per trial, with a margin
+    # 14 days on the trial specs, as Google's NAS client sends them; the trial's own limit (1 h per trial,
+    # with a margin) goes to the trial, which enforces it
+    assert search["searchTrialJobSpec"]["scheduling"]["timeout"] == f"{14 * 24 * 3600}s"
     (pool,) = search["searchTrialJobSpec"]["workerPoolSpecs"]
-    assert pool["containerSpec"]["args"][:3] == ["python", "-m", "trial.nas_entry"]
+    args = pool["containerSpec"]["args"]
+    assert args[:3] == ["python", "-m", "trial.nas_entry"]
+    assert args[args.index("--trial-timeout-seconds") + 1] == "5400"
     train = algo["trainTrialSpec"]
     assert train["maxParallelTrialCount"] == 3  # Vertex trains the top maxParallelTrialCount: topN
-    assert train["trainTrialJobSpec"]["scheduling"]["timeout"] == f"{14 * 24 * 3600}s"  # 224 h capped at 14 days
+    assert train["trainTrialJobSpec"]["scheduling"]["timeout"] == f"{14 * 24 * 3600}s"
+    (pool,) = train["trainTrialJobSpec"]["workerPoolSpecs"]
+    args = pool["containerSpec"]["args"]
+    assert args[args.index("--trial-timeout-seconds") + 1] == str(14 * 24 * 3600)  # 224 h capped at 14 days
 
 
 def test_same_name_elsewhere_is_another_experiment_and_a_fresh_state_adopts_nothing_finished(

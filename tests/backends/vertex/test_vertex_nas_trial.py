@@ -1,8 +1,14 @@
 """A NasJob trial's entry point: Vertex's flags in, the nasctl protocol in between, hypertune out."""
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -102,3 +108,30 @@ def test_a_worker_without_the_chiefs_spec_fails_after_waiting_and_writes_nothing
     assert "the chief replica (workerpool0 #0) did not write this trial's spec" in capsys.readouterr().err
     assert (trial_file.read_bytes() if trial_file.exists() else None) == before
     assert not (tmp_path / "job" / "search-0007" / "result.json").exists()
+
+
+@pytest.mark.slow  # a trial process of its own: the time limit ends the process
+def test_a_trial_past_its_time_limit_is_ended_as_a_timeout(tmp_path: Path) -> None:
+    experiment = _experiment().model_dump(mode="json", by_alias=True)
+    experiment["spec"]["trainer"] = {"command": [sys.executable, "-c", "import time; time.sleep(60)"]}
+    spec_file = tmp_path / "experiment.json"
+    spec_file.write_text(json.dumps(experiment))
+    env = {**os.environ, "CLOUD_ML_TRIAL_ID": "3", "CLOUD_ML_HP_METRIC_FILE": str(tmp_path / "output.metrics")}
+    log = tmp_path / "trial.log"
+    started = time.monotonic()
+    with open(log, "wb") as output:  # a file, not a pipe: the trainer's own process outlives the trial's
+        trial = subprocess.Popen(
+            [sys.executable, "-m", "trial.nas_entry", "--experiment-file", str(spec_file), "--stage", "search",
+             "--nas_params_str", json.dumps(_params(4)[1]), f"--job-dir={tmp_path / 'job'}",
+             "--trial-timeout-seconds", "2"], env=env, stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        try:
+            code = trial.wait(timeout=50)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # the command trainer left behind (a container ends with it)
+                os.killpg(trial.pid, signal.SIGKILL)
+    assert code == 1 and time.monotonic() - started < 50, log.read_text()
+    assert "trial timeout: still running after 2 s" in log.read_text()
+    result = json.loads((tmp_path / "job" / "search-0003" / "result.json").read_text())
+    assert result["status"] == "timeout" and "--trial-timeout-seconds" in result["message"]
+    assert not (tmp_path / "output.metrics").exists()  # Vertex sees a failed trial, no reward
