@@ -45,7 +45,7 @@ def _phase(status: NasSearchStatus, search: SearchStageSpec) -> tuple[str, Condi
                                           else "NasJobSucceeded", status.job)
     if status.cannot_resume:
         done = f"{status.finished_search_trials()} of {search.max_trials} search trials finished"
-        if status.state == "JOB_STATE_CANCELLED":
+        if status.deleted:
             return PHASE_FAILED, Condition("Failed", "True", "CannotResume", (
                 f"{status.job} was cancelled by nasctl delete, and Vertex cannot resume it: it resumed "
                 f"{status.jobs[0]} (a search is resumed once); {done}"))
@@ -160,7 +160,7 @@ class NasJobReconciler:
         save_trials(self.store, state)
         _record(state.experiment, status, self.generation, job_generation, self.experiment.spec.search, jobs)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
-            self.search.stop(NasJobsRecord(status.jobs))
+            self._stop(state, status, jobs)
         save_experiment(self.store, state)
         plan = Plan(generation=self.generation, observed_generation=job_generation, phase=state.experiment.phase,
                     condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
@@ -168,6 +168,15 @@ class NasJobReconciler:
         if status.created:
             plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job))
         return PassResult(plan, state)
+
+    def _stop(self, state: ExperimentState, status: NasSearchStatus, jobs: NasJobsRecord) -> None:
+        """Cancel the failed experiment's live NasJobs, recorded first as nasctl's cancels: not the 14-day limit."""
+        if status.state not in LIVE_JOB_STATES:
+            return
+        jobs.stopped_jobs = sorted(set(jobs.stopped_jobs) | {status.job})
+        state.experiment.stages[SEARCH]["summary"].update(jobs.kept_summary())
+        save_experiment(self.store, state)
+        self.search.stop(NasJobsRecord(status.jobs))
 
     def run(self, lock: LockHandle, poll_seconds: float,
             on_pass: Callable[[PassResult], None] | None = None) -> PassResult:

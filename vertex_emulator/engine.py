@@ -31,6 +31,7 @@ class Context:
     env: dict[str, str]
     image_entrypoints: dict[str, list[str]]
     seed: int = 0
+    nas_limit_state: str = "JOB_STATE_FAILED"  # how a NasJob ends at 14 days (see nas.py)
 
 
 @dataclass

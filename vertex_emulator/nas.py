@@ -29,7 +29,8 @@
   goal) are trained with ``train_trial_job_spec`` and the same ``--nas_params_str``; a train trial has
   its search trial's id and shares its ``nasTrialDetails`` entry.
 * The whole NasJob stops at 14 days of job time (seed doc: "작업은 14일 후에 종료됩니다"): running trials
-  are stopped (INFEASIBLE) and the job FAILS with DEADLINE_EXCEEDED.
+  are stopped (INFEASIBLE) and the job FAILS with DEADLINE_EXCEEDED, or, with the emulator's
+  ``nas_limit_state`` CANCELLED, is cancelled (the end state is not documented; nasctl copes with both).
 * ``resume_nas_job_id``: the new job takes the old one's search space, algorithm, metric and controller
   state (the proposals are replayed, so no architecture is proposed twice by GRID_SEARCH), lists the old
   job's finished trials among its own, numbers new trials after them, and runs up to its own
@@ -199,8 +200,12 @@ class NasJobDriver:
     def _run(self, now: float) -> None:
         if now - (self.job.start_seconds or now) >= NAS_JOB_LIMIT_SECONDS:
             self._stop_all(now)
-            self.job.move(FAILED, now, ("DEADLINE_EXCEEDED", "The NasJob reached the maximum duration of 14 days. "
-                                        "Continue the search with a new NasJob whose resume_nas_job_id is this job."))
+            if self.ctx.nas_limit_state == CANCELLED:
+                self.job.move(CANCELLING, now)
+                self.job.move(CANCELLED, now, ("CANCELLED", "CANCELLED"))
+            else:
+                self.job.move(FAILED, now, ("DEADLINE_EXCEEDED", "The NasJob reached the maximum duration of 14 days. "
+                                            "Continue the search with a new NasJob whose resume_nas_job_id is this job."))
             return
         for trial in self.trials:
             if trial.state == ACTIVE:

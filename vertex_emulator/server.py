@@ -20,6 +20,7 @@ from google.protobuf import json_format
 
 from vertex_emulator.clock import Clock
 from vertex_emulator.engine import Context, Engine
+from vertex_emulator.jobs import CANCELLED, FAILED
 from vertex_emulator.errors import ApiError, invalid
 from vertex_emulator.faults import Faults
 from vertex_emulator.listing import page
@@ -62,7 +63,10 @@ class VertexEmulator:
     ``gcs_root``: local directory standing for ``/gcs`` (``/gcs/<bucket>/x`` is ``<gcs_root>/<bucket>/x``),
     passed to every process as ``NASCTL_GCS_FUSE_ROOT``; ``work_dir``: where process logs and metric files
     go (a temporary directory by default); ``image_entrypoints``: ``{image_uri: command}`` for pools
-    without ``container_spec.command``; ``seed``: the random controller's and fault fractions' seed.
+    without ``container_spec.command``; ``seed``: the random controller's and fault fractions' seed;
+    ``nas_limit_state``: the state a NasJob ends in at its 14-day limit, ``JOB_STATE_FAILED`` (with
+    DEADLINE_EXCEEDED) or ``JOB_STATE_CANCELLED`` (Google's NAS client says a job past its scheduling
+    timeout "gets cancelled"; which one the service uses is not documented).
     Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``quota`` (its ``limits`` may be changed
     while running), ``clock``, ``requests`` (every request received: HTTP method, path, query, JSON body).
     """
@@ -71,15 +75,17 @@ class VertexEmulator:
                  gcs_root: str | Path | None = None, work_dir: str | Path | None = None, seed: int = 0,
                  image_entrypoints: dict[str, list[str]] | None = None,
                  nas_regions: frozenset[str] = NAS_REGIONS, training_regions: frozenset[str] = TRAINING_REGIONS,
-                 tick_seconds: float = 0.02):
+                 tick_seconds: float = 0.02, nas_limit_state: str = FAILED):
         self._tmp = None if work_dir else tempfile.TemporaryDirectory(prefix="vertex-emulator-")
         self.work_dir = Path(work_dir or self._tmp.name)  # type: ignore[union-attr]
         env = {GCS_FUSE_ROOT_ENV: str(Path(gcs_root).resolve())} if gcs_root else {}
         self.clock = Clock(time_scale)
         self.quota = Quota(quotas)
         self.faults = Faults(seed)
-        self.engine = Engine(Context(self.clock, self.quota, self.work_dir, env, dict(image_entrypoints or {}), seed),
-                             tick_seconds=tick_seconds)
+        if nas_limit_state not in (FAILED, CANCELLED):
+            raise ValueError(f"nas_limit_state must be {FAILED} or {CANCELLED}, not {nas_limit_state}")
+        self.engine = Engine(Context(self.clock, self.quota, self.work_dir, env, dict(image_entrypoints or {}), seed,
+                                     nas_limit_state), tick_seconds=tick_seconds)
         self.regions = {"customJobs": training_regions, "nasJobs": nas_regions}
         self.requests: list[Request] = []
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())

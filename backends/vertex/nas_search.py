@@ -78,6 +78,7 @@ class NasSearchStatus:
     resumed_from: str | None = None
     trials: list[NasTrialView] = field(default_factory=list)
     cannot_resume: bool = False  # the last job ended at the limit or by a delete, and was itself a resume
+    deleted: bool = False  # the last job was cancelled by `nasctl delete`
     completed: bool = False  # nasctl ended the last job: the search reached maxTrials
     ends_by: float | None = None  # when the live job reaches the 14-day limit (epoch seconds)
     resumes_left: int = 1  # after the live job: 1 for a first job, 0 for a resume (Vertex resumes once)
@@ -121,12 +122,13 @@ class NasJobsRecord:
     deleted_trials: list[str] = field(default_factory=list)  # unfinished when the delete cancelled their job
     completed_jobs: list[str] = field(default_factory=list)  # cancelled by nasctl: the search reached maxTrials
     surplus_trials: list[str] = field(default_factory=list)  # search trials past maxTrials that this cut short
+    stopped_jobs: list[str] = field(default_factory=list)  # cancelled by nasctl: the experiment failed
 
     @classmethod
     def from_summary(cls, summary: dict[str, Any]) -> NasJobsRecord:
         return cls(list(summary.get("jobs", [])), summary.get("intent"), list(summary.get("deletedJobs", [])),
                    list(summary.get("deletedTrials", [])), list(summary.get("completedJobs", [])),
-                   list(summary.get("surplusTrials", [])))
+                   list(summary.get("surplusTrials", [])), list(summary.get("stoppedJobs", [])))
 
     def kept_summary(self) -> dict[str, list[str]]:
         """The part of the stage summary kept from pass to pass: what a delete cancelled, what nasctl ended."""
@@ -135,7 +137,12 @@ class NasJobsRecord:
             kept |= {"deletedJobs": self.deleted_jobs, "deletedTrials": self.deleted_trials}
         if self.completed_jobs:
             kept |= {"completedJobs": self.completed_jobs, "surplusTrials": self.surplus_trials}
+        if self.stopped_jobs:
+            kept |= {"stoppedJobs": self.stopped_jobs}
         return kept
+
+    def cancelled_by_nasctl(self, job: str) -> bool:
+        return job in self.deleted_jobs or job in self.completed_jobs or job in self.stopped_jobs
 
 
 class VertexNasSearch:
@@ -209,12 +216,14 @@ class VertexNasSearch:
         is created or ended."""
         jobs = self.jobs(record)
         latest = jobs[-1] if jobs else None
-        ended = latest is not None and (self._hit_time_limit(latest) or self._cancelled_by_delete(latest, record))
+        deleted = latest is not None and self._cancelled_by_delete(latest, record)
+        ended = latest is not None and (deleted or self._hit_time_limit(latest, record))
         if latest is None or (ended and not _is_resume(latest)):
             status = self._create(search_space_json, jobs, record, save_record)
         else:
             started = timestamp_seconds(latest.start_time)
             status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs], cannot_resume=ended,
+                                     deleted=deleted,
                                      completed=latest.name in record.completed_jobs,
                                      ends_by=None if started is None else started + NAS_JOB_LIMIT_SECONDS,
                                      resumes_left=0 if _is_resume(latest) else 1)
@@ -225,7 +234,7 @@ class VertexNasSearch:
 
     def _views(self, job_names: list[str], jobs: list["NasJob"], record: NasJobsRecord) -> list[NasTrialView]:
         """The search's trials; a failure is a stop when the delete, the 14-day limit or nasctl ended it."""
-        limit_ends = [timestamp_seconds(job.end_time) or 0.0 for job in jobs if self._hit_time_limit(job)]
+        limit_ends = [timestamp_seconds(job.end_time) or 0.0 for job in jobs if self._hit_time_limit(job, record)]
 
         def stopped_by(view: NasTrialView) -> str | None:
             if view.status != FAILED:
@@ -279,8 +288,13 @@ class VertexNasSearch:
         return job.state.name == "JOB_STATE_CANCELLED" and job.name in record.deleted_jobs
 
     @staticmethod
-    def _hit_time_limit(job: "NasJob") -> bool:
-        if job.state.name in LIVE_JOB_STATES or job.state.name in ("JOB_STATE_SUCCEEDED", "JOB_STATE_CANCELLED"):
+    def _hit_time_limit(job: "NasJob", record: NasJobsRecord) -> bool:
+        """Ended by Vertex's 14-day limit: failed or cancelled (which one the service uses is not documented;
+        Google's NAS client says a job past its timeout "gets cancelled") after running that long, and not
+        cancelled by nasctl."""
+        if job.state.name not in ("JOB_STATE_FAILED", "JOB_STATE_EXPIRED", "JOB_STATE_CANCELLED"):
+            return False
+        if record.cancelled_by_nasctl(job.name):
             return False
         started, ended = timestamp_seconds(job.start_time), timestamp_seconds(job.end_time)
         return started is not None and ended is not None and ended - started >= LIMIT_REACHED_SECONDS

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timezone
 
 import pyglove as pg
 import pytest
@@ -138,8 +139,10 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
 
 
 @pytest.mark.slow
-def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vertex, gcs_bucket) -> None:
-    vertex = make_vertex(time_scale=14 * 24 * 3600 / 8)  # 14 days of job time in 8 s
+@pytest.mark.parametrize("limit_state", ["JOB_STATE_FAILED", "JOB_STATE_CANCELLED"])  # the service's is not documented
+def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vertex, gcs_bucket,
+                                                                       limit_state: str) -> None:
+    vertex = make_vertex(time_scale=14 * 24 * 3600 / 8, nas_limit_state=limit_state)  # 14 days of job time in 8 s
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
                                    max_trials=200, parallel=2, search={"timeoutSeconds": MONTH, "maxFailedTrials": 0})
     reconciler = _reconciler(experiment)
@@ -149,14 +152,14 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     started = vertex.client().get_nas_job(name=first).start_time.timestamp()
     assert summary["jobEndsBy"] == time.strftime("%Y-%m-%dT%H:%MZ", time.gmtime(started + 14 * 24 * 3600))
     assert summary["resumesLeft"] == 1
-    _wait_state(vertex, first, {"JOB_STATE_FAILED"})
+    _wait_state(vertex, first, {limit_state})
     result = reconciler.run_pass()
     assert result.state.experiment.phase == PHASE_RUNNING, result.state.experiment.conditions
     cut = [t for t in result.state.trials.values() if t.reason == REASON_JOB_TIME_LIMIT]
     assert cut and {t.status for t in cut} == {STOPPED}, "cut short by the limit: not failures (maxFailedTrials 0)"
     resumed = result.state.experiment.stages["search"]["summary"]["jobs"][1]
     assert reconciler.run_pass().state.experiment.stages["search"]["summary"]["resumesLeft"] == 0
-    _wait_state(vertex, resumed, {"JOB_STATE_FAILED"})
+    _wait_state(vertex, resumed, {limit_state})
 
     result = reconciler.run_pass()
     assert len(_creates(vertex)) == 2, "a resumed job is not resumed again (Vertex refuses it)"
@@ -223,6 +226,27 @@ def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) ->
     assert result.state.experiment.conditions[0].reason == "TooManyFailedTrials"
     assert _wait_state(vertex, job, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
     assert json.dumps(result.state.experiment.to_json())  # recorded as usual
+    # recorded as nasctl's cancel, so it is never read as the 14-day limit (which is resumed)
+    assert result.state.experiment.stages["search"]["summary"]["stoppedJobs"] == [job]
+
+
+@pytest.mark.parametrize("state, days, cancelled_by_nasctl, limit", [
+    ("JOB_STATE_FAILED", 14, False, True),
+    ("JOB_STATE_CANCELLED", 14, False, True),  # how Google's NAS client says a job past its timeout ends
+    ("JOB_STATE_CANCELLED", 14, True, False),  # a delete, maxTrials or a failed experiment: nasctl's own cancel
+    ("JOB_STATE_CANCELLED", 3, False, False),  # cancelled by someone else: the search failed
+    ("JOB_STATE_FAILED", 3, False, False),
+    ("JOB_STATE_SUCCEEDED", 14, False, False),
+])
+def test_the_14_day_limit_is_a_failed_or_cancelled_end_after_14_days_that_nasctl_did_not_cause(
+        state: str, days: int, cancelled_by_nasctl: bool, limit: bool) -> None:
+    from google.cloud import aiplatform_v1  # noqa: PLC0415
+
+    job = aiplatform_v1.NasJob(name="projects/p/locations/us-central1/nasJobs/1", state=state)
+    job.start_time = datetime.fromtimestamp(1_700_000_000, timezone.utc)
+    job.end_time = datetime.fromtimestamp(1_700_000_000 + days * 24 * 3600, timezone.utc)
+    record = NasJobsRecord(jobs=[job.name], stopped_jobs=[job.name] if cancelled_by_nasctl else [])
+    assert VertexNasSearch._hit_time_limit(job, record) is limit
 
 
 def test_a_changed_spec_is_not_reported_as_observed_while_the_nas_job_keeps_the_old_one(vertex, gcs_bucket) -> None:
