@@ -20,7 +20,7 @@ from pricing.catalog import (
     LATENCY, PriceCatalog, load_catalog, role_resources, runs_in_nas_job, trial_hourly_usd,
 )
 from reconciler.graph import enabled_stages
-from state.records import SEARCH, TrialRecord
+from state.records import SEARCH, TRAIN, TrialRecord
 from specs.model import NASExperiment, VertexBackendSpec, VertexResourcesSpec
 
 if TYPE_CHECKING:
@@ -180,7 +180,23 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
         stage_hours[plan.name] = stage.runtime_hours
         report.stages.append(stage)
         report.warnings.extend(_warnings(plan, stage, catalog))
+    report.warnings.extend(_last_stage2_warning(experiment, stage_hours.get(SEARCH)))
     return report
+
+
+def _last_stage2_warning(experiment: NASExperiment, search_runtime_hours: float | None) -> list[str]:
+    """Inside a NasJob, Vertex trains the top models every ``train.frequency`` search trials (nasctl's default:
+    once, at maxTrials). A search that outlives its first NasJob may never reach that round: it ends at the
+    28-day limit, or in its resumed job, whose count of search trials the docs do not define."""
+    train = experiment.spec.train
+    if (train is None or train.frequency is not None or not runs_in_nas_job(experiment, SEARCH)
+            or not search_runtime_hours or search_runtime_hours <= NAS_JOB_LIMIT_HOURS):
+        return []
+    max_trials = experiment.spec.search.max_trials
+    return [f"{TRAIN}: Vertex trains the top {train.top_n} inside the NasJob once {max_trials:,} search trials have "
+            "finished in it; a search resumed past 14 days may end before that round (at the 28-day limit, or "
+            "because the resumed job counts only its own trials): set train.frequency so stage 2 also runs during "
+            "the search"]
 
 
 def _stage_cost(plan: _StagePlan, hours: float | None, source: str) -> StageCost:

@@ -18,14 +18,14 @@ from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
 from reconciler.plan import CREATE, Action, Plan
 from reconciler.spec_changes import load_spec_state
 from state.records import (
-    FAILED, SEARCH,
+    FAILED, SEARCH, SUCCEEDED, TRAIN,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
 )
 from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.store import LockHandle, StateStore
 from specs.loader import is_generation_of, spec_generation
 from search_spaces.registry import build_search_space
-from specs.model import NASExperiment, SearchStageSpec
+from specs.model import ExperimentSpec, NASExperiment, SearchStageSpec, TrainStageSpec
 
 if TYPE_CHECKING:
     from search_spaces.space import SearchSpace
@@ -34,7 +34,17 @@ _FAILED_JOB_STATES = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPI
 NAS_JOB_ID = "nasjob"
 
 
-def _phase(status: NasSearchStatus, search: SearchStageSpec) -> tuple[str, Condition]:
+def _stage2_note(status: NasSearchStatus, train: TrainStageSpec | None) -> str:
+    """For an ended search: what Vertex's stage 2 trained, when fewer than topN (its last round never came)."""
+    if train is None:
+        return ""
+    trained = sum(1 for t in status.trials if t.stage == TRAIN and t.status == SUCCEEDED)
+    return "" if trained >= train.top_n else (
+        f"; stage 2 trained {trained} of the top {train.top_n} (Vertex trains them inside the NasJob every "
+        "train.frequency search trials)")
+
+
+def _phase(status: NasSearchStatus, search: SearchStageSpec, train: TrainStageSpec | None) -> tuple[str, Condition]:
     failed = [t for t in status.trials if t.stage == SEARCH and t.status == FAILED]
     if len(failed) > search.failure_budget:
         return PHASE_FAILED, Condition(
@@ -42,7 +52,7 @@ def _phase(status: NasSearchStatus, search: SearchStageSpec) -> tuple[str, Condi
             f"{len(failed)} failed search trials exceed maxFailedTrials={search.failure_budget}")
     if status.finished:
         return PHASE_SUCCEEDED, Condition("Succeeded", "True", "MaxTrialsReached" if status.completed
-                                          else "NasJobSucceeded", status.job)
+                                          else "NasJobSucceeded", status.job + _stage2_note(status, train))
     if status.cannot_resume:
         done = f"{status.finished_search_trials()} of {search.max_trials} search trials finished"
         if status.deleted:
@@ -51,7 +61,7 @@ def _phase(status: NasSearchStatus, search: SearchStageSpec) -> tuple[str, Condi
                 f"{status.jobs[0]} (a search is resumed once); {done}"))
         return PHASE_SUCCEEDED, Condition("Succeeded", "True", "SearchTimeLimit", (
             f"{status.job} reached Vertex's 14-day limit after resuming {status.jobs[0]}: a search runs 28 days "
-            f"at most (a NasJob is resumed once); {done}"))
+            f"at most (a NasJob is resumed once); {done}{_stage2_note(status, train)}"))
     if status.state in _FAILED_JOB_STATES:
         return PHASE_FAILED, Condition("Failed", "True", "NasJobFailed", f"{status.job} ended in {status.state}")
     return PHASE_RUNNING, Condition("Running", "True", "NasJobRunning", f"{status.job}: {status.state}")
@@ -62,9 +72,9 @@ def _jobs_record(experiment: ExperimentRecord) -> NasJobsRecord:
 
 
 def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: str, job_generation: str,
-            search: SearchStageSpec, jobs: NasJobsRecord) -> None:
+            spec: ExperimentSpec, jobs: NasJobsRecord) -> None:
     """The pass's outcome; the observed generation is the one the NasJob runs: Vertex cannot change a NasJob."""
-    experiment.phase, condition = _phase(status, search)
+    experiment.phase, condition = _phase(status, spec.search, spec.train)
     experiment.conditions = [condition]
     if job_generation != generation:
         experiment.conditions.append(Condition(
@@ -158,7 +168,7 @@ class NasJobReconciler:
         job_generation = self.generation if runs_this_spec else recorded_generation
         state.trials = {record.id: record for record in trial_records(status, self.space, state.trials)}
         save_trials(self.store, state)
-        _record(state.experiment, status, self.generation, job_generation, self.experiment.spec.search, jobs)
+        _record(state.experiment, status, self.generation, job_generation, self.experiment.spec, jobs)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
             self._stop(state, status, jobs)
         save_experiment(self.store, state)

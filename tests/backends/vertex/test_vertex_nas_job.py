@@ -144,7 +144,8 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
                                                                        limit_state: str) -> None:
     vertex = make_vertex(time_scale=14 * 24 * 3600 / 8, nas_limit_state=limit_state)  # 14 days of job time in 8 s
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
-                                   max_trials=200, parallel=2, search={"timeoutSeconds": MONTH, "maxFailedTrials": 0})
+                                   max_trials=200, parallel=2, top_n=2,  # stage 2 once, at 200 search trials
+                                   search={"timeoutSeconds": MONTH, "maxFailedTrials": 0})
     reconciler = _reconciler(experiment)
     first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
     _wait_state(vertex, first, {"JOB_STATE_RUNNING"})
@@ -167,6 +168,7 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "SearchTimeLimit")
     finished = sum(1 for t in result.state.trials.values() if t.stage == "search" and t.status == SUCCEEDED)
     assert 0 < finished < 200 and f"{finished} of 200 search trials finished" in record.conditions[0].message
+    assert "stage 2 trained 0 of the top 2" in record.conditions[0].message  # its round never came: said so
     assert "jobEndsBy" not in record.stages["search"]["summary"]  # no live job: no limit to show
     assert reconciler.run_pass().state.experiment.conditions[0].reason == "SearchTimeLimit"
     assert len(_creates(vertex)) == 2
