@@ -166,7 +166,8 @@ class NasJobReconciler:
         runs_this_spec = status.created or recorded_generation is None or is_generation_of(
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
-        state.trials = {record.id: record for record in trial_records(status, self.space, state.trials)}
+        state.trials = {record.id: record for record in trial_records(status, self.space, state.trials,
+                                                                          self.search.failure)}
         save_trials(self.store, state)
         _record(state.experiment, status, self.generation, job_generation, self.experiment.spec, jobs)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)

@@ -23,8 +23,8 @@ from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
 from specs.model import NASExperiment
 from state.records import (
-    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN,
-    REASON_OOM, REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
+    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR,
+    REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
 )
 from state.snapshot import ExperimentState
 from trial import protocol
@@ -36,8 +36,6 @@ SYMBOLS = {RECORD: "~", CREATE: "+", REOPEN: "~", SIGNAL: "~", LAUNCH: "~", ADOP
            START_HELPER: "+"}
 LIFECYCLE = (CREATE, REOPEN, LAUNCH, ADOPT, RELAUNCH, STOP)  # at most one of these per trial and pass
 MAX_ATTEMPTS = 2  # a trial that vanished without a result (e.g. reboot) is relaunched once
-_FAILURE_REASONS = {protocol.FAILED_NAN: REASON_NAN, protocol.FAILED_OOM: REASON_OOM,
-                    protocol.TIMEOUT: REASON_TIMEOUT, protocol.FAILED: REASON_ERROR}
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,7 @@ def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, n
     if observation.state == FINISHED:
         result = observation.result
         if result.status != protocol.SUCCEEDED:
-            return ended(trial, FAILED, _FAILURE_REASONS.get(result.status, REASON_ERROR), result.message, now,
+            return ended(trial, FAILED, protocol.failure_reason(result.status), result.message, now,
                          result.metrics)
         try:
             reward = compute_reward(result.metrics, reward_spec)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from state.records import REASON_ERROR, REASON_NAN, REASON_OOM, REASON_TIMEOUT
+
 TRIAL_FILE = "trial.json"
 METRICS_FILE = "metrics.jsonl"
 RESULT_FILE = "result.json"
@@ -29,6 +31,12 @@ FAILED_NAN = "failed_nan"
 FAILED_OOM = "failed_oom"
 TIMEOUT = "timeout"
 FINAL_STATUSES = (SUCCEEDED, FAILED, FAILED_NAN, FAILED_OOM, TIMEOUT)
+_FAILURE_REASONS = {FAILED_NAN: REASON_NAN, FAILED_OOM: REASON_OOM, TIMEOUT: REASON_TIMEOUT, FAILED: REASON_ERROR}
+
+
+def failure_reason(status: str) -> str:
+    """The trial record's reason for a failed result's status."""
+    return _FAILURE_REASONS.get(status, REASON_ERROR)
 
 
 class TrialFailure(Exception):

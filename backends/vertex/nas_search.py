@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from adaptors import gcp
 from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
-from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, parent
+from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, nas_job_dir_uri, parent
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from state.records import (
     FAILED, PENDING, REASON_DELETED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH, STOPPED, SUCCEEDED,
@@ -275,6 +275,15 @@ class VertexNasSearch:
         status.trials = [replace(view, status=STOPPED, reason=REASON_MAX_TRIALS) if view.id in surplus else view
                          for view in status.trials]
 
+    def failure(self, view: NasTrialView) -> tuple[str, str]:
+        """Why a failed trial failed, from the result.json it wrote (timeout, nan, oom, error and the message):
+        Vertex only says INFEASIBLE. A trial that wrote none keeps that."""
+        from trial.dirs import GcsTrialDir  # noqa: PLC0415
+        from trial.protocol import failure_reason  # noqa: PLC0415
+
+        result = GcsTrialDir(f"{nas_job_dir_uri(self.backend, self.name)}/{view.id}", self._storage).read_result()
+        return (view.reason or "infeasible", "") if result is None else (failure_reason(result.status), result.message)
+
     def _write_experiment(self) -> None:
         """The spec the job's trials read (see trial.nas_entry); written before the job exists."""
         bucket, path = gcp.parse_gs_uri(nas_experiment_uri(self.backend, self.name))
@@ -343,15 +352,16 @@ def _is_resume(job: "NasJob") -> bool:
     return bool(job.nas_job_spec.resume_nas_job_id)
 
 
-def trial_records(status: NasSearchStatus, space: "SearchSpace",
-                  recorded: Mapping[str, TrialRecord] | None = None) -> list[TrialRecord]:
+def trial_records(status: NasSearchStatus, space: "SearchSpace", recorded: Mapping[str, TrialRecord] | None = None,
+                  explain: Callable[[NasTrialView], tuple[str, str]] | None = None) -> list[TrialRecord]:
     """The NasJob's trials as nasctl trial records (what `status` and `trials` show), in order.
 
     Vertex proposes the architectures, so the records are derived from its trial details on every
     pass (level-triggered): the reconciler replaces its search/train records with these. Decoding and
     materialising an architecture costs about 0.2 s on the MnasNet space (minutes a pass at 2,000
     trials), so each is done once: a trial `recorded` with the same parameters' digest keeps its DNA
-    and architecture.
+    and architecture. A failed trial's reason and message come from `explain` once (Vertex says only
+    INFEASIBLE), then from its record.
     """
     records = []
     for view in status.trials:
@@ -361,10 +371,16 @@ def trial_records(status: NasSearchStatus, space: "SearchSpace",
             dna, arch = before.dna, before.arch
         else:
             dna, arch = _decoded(view.parameters, space)
+        reason, message = view.reason, ""
+        if view.status == FAILED:
+            if before is not None and before.status == FAILED and before.backend_ref.get("parameters") == digest:
+                reason, message = before.reason, before.message
+            elif explain is not None:
+                reason, message = explain(view)
         index = int(view.id.rsplit("-", 1)[1]) if view.id.rsplit("-", 1)[1].isdigit() else len(records)
         records.append(TrialRecord(
-            id=view.id, stage=view.stage, index=index, dna=dna, arch=arch, status=view.status, reason=view.reason,
-            reward=view.reward, launched_at=view.started_at, finished_at=view.finished_at,
+            id=view.id, stage=view.stage, index=index, dna=dna, arch=arch, status=view.status, reason=reason,
+            message=message, reward=view.reward, launched_at=view.started_at, finished_at=view.finished_at,
             backend_ref={"nas_job": status.job, "parameters": digest},
         ))
     return records

@@ -59,9 +59,14 @@ def stage_resources(backend: VertexBackendSpec, stage: str) -> VertexResourcesSp
     return backend.train_resources if stage == TRAIN else backend.search
 
 
+def nas_job_dir_uri(backend: VertexBackendSpec, experiment: str) -> str:
+    """The NasJob trials' directory: trial ``<stage>-<id>`` writes its protocol files under it (trial.nas_entry)."""
+    return f"{backend.staging_uri}/{experiment}/nas"
+
+
 def nas_experiment_uri(backend: VertexBackendSpec, experiment: str) -> str:
     """Where the NasJob's trials read the experiment spec (written before the job is created)."""
-    return f"{backend.staging_uri}/{experiment}/nas/experiment.json"
+    return f"{nas_job_dir_uri(backend, experiment)}/experiment.json"
 
 
 def job_timeout_seconds(resources: VertexResourcesSpec, timeout_seconds: float | None) -> int:
@@ -182,7 +187,7 @@ def nas_job(backend: VertexBackendSpec, experiment: str, *, algorithm: str, sear
     v1 = gcp.aiplatform()
 
     algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
-    output = f"{backend.staging_uri}/{experiment}/nas"
+    output = nas_job_dir_uri(backend, experiment)
     common = [EXPERIMENT_ARG, fuse_path(nas_experiment_uri(backend, experiment)), "--job-dir", fuse_path(output)]
 
     def trial_args(stage: str, resources: VertexResourcesSpec, timeout_seconds: float | None) -> list[str]:

@@ -226,6 +226,9 @@ def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) ->
     result = _reconciler(strict).run_pass()
     assert result.state.experiment.phase == PHASE_FAILED
     assert result.state.experiment.conditions[0].reason == "TooManyFailedTrials"
+    failed = [t for t in result.state.trials.values() if t.status == FAILED]
+    assert failed and {t.reason for t in failed} == {"error"}, "the trial's own result, not Vertex's INFEASIBLE"
+    assert all("bogus" in t.message for t in failed), [t.message for t in failed]
     assert _wait_state(vertex, job, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
     assert json.dumps(result.state.experiment.to_json())  # recorded as usual
     # recorded as nasctl's cancel, so it is never read as the 14-day limit (which is resumed)
