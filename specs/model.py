@@ -22,6 +22,7 @@ from specs.vertex import (
     check_region,
     check_strategy,
 )
+from specs.vertex_machines import machine_problem
 
 API_VERSION = "nasctl.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -135,6 +136,9 @@ class VertexResourcesSpec(SpecModel):
     def _accelerator_consistent(self) -> "VertexResourcesSpec":
         if (self.accelerator_type is None) != (self.accelerator_count == 0):
             raise ValueError("set acceleratorType and acceleratorCount together (or neither)")
+        problem = machine_problem(self.machine_type, self.accelerator_type, self.accelerator_count)
+        if problem is not None:
+            raise ValueError(problem)
         return self
 
     @property

@@ -17,7 +17,11 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   proto docs mark Required (display_name, worker pools with machine_type, replica_count and image_uri;
   NasJob search_trial_spec with its counts and job spec, metric and search_space_spec); boot disks of a
   documented type (``DiskSpec`` docs) and 100-64,000 GB; ``network`` as projects/<number>/global/networks/<name>
-  and ``reserved_ip_ranges`` only with it; a CMEK key in the job's region (``EncryptionSpec`` docs); a resumed
+  and ``reserved_ip_ranges`` only with it; a CMEK key in the job's region (``EncryptionSpec`` docs); display
+  names of at most 128 characters and labels by Google Cloud's rules (proto docs of ``display_name`` and
+  ``labels``); a NasJob ``metric_id`` without whitespace (``MetricSpec`` docs); machine types the training
+  service offers, each with the accelerators it takes (the training docs' GPU table and Compute Engine's N1
+  GPU limits, kept in ``specs.vertex_machines``: the same table ``validate`` checks with); a resumed
   NasJob must not repeat search_space_spec, the algorithm or the metric (proto docs of
   ``resume_nas_job_id``; nas ``vertex_nas_cli.py`` clears exactly these on resume), and must not resume a
   job that was itself a resume (NAS client docs: "The previous search job should not itself be a resume

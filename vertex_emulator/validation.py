@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from specs.vertex_machines import is_known_family, machine_problem
 from vertex_emulator.errors import ApiError, invalid
 
 # The seed doc (shared/seeds/vertex-nas-overview.ko.txt) says NAS runs in 8 regions but does not name
@@ -33,6 +34,9 @@ TRAINING_REGIONS = NAS_REGIONS | frozenset({
 # DiskSpec's documented boot disk types and Vertex's size bounds (default pd-ssd, 100 GB).
 BOOT_DISK_TYPES = ("pd-ssd", "pd-standard", "hyperdisk-balanced")
 MIN_BOOT_DISK_GB, MAX_BOOT_DISK_GB = 100, 64_000
+# The job resources' display name and labels limits (CustomJob / NasJob field docs; Cloud labels rules).
+MAX_DISPLAY_NAME = 128
+MAX_LABELS, MAX_LABEL_CHARS = 64, 64
 _NETWORK = re.compile(r"projects/[0-9]+/global/networks/[^/]+")
 _KMS_KEY = re.compile(r"projects/[^/]+/locations/(?P<region>[^/]+)/keyRings/[^/]+/cryptoKeys/[^/]+")
 
@@ -83,9 +87,7 @@ def check_job_spec(spec: Any, path: str) -> None:
         _require(pool.replica_count > 0, f"{where}.replica_count")
         _require(pool.HasField("container_spec") and pool.container_spec.image_uri,
                  f"{where}.container_spec.image_uri")
-        machine = pool.machine_spec
-        if machine.accelerator_count and not machine.accelerator_type:
-            raise invalid(f"{where}.machine_spec.accelerator_type is required when accelerator_count is set.")
+        _check_machine(pool.machine_spec, f"{where}.machine_spec")
         disk = pool.disk_spec
         if disk.boot_disk_type and disk.boot_disk_type not in BOOT_DISK_TYPES:
             raise invalid(f"{where}.disk_spec.boot_disk_type must be one of {', '.join(BOOT_DISK_TYPES)}.")
@@ -98,6 +100,41 @@ def check_job_spec(spec: Any, path: str) -> None:
         raise invalid(f"{path}.reserved_ip_ranges needs {path}.network: they are ranges of that VPC network.")
     if spec.network and not _NETWORK.fullmatch(spec.network):
         raise invalid(f"{path}.network must be projects/{{project number}}/global/networks/{{network}}.")
+
+
+def _check_machine(machine: Any, where: str) -> None:
+    """The machine type exists and takes these accelerators (specs.vertex_machines holds the service's table)."""
+    if machine.accelerator_count and not machine.accelerator_type:
+        raise invalid(f"{where}.accelerator_type is required when accelerator_count is set.")
+    if not is_known_family(machine.machine_type):
+        raise invalid(f'Machine type "{machine.machine_type}" is not supported.')
+    accelerator = (machine.DESCRIPTOR.fields_by_name["accelerator_type"].enum_type
+                   .values_by_number[machine.accelerator_type].name if machine.accelerator_type else None)
+    problem = machine_problem(machine.machine_type, accelerator, machine.accelerator_count)
+    if problem is not None:
+        raise invalid(f"{where}: {problem}.")
+
+
+def check_metadata(job: Any, kind: str) -> None:
+    """The display name and labels rules every Vertex job states: a name of at most 128 characters; at most
+    64 labels, keys and values of at most 64 lowercase letters (international ones too), digits, ``_`` and
+    ``-``, keys starting with a letter."""
+    _require(job.display_name, f"{kind}.display_name")
+    if len(job.display_name) > MAX_DISPLAY_NAME:
+        raise invalid(f"{kind}.display_name can be up to {MAX_DISPLAY_NAME} characters long, got "
+                      f"{len(job.display_name)}.")
+    if len(job.labels) > MAX_LABELS:
+        raise invalid(f"{kind}.labels: at most {MAX_LABELS} labels, got {len(job.labels)}.")
+    for key, value in job.labels.items():
+        if not (key[:1].isalpha() and key[:1].islower()) or not _label_text(key) or not _label_text(value):
+            raise invalid(f"{kind}.labels: invalid label {key!r}: {value!r}. Label keys and values can be no longer "
+                          f"than {MAX_LABEL_CHARS} characters and can only contain lowercase letters, numeric "
+                          "characters, underscores and dashes; keys start with a letter.")
+
+
+def _label_text(text: str) -> bool:
+    return len(text) <= MAX_LABEL_CHARS and all(
+        char in "_-" or char.isdigit() or (char.isalpha() and char == char.lower()) for char in text)
 
 
 def check_encryption(job: Any, region: str) -> None:
@@ -114,7 +151,7 @@ def check_encryption(job: Any, region: str) -> None:
 
 
 def check_custom_job(job: Any) -> None:
-    _require(job.display_name, "custom_job.display_name")
+    check_metadata(job, "custom_job")
     _require(job.HasField("job_spec"), "custom_job.job_spec")
     check_job_spec(job.job_spec, "custom_job.job_spec")
 
@@ -122,7 +159,7 @@ def check_custom_job(job: Any) -> None:
 def check_nas_job(job: Any) -> None:
     """NasJob rules (proto field docs); with `resume_nas_job_id` the search space, algorithm and metric
     come from the resumed job and must not be given again (vertex_nas_cli.py's resume clears exactly these)."""
-    _require(job.display_name, "nas_job.display_name")
+    check_metadata(job, "nas_job")
     spec = job.nas_job_spec
     _require(job.HasField("nas_job_spec"), "nas_job.nas_job_spec")
     _require(spec.HasField("multi_trial_algorithm_spec"), "nas_job.nas_job_spec.multi_trial_algorithm_spec")
@@ -137,6 +174,9 @@ def check_nas_job(job: Any) -> None:
     else:
         _require(spec.search_space_spec, "nas_job.nas_job_spec.search_space_spec")
         _require(algo.metric.metric_id, "nas_job.nas_job_spec.multi_trial_algorithm_spec.metric.metric_id")
+        if re.search(r"\s", algo.metric.metric_id):
+            raise invalid("nas_job.nas_job_spec.multi_trial_algorithm_spec.metric.metric_id must not contain "
+                          "whitespaces.")
     search = algo.search_trial_spec
     where = "nas_job.nas_job_spec.multi_trial_algorithm_spec.search_trial_spec"
     _require(algo.HasField("search_trial_spec"), where)

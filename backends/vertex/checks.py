@@ -1,6 +1,6 @@
 """Checks of a Vertex spec that span fields (run by `validate`; no Google SDK imported).
 
-A NasJob runs only in the NAS regions, and nothing but the trial itself can measure latency inside
+A NasJob runs only in the NAS regions, its metric id has no whitespace, and nothing but the trial itself can measure latency inside
 one: Vertex's latency calculator polls a NasJob from outside, which nasctl does for its own
 controllers' CustomJobs (``backend.latency``) but not for a NasJob's trials. So with Vertex's
 controller a latency or memory term of the reward needs the prebuilt trainer to measure its model
@@ -33,6 +33,10 @@ def check_vertex(experiment: NASExperiment) -> list[Problem]:
         problems.append((("spec", "backend", "latency"), (
             "latency-calculator jobs run for nasctl's controllers only; inside a Vertex NasJob each trial measures "
             "its own model: remove backend.latency and set trainer.args.latency")))
+    if any(char.isspace() for char in spec.reward.metric):
+        problems.append((("spec", "reward", "metric"), (
+            f"a Vertex NasJob's metric id must not contain whitespace, got {spec.reward.metric!r}: report the metric "
+            "under a name without spaces (e.g. top1_accuracy)")))
     terms = [(name, term) for name, term in (("latency", spec.reward.latency), ("memory", spec.reward.memory)) if term]
     if terms and spec.trainer.prebuilt in MEASURING_TRAINERS and not _measures_in_process(experiment):
         name, term = terms[0]
