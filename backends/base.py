@@ -14,15 +14,17 @@ from trial.protocol import StopSignal, TrialResult
 
 # What a backend sees of a trial.
 ALIVE, FINISHED, LOST, NOT_LAUNCHED = "alive", "finished", "lost", "not_launched"
+NO_CAPACITY = "no_capacity"  # launched, turned away by the cloud for lack of machines (a stockout): never ran
 
 
 @dataclass(frozen=True)
 class TrialObservation:
-    state: str  # ALIVE, FINISHED (result set), LOST (launched, gone without a result), NOT_LAUNCHED
+    state: str  # ALIVE, FINISHED (result set), LOST (launched, gone without a result), NOT_LAUNCHED, NO_CAPACITY
     result: TrialResult | None = None
     cycles: list[dict[str, Any]] = field(default_factory=list)  # per-cycle metrics reported so far
     elapsed_seconds: float | None = None
     stop_signal: StopSignal | None = None  # the stop.json in force (None: none written)
+    message: str = ""  # NO_CAPACITY: the cloud's words
 
 
 class Backend(ABC):

@@ -7,6 +7,7 @@ from typing import Any
 from objective.pareto import pareto_front
 from reconciler.budget import budget_view
 from reconciler.graph import enabled_stages
+from reconciler.plan import STOCKOUT_NOTE
 from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
 from objective.ranking import rank_trials
@@ -48,8 +49,19 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         if best else None,
         "paretoFront": _front(experiment, state),
         "cost": budget_view(experiment, enabled_stages(experiment), trials, time.time()),
-        "warnings": _reward_warnings(experiment, trials),
+        "warnings": _reward_warnings(experiment, trials) + _stockout_warnings(trials),
     }
+
+
+def _stockout_warnings(trials: list[TrialRecord]) -> list[str]:
+    """One line while trials the cloud turned away for lack of machines are unfinished: a stockout does not
+    fail them, so without it a long one would only show as a slow search."""
+    turned_away = [t for t in trials if not t.terminal and t.message.startswith(STOCKOUT_NOTE)]
+    if not turned_away:
+        return []
+    return [f"{len(turned_away)} unfinished trial(s) were {STOCKOUT_NOTE} (no machines in the region; each is "
+            f"relaunched until it gets some), e.g. {turned_away[0].id}: "
+            f"{turned_away[0].message[len(STOCKOUT_NOTE) + 2:]}"]
 
 
 def _reward_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:

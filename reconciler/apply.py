@@ -105,7 +105,7 @@ class Reconciler:
         """Carry out the plan: stops and outcomes and the intent of new work are recorded before anything starts."""
         for action in plan.now(STOP):
             self.backend.stop(action.trial_id, action.reason)
-        recorded = plan.now(RECORD, STOP, REOPEN, CREATE)
+        recorded = [action for action in plan.now(RECORD, STOP, REOPEN, CREATE, RELAUNCH) if action.record is not None]
         for action in recorded:
             state.trials[action.trial_id] = copy.deepcopy(action.record)
         if recorded:

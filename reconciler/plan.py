@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
+from backends.base import ALIVE, FINISHED, LOST, NO_CAPACITY, NOT_LAUNCHED
 from objective.reward import RewardError, compute_reward, reward_warnings
 from reconciler.budget import BUDGET_EXHAUSTED, EXHAUSTED, BudgetGuard
 from reconciler.graph import enabled_stages
@@ -35,6 +35,7 @@ RECORD, CREATE, REOPEN, SIGNAL, LAUNCH, ADOPT, RELAUNCH, STOP, START_HELPER = (
 SYMBOLS = {RECORD: "~", CREATE: "+", REOPEN: "~", SIGNAL: "~", LAUNCH: "~", ADOPT: "~", RELAUNCH: "~", STOP: "-",
            START_HELPER: "+"}
 LIFECYCLE = (CREATE, REOPEN, LAUNCH, ADOPT, RELAUNCH, STOP)  # at most one of these per trial and pass
+STOCKOUT_NOTE = "relaunched after a stockout"  # the message of a trial the cloud turned away, until it runs
 MAX_ATTEMPTS = 2  # a trial that vanished without a result (e.g. reboot) is relaunched once
 
 
@@ -45,7 +46,8 @@ class Action:
     stage: str
     now: bool  # acted on in this pass; False = waits for a free slot or an earlier stage
     reason: str = ""
-    record: TrialRecord | None = None  # what the trial is recorded as (CREATE, REOPEN and STOP now; RECORD)
+    record: TrialRecord | None = None  # what the trial is recorded as (CREATE, REOPEN, STOP, RECORD; a RELAUNCH
+    #                                    after a stockout)
     signal: StopSignal | None = None  # SIGNAL: what is written to the trial's stop.json
     blocked: bool = False  # not now because spec.budget refuses it (not merely waiting for a slot)
 
@@ -185,6 +187,9 @@ def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
             actions.append(Action(LAUNCH, trial.id, stage.name, True, "recorded, not launched"))
         elif observation.state == LOST:
             actions.append(Action(RELAUNCH, trial.id, stage.name, True, "process gone without a result"))
+        elif observation.state == NO_CAPACITY:
+            actions.append(Action(RELAUNCH, trial.id, stage.name, True, "the cloud had no machines for it (stockout)",
+                                  record=requeued(trial, observation.message)))
     return actions
 
 
@@ -198,6 +203,15 @@ def reopened(trial: TrialRecord) -> TrialRecord:
     again = copy.deepcopy(trial)
     again.status, again.reason, again.message = PENDING, None, ""
     again.attempt, again.finished_at = 0, None
+    return again
+
+
+def requeued(trial: TrialRecord, message: str) -> TrialRecord:
+    """The trial whose job the cloud turned away for lack of machines, to be launched again: that launch is
+    not counted as an attempt (its code never ran), so a stockout neither fails it nor uses up its relaunch."""
+    again = copy.deepcopy(trial)
+    again.attempt = max(0, again.attempt - 1)
+    again.message = f"{STOCKOUT_NOTE}: {message}"[:500]
     return again
 
 

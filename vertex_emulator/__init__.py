@@ -45,6 +45,8 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
 * Faults (faults.py): 429 / 500 / 503 for the next N calls or a seeded fraction, per RPC or all; delays.
   Preemption: ``preempt()`` kills a worker; it restarts (all workers with
   ``restart_job_on_worker_restart``), at most 5 times per worker (training service), then the job fails.
+  Stockouts (capacity.py): the next N CustomJobs needing an accelerator in a region wait in PENDING, then
+  FAIL with RESOURCE_EXHAUSTED "Resources are insufficient in region" without running their code.
 * Processes (runner.py): every replica of every pool runs ``command + args`` locally with
   ``CLOUD_ML_JOB_ID``, ``AIP_MODEL_DIR`` / ``AIP_CHECKPOINT_DIR`` / ``AIP_TENSORBOARD_LOG_DIR``,
   ``container_spec.env``, ``CLUSTER_SPEC`` for multi-replica jobs and ``NASCTL_GCS_FUSE_ROOT``

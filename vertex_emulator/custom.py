@@ -1,7 +1,8 @@
 """A CustomJob's life: quota, workers, outcome, ``scheduling.timeout``, cancel.
 
 QUEUED just after its create; PENDING until its accelerators fit the region's quota and its workers
-start (design anchors: "jobs wait in PENDING without it"); RUNNING with every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
+start (design anchors: "jobs wait in PENDING without it"), or until it fails for lack of machines in a
+stockout (capacity.py); RUNNING with every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
 ("The maximum job running time. The default is 7 days.") counts job time from ``start_time``; past it
 the workers are stopped and the job FAILS with DEADLINE_EXCEEDED. A non-zero exit fails the job with
 error code 3, as the service reports user-code failures.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vertex_emulator.capacity import stockout_message
 from vertex_emulator.jobs import CANCELLED, CANCELLING, FAILED, PENDING, QUEUED, RUNNING, SUCCEEDED, Job
 from vertex_emulator.quota import demand
 from vertex_emulator.runner import JobRun
@@ -28,11 +30,18 @@ class CustomJobDriver:
         self.job, self.ctx = job, ctx
         self.spec = job.resource.job_spec
         self.run: JobRun | None = None
+        self.turned_away = False  # met a stockout: fails after waiting, never runs
+        self.pending_since = 0.0
 
     def step(self, now: float) -> None:
         state = self.job.state
         if state == QUEUED:
             self.job.move(PENDING, now)
+            self.turned_away = self.ctx.capacity.turns_away(self.job.region, demand(self.spec))
+            self.pending_since = now
+        elif state == PENDING and self.turned_away:
+            if now - self.pending_since >= self.ctx.capacity.wait_seconds:
+                self._end(FAILED, now, ("RESOURCE_EXHAUSTED", stockout_message(self.job.region)))
         elif state == PENDING:
             if not self.ctx.quota.try_acquire(self.job.name, self.job.region, demand(self.spec)):
                 return  # waits for GPUs to free up

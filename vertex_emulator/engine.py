@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vertex_emulator.capacity import Capacity
 from vertex_emulator.clock import Clock
 from vertex_emulator.custom import CustomJobDriver
 from vertex_emulator.errors import ApiError
@@ -32,6 +33,7 @@ class Context:
     image_entrypoints: dict[str, list[str]]
     seed: int = 0
     nas_limit_state: str = "JOB_STATE_FAILED"  # how a NasJob ends at 14 days (see nas.py)
+    capacity: Capacity = field(default_factory=Capacity)
 
 
 @dataclass

@@ -24,6 +24,7 @@ from vertex_emulator.jobs import CANCELLED, FAILED
 from vertex_emulator.errors import ApiError, invalid
 from vertex_emulator.faults import Faults
 from vertex_emulator.listing import page
+from vertex_emulator.capacity import Capacity
 from vertex_emulator.quota import Key, Quota
 from vertex_emulator.validation import NAS_REGIONS, TRAINING_REGIONS, check_location, not_found, parse
 
@@ -68,7 +69,7 @@ class VertexEmulator:
     DEADLINE_EXCEEDED) or ``JOB_STATE_CANCELLED`` (Google's NAS client says a job past its scheduling
     timeout "gets cancelled"; which one the service uses is not documented).
     Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``quota`` (its ``limits`` may be changed
-    while running), ``clock``, ``requests`` (every request received: HTTP method, path, query, JSON body).
+    while running), ``capacity`` (capacity.py: ``stockout(region, accelerator, jobs)``), ``clock``, ``requests`` (every request received: HTTP method, path, query, JSON body).
     """
 
     def __init__(self, *, quotas: dict[Key, int] | None = None, time_scale: float = 1.0,
@@ -84,8 +85,9 @@ class VertexEmulator:
         self.faults = Faults(seed)
         if nas_limit_state not in (FAILED, CANCELLED):
             raise ValueError(f"nas_limit_state must be {FAILED} or {CANCELLED}, not {nas_limit_state}")
+        self.capacity = Capacity()
         self.engine = Engine(Context(self.clock, self.quota, self.work_dir, env, dict(image_entrypoints or {}), seed,
-                                     nas_limit_state), tick_seconds=tick_seconds)
+                                     nas_limit_state, self.capacity), tick_seconds=tick_seconds)
         self.regions = {"customJobs": training_regions, "nasJobs": nas_regions}
         self.requests: list[Request] = []
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())

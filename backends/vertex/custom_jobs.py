@@ -13,7 +13,7 @@ import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
+from backends.base import ALIVE, FINISHED, LOST, NO_CAPACITY, NOT_LAUNCHED, Backend, TrialObservation
 from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.requests import custom_job, latency_job, make_job_client, parent, trial_dir_uri
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
@@ -31,10 +31,18 @@ if TYPE_CHECKING:
 LIVE_JOB_STATES = frozenset({"JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING",
                              "JOB_STATE_PAUSED", "JOB_STATE_UPDATING"})
 FAILED_JOB_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_EXPIRED"})
+# google.rpc.Code RESOURCE_EXHAUSTED on a failed job: the region had no machines for it ("Resources are
+# insufficient in region"), a stockout. The project's quota is refused at create instead (calls.py).
+STOCKOUT_CODE = 8
 
 
 def job_state(job: "CustomJob") -> str:
     return job.state.name
+
+
+def turned_away(job: "CustomJob") -> bool:
+    """Whether Vertex failed the job for lack of machines (it never ran its code)."""
+    return job_state(job) in FAILED_JOB_STATES and job.error.code == STOCKOUT_CODE
 
 
 def timestamp_seconds(timestamp: Any) -> float | None:
@@ -121,6 +129,8 @@ class VertexCustomJobBackend(Backend):
         if state in LIVE_JOB_STATES:
             return TrialObservation(ALIVE, None, cycles, elapsed, stop)
         result = directory.final_result()
+        if result is None and turned_away(job):
+            return TrialObservation(NO_CAPACITY, None, cycles, elapsed, stop, message=job.error.message)
         if result is None and state in FAILED_JOB_STATES:
             message = job.error.message or state
             result = TrialResult(FAILED, message=f"Vertex job {job.name} {state}: {message}"[:500])
@@ -131,7 +141,8 @@ class VertexCustomJobBackend(Backend):
     def observe_helpers(self, running: list[str]) -> tuple[frozenset[str], frozenset[str]]:
         """Running trials that saved their model but have no latency.json yet want a latency-calculator job
         (the trainer waits for it, as Vertex's trainers wait for its latency calculator); one that was
-        launched already, in any state, is not launched again (its outcome lands in latency.json)."""
+        launched already, in any state but turned away by a stockout, is not launched again (its outcome lands
+        in latency.json)."""
         if self.spec.latency is None:
             return frozenset(), frozenset()
         wanted = set()
@@ -139,17 +150,21 @@ class VertexCustomJobBackend(Backend):
             directory = self.trial_dir(trial_id)
             if directory.exists(MODEL_CONFIG_FILE) and not directory.exists(LATENCY_FILE):
                 wanted.add(trial_id)
-        live = {trial_id for trial_id in wanted if self._latest_job(_helper_key(trial_id)) is not None}
+        live = {trial_id for trial_id in wanted if self._has_helper(trial_id)}
         return frozenset(wanted), frozenset(live)
 
     def start_helper(self, trial_id: str) -> None:
         """The trial's latency-calculator job, labelled like trials (key ``<trial>-latency``), so a crash
         never starts a second calculator for one trial."""
-        helper = _helper_key(trial_id)
-        if self._latest_job(helper) is not None:
+        if self._has_helper(trial_id):
             return
+        helper = _helper_key(trial_id)
         labels = job_labels(self.experiment, self.identity, job_key(self.experiment, helper), "latency")
         self._create(helper, latency_job(self.spec, self.experiment, trial_id, labels))
+
+    def _has_helper(self, trial_id: str) -> bool:
+        job = self._latest_job(_helper_key(trial_id))
+        return job is not None and not turned_away(job)
 
     def _create(self, key: str, job: "CustomJob") -> "CustomJob":
         """Create `job` once, even when a create's answer is lost (the retry adopts the job by its labels)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 import yaml
 from hypothesis import given, settings, strategies as st
 
-from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, TrialObservation
+from backends.base import ALIVE, FINISHED, LOST, NO_CAPACITY, NOT_LAUNCHED, TrialObservation
 from reconciler.observe import Observed
 from reconciler.plan import ADOPT, CREATE, LAUNCH, LIFECYCLE, RECORD, RELAUNCH, STOP, MAX_ATTEMPTS, compute_plan
 from state.records import (
@@ -110,6 +110,22 @@ def test_trial_lost_twice_is_recorded_as_crashed():
     assert kinds(plan, now_only=True) == [(RECORD, "search-0000"), (CREATE, "search-0001")]
 
 
+def test_a_trial_the_cloud_turned_away_is_relaunched_without_using_up_an_attempt():
+    turned_away = trial(0, RUNNING)
+    turned_away.attempt = MAX_ATTEMPTS  # already relaunched once after a crash: one more loss would fail it
+    stockout = TrialObservation(NO_CAPACITY, message="Resources are insufficient in region: us-central1.")
+    for _ in range(3):  # a stockout that lasts: relaunched every time, never failed
+        plan, state = plan_for(experiment(max_trials=1, parallel=1, top_n=None, maxFailedTrials=1), [turned_away],
+                               {"search-0000": stockout})
+        [action] = plan.actions
+        assert (action.kind, action.now) == (RELAUNCH, True) and "stockout" in action.reason
+        assert action.record.attempt == MAX_ATTEMPTS - 1 and action.record.status == RUNNING
+        assert action.record.message == "relaunched after a stockout: Resources are insufficient in region: us-central1."
+        turned_away = action.record
+        turned_away.attempt += 1  # what apply's launch counts
+    assert turned_away.attempt == MAX_ATTEMPTS and plan.phase == PHASE_RUNNING
+
+
 def test_failures_map_to_reasons():
     results = {"failed_nan": "nan", "failed_oom": "oom", "failed": "error", "timeout": "timeout"}
     trials = [trial(i, RUNNING) for i in range(len(results))]
@@ -155,6 +171,7 @@ _OBSERVATIONS = {
     "finished": TrialObservation(FINISHED, TrialResult("succeeded", {"accuracy": 0.6})),
     "nan": TrialObservation(FINISHED, TrialResult("failed_nan", message="nan")),
     "lost": TrialObservation(LOST),
+    "no_capacity": TrialObservation(NO_CAPACITY, message="Resources are insufficient in region: us-central1."),
     "not_launched": TrialObservation(NOT_LAUNCHED),
 }
 

@@ -29,3 +29,20 @@ def test_a_job_larger_than_the_whole_quota_is_resource_exhausted(make_emulator) 
     with pytest.raises(exceptions.TooManyRequests, match="exceed quota limits"):
         emulator.client().create_custom_job(parent=PARENT, custom_job=custom_job("pass", accelerators=2,
                                                                                  replicas=3))
+
+
+def test_a_stockout_fails_the_next_jobs_needing_that_accelerator_without_running_them(make_emulator) -> None:
+    emulator = make_emulator(time_scale=600)
+    emulator.capacity.stockout("us-central1", "NVIDIA_TESLA_T4", jobs=1, wait_seconds=1800)
+    client = emulator.client()
+    writes = "open('ran', 'w').close()"
+    turned_away = client.create_custom_job(parent=PARENT, custom_job=custom_job(writes, accelerators=1)).name
+    cpu_only = client.create_custom_job(parent=PARENT, custom_job=custom_job(writes)).name
+    assert wait_for(client, cpu_only).state.name == "JOB_STATE_SUCCEEDED"
+    failed = wait_for(client, turned_away)
+    assert failed.state.name == "JOB_STATE_FAILED" and failed.error.code == 8
+    assert "Resources are insufficient in region: us-central1" in failed.error.message
+    assert not failed.start_time and failed.end_time.timestamp() - failed.create_time.timestamp() >= 1800
+    assert not (emulator.job_dir(turned_away) / "ran").exists() and (emulator.job_dir(cpu_only) / "ran").exists()
+    again = client.create_custom_job(parent=PARENT, custom_job=custom_job(writes, accelerators=1)).name
+    assert wait_for(client, again).state.name == "JOB_STATE_SUCCEEDED"  # the stockout was for one job

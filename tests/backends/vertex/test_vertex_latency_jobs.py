@@ -3,6 +3,7 @@ real JobServiceClient against the Vertex emulator; the jobs run the scripted ima
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 
 import pytest
@@ -21,8 +22,8 @@ def vertex(make_emulator: Callable[..., VertexEmulator]) -> VertexEmulator:
     return make_emulator(image_entrypoints={IMAGE: scripted_entrypoint()})
 
 
-def _experiment(endpoint: str, bucket: str, with_latency: bool = True) -> NASExperiment:
-    return vertex_experiment(endpoint, bucket, backend={"latency": {"machineType": "n1-standard-4"}}
+def _experiment(endpoint: str, bucket: str, with_latency: bool = True, **machine: object) -> NASExperiment:
+    return vertex_experiment(endpoint, bucket, backend={"latency": {"machineType": "n1-standard-4", **machine}}
                              if with_latency else None)
 
 
@@ -65,6 +66,25 @@ def test_one_calculator_job_per_trial_with_a_saved_model(vertex: VertexEmulator,
     _save_model(gcs_bucket, "search-0001")
     reconcile_helpers(runner, ["search-0001"])
     assert len(_latency_jobs(vertex)) == 1, "already measured: no calculator"
+
+
+def test_a_calculator_job_turned_away_by_a_stockout_is_started_again(vertex: VertexEmulator, gcs_bucket: str) -> None:
+    vertex.capacity.stockout("us-central1", "NVIDIA_TESLA_T4", jobs=1, wait_seconds=0)
+    experiment = _experiment(vertex.endpoint, gcs_bucket, acceleratorType="NVIDIA_TESLA_T4", acceleratorCount=1)
+    runner = VertexCustomJobBackend(experiment)
+    _save_model(gcs_bucket, "search-0000")
+    reconcile_helpers(runner, ["search-0000"])
+    (first,) = _latency_jobs(vertex)
+    deadline = time.monotonic() + 20
+    while vertex.client().get_custom_job(name=first.name).state.name != "JOB_STATE_FAILED":
+        assert time.monotonic() < deadline, "the stockout did not fail the job"
+        time.sleep(0.05)
+    reconcile_helpers(runner, ["search-0000"])
+    reconcile_helpers(VertexCustomJobBackend(experiment), ["search-0000"])  # the next apply adopts the new one
+    jobs = {job.name: job for job in _latency_jobs(vertex)}
+    assert len(jobs) == 2 and jobs[first.name].error.code == 8
+    (second,) = set(jobs) - {first.name}
+    assert jobs[second].state.name != "JOB_STATE_FAILED"
 
 
 def test_without_a_latency_machine_no_calculator_runs(vertex: VertexEmulator, gcs_bucket: str) -> None:
