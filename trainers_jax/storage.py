@@ -1,6 +1,8 @@
 """Where training data is read from: local paths, Vertex's ``/gcs/`` mount, and ``gs://`` through gcsfs.
 
-* Local paths are read with the standard library.
+* Local paths are read with the standard library. A folder is listed with ``os.scandir``, whose entries
+  carry their type: on the ``/gcs/`` mount a ``stat`` per image would be one Cloud Storage request each,
+  1.28 M of them for ImageNet at every trial start.
 * ``/gcs/<bucket>/...`` is Vertex's Cloud Storage FUSE mount; :func:`trial.fuse.local_path` maps it
   to a stand-in directory where one is configured (the Vertex emulator's), so it is read like a local path.
 * ``gs://<bucket>/...`` goes through gcsfs (fsspec's maintained GCS filesystem): listings page through
@@ -70,7 +72,8 @@ def subfolders(location: str) -> list[str]:
     if is_remote(location):
         return sorted(Path(entry["name"]).name for entry in gcs().ls(location, detail=True)
                       if entry["type"] == "directory")
-    return sorted(entry.name for entry in Path(location).iterdir() if entry.is_dir())
+    with os.scandir(location) as entries:
+        return sorted(entry.name for entry in entries if entry.is_dir())
 
 
 def files(location: str, suffixes: tuple[str, ...]) -> list[str]:
@@ -79,8 +82,9 @@ def files(location: str, suffixes: tuple[str, ...]) -> list[str]:
     if is_remote(location):
         names = [entry["name"] for entry in gcs().ls(location, detail=True) if entry["type"] == "file"]
         return sorted(GCS_PREFIX + name for name in names if Path(name).suffix.lower() in suffixes)
-    return sorted(str(entry) for entry in Path(location).iterdir()
-                  if entry.is_file() and entry.suffix.lower() in suffixes)
+    with os.scandir(location) as entries:  # the entries' types come with the listing: no stat per file
+        return sorted(entry.path for entry in entries
+                      if os.path.splitext(entry.name)[1].lower() in suffixes and entry.is_file())
 
 
 def read_bytes(location: str) -> bytes:

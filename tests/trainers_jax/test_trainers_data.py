@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -122,6 +123,21 @@ def test_every_image_gets_the_label_of_its_class_folder_though_folders_are_liste
     records = [split[i] for split in (data.train, data.test) for i in range(len(split))]
     assert len(records) == 80 and data.num_classes == 40
     assert all(Path(path).parent.name == classes[label] for path, label in records)
+
+
+def test_listing_an_image_folder_does_not_stat_each_image(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_images(tmp_path, classes=3, per_class=30)
+    stats: list[str] = []
+    real_stat = Path.stat
+
+    def counted_stat(path: Path, *args: Any, **kwargs: Any) -> Any:
+        stats.append(str(path))
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", counted_stat)
+    data = open_dataset(str(tmp_path), test_fraction=0.5)
+    assert len(data.train) + len(data.test) == 90
+    assert len(stats) < 10, f"{len(stats)} stat calls for 90 images (on Vertex's /gcs/ mount each is a GCS request)"
 
 
 def test_missing_path_and_unsupported_scheme_are_clear_errors(tmp_path: Path) -> None:
