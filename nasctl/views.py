@@ -91,6 +91,8 @@ def trial_view(trial: TrialRecord) -> dict[str, Any]:
         view["message"] = trial.message
     if trial.source_trial:
         view["sourceTrial"] = trial.source_trial
+    if trial.labels:
+        view["labels"] = trial.labels
     return view
 
 

@@ -187,7 +187,8 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
 def _last_stage2_warning(experiment: NASExperiment, search_runtime_hours: float | None) -> list[str]:
     """Inside a NasJob, Vertex trains the top models every ``train.frequency`` search trials (nasctl's default:
     once, at maxTrials). A search that outlives its first NasJob may never reach that round: it ends at the
-    28-day limit, or in its resumed job, whose count of search trials the docs do not define."""
+    28-day limit, or in its resumed job, whose count of search trials the docs do not define. nasctl then
+    trains them after the search (reconciler.nas_stage2); the warning says so, and how to have Vertex do it."""
     train = experiment.spec.train
     if (train is None or train.frequency is not None or not runs_in_nas_job(experiment, SEARCH)
             or not search_runtime_hours or search_runtime_hours <= NAS_JOB_LIMIT_HOURS):
@@ -195,8 +196,9 @@ def _last_stage2_warning(experiment: NASExperiment, search_runtime_hours: float 
     max_trials = experiment.spec.search.max_trials
     return [f"{TRAIN}: Vertex trains the top {train.top_n} inside the NasJob once {max_trials:,} search trials have "
             "finished in it; a search resumed past 14 days may end before that round (at the 28-day limit, or "
-            "because the resumed job counts only its own trials): set train.frequency so stage 2 also runs during "
-            "the search"]
+            f"because the resumed job counts only its own trials). Then nasctl trains the top {train.top_n} itself, "
+            "as CustomJobs after the search (billed without the NAS multiplier, so at most the stage-2 cost shown); "
+            "set train.frequency to have Vertex train them during the search instead"]
 
 
 def _stage_cost(plan: _StagePlan, hours: float | None, source: str) -> StageCost:

@@ -2,12 +2,14 @@
 
 Vertex's controller proposes the architectures, so nasctl does not create trials: each pass adopts,
 creates or resumes the NasJob (labelled, so a crash never duplicates it), then replaces the recorded
-search/train trials with the job's trial details (level-triggered). The apply loop, the lock, status
-and trials views are the same as for nasctl's own controllers.
+search/train trials with the job's trial details (level-triggered). Once the search has ended, the top
+N that Vertex's stage 2 did not train are trained as CustomJobs (reconciler.nas_stage2). The apply loop,
+the lock, status and trials views are the same as for nasctl's own controllers.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -15,8 +17,10 @@ from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
+from reconciler.nas_stage2 import CUSTOM_JOB, NasStage2, is_own
 from reconciler.plan import CREATE, Action, Plan
 from reconciler.spec_changes import load_spec_state
+from reconciler.stages.base import count_by_status
 from state.records import (
     FAILED, SEARCH, SUCCEEDED, TRAIN,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
@@ -99,11 +103,18 @@ def _time_limit(status: NasSearchStatus) -> dict[str, Any]:
 class NasJobReconciler:
     """The NasJob path, chosen once from the spec (``reconciler.session``): no nasctl stages or backend."""
 
-    def __init__(self, experiment: NASExperiment, store: StateStore, search: VertexNasSearch | None = None):
+    def __init__(self, experiment: NASExperiment, store: StateStore, search: VertexNasSearch | None = None,
+                 stage2: NasStage2 | None = None):
         self.experiment = experiment
         self.store = store
         self.search = search or VertexNasSearch(experiment)
         self.generation = spec_generation(experiment)
+        self._stage2 = stage2
+
+    @cached_property
+    def stage2(self) -> NasStage2:
+        """Made when first needed: a search without stage 2 never builds the CustomJob backend."""
+        return self._stage2 or NasStage2(self.experiment, self.store)
 
     @cached_property
     def space(self) -> "SearchSpace":
@@ -114,15 +125,21 @@ class NasJobReconciler:
         return load_spec_state(self.store, self.experiment)
 
     def preview(self) -> PassResult:
-        """A plan that creates the NasJob when none exists yet (a read-only list of jobs)."""
+        """A plan that creates the NasJob when none exists yet, or, once nasctl trains stage 2 after the
+        search, that stage's plan (read-only lists and gets of jobs)."""
         state = self.load()
         plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
                     phase=state.experiment.phase, next_phase=state.experiment.phase,
                     recorded_phase=state.experiment.phase)
-        if not is_deleted(state) and not self.search.jobs(_jobs_record(state.experiment)):
+        if is_deleted(state):
+            return PassResult(plan, state)
+        if not self.search.jobs(_jobs_record(state.experiment)):
             algorithm = self.experiment.spec.search.algorithm
             plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})"))
             plan.phase = PHASE_PENDING
+        elif self.experiment.spec.train is not None and any(is_own(t) for t in state.trials.values()):
+            stage2 = self.stage2.plan(state)
+            plan.actions, plan.phase, plan.condition = stage2.actions, stage2.phase, stage2.condition
         return PassResult(plan, state)
 
     def cancel_all(self, state: ExperimentState) -> list[str]:
@@ -140,11 +157,15 @@ class NasJobReconciler:
             stage.setdefault("summary", {}).update(record.kept_summary())
             save_experiment(self.store, state)
 
-        return self.search.stop_all(record_deleting)
+        cancelled = self.search.stop_all(record_deleting)
+        if self.experiment.spec.train is not None:
+            cancelled += self.stage2.cancel_all(state, time.time())
+        return cancelled
 
     def live_jobs(self) -> list[str]:
-        """Every NasJob labelled with the experiment that still runs, recorded or not."""
-        return [job.name for job in self.search.labelled_jobs() if job.state.name in LIVE_JOB_STATES]
+        """Every NasJob (and stage-2 CustomJob) labelled with the experiment that still runs, recorded or not."""
+        live = [job.name for job in self.search.labelled_jobs() if job.state.name in LIVE_JOB_STATES]
+        return live + (self.stage2.live_jobs() if self.experiment.spec.train is not None else [])
 
     def jobs_delete_ends(self, state: ExperimentState) -> list[str]:
         """The live NasJob when it is already a resume: Vertex cannot resume it after a delete."""
@@ -160,25 +181,59 @@ class NasJobReconciler:
                 "jobs": jobs.jobs, "intent": jobs.intent, **jobs.kept_summary()}}
             save_experiment(self.store, state)
 
+        recorded_phase = state.experiment.phase
         recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
         jobs = _jobs_record(state.experiment)
         status = self.search.reconcile(self.space.to_json_str(), jobs, save_record)
         runs_this_spec = status.created or recorded_generation is None or is_generation_of(
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
-        state.trials = {record.id: record for record in trial_records(status, self.space, state.trials,
-                                                                          self.search.failure)}
+        own = {t.id: t for t in state.trials.values() if is_own(t)}
+        state.trials = {**own, **{record.id: record for record in trial_records(status, self.space, state.trials,
+                                                                                  self.search.failure)}}
         save_trials(self.store, state)
         _record(state.experiment, status, self.generation, job_generation, self.experiment.spec, jobs)
         if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
             self._stop(state, status, jobs)
+        actions = [Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job)] if status.created else []
+        if self._completes_stage2(state, recorded_phase):
+            actions += self._complete_stage2(state)
         save_experiment(self.store, state)
         plan = Plan(generation=self.generation, observed_generation=job_generation, phase=state.experiment.phase,
                     condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
-                    next_condition=state.experiment.conditions[0], recorded_phase=state.experiment.phase)
-        if status.created:
-            plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job))
+                    next_condition=state.experiment.conditions[0], recorded_phase=state.experiment.phase,
+                    actions=actions)
         return PassResult(plan, state)
+
+    def _completes_stage2(self, state: ExperimentState, recorded_phase: str) -> bool:
+        """Whether this pass trains what Vertex's stage 2 left out: once the search has ended, unless the
+        experiment had succeeded without it before this pass (a search that ended under an older nasctl:
+        upgrading does not launch jobs)."""
+        if state.experiment.phase != PHASE_SUCCEEDED or self.experiment.spec.train is None:
+            return False
+        return recorded_phase != PHASE_SUCCEEDED or any(is_own(t) for t in state.trials.values())
+
+    def _complete_stage2(self, state: ExperimentState) -> list[Action]:
+        """The search has ended: train the top N Vertex did not, as CustomJobs; the experiment succeeds when
+        they have, and fails when they exceed train.maxFailedTrials."""
+        plan = self.stage2.run_pass(state)
+        record = state.experiment
+        own = [t for t in state.trials.values() if is_own(t)]
+        if not own and plan.phase == PHASE_SUCCEEDED:  # Vertex trained the top N
+            return plan.actions
+        searched = record.conditions[0]
+        if plan.phase == PHASE_SUCCEEDED:
+            trained = sum(t.status == SUCCEEDED for t in own)
+            record.conditions = [replace(searched, message=(
+                f"{searched.message}; nasctl trained {trained} more of the top {self.experiment.spec.train.top_n} "
+                "as CustomJobs"))]
+        else:
+            record.phase = plan.phase
+            record.conditions = [replace(plan.condition, message=(
+                f"{searched.reason}: {searched.message}; stage 2 by nasctl as CustomJobs for the top "
+                f"{self.experiment.spec.train.top_n} that Vertex did not train: {plan.condition.message}"))]
+        record.stages[TRAIN] = {"phase": plan.phase, "summary": {**count_by_status(own), "runner": CUSTOM_JOB}}
+        return plan.actions
 
     def _stop(self, state: ExperimentState, status: NasSearchStatus, jobs: NasJobsRecord) -> None:
         """Cancel the failed experiment's live NasJobs, recorded first as nasctl's cancels: not the 14-day limit."""

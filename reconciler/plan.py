@@ -296,15 +296,17 @@ def _failed_experiment(ctx: StageContext, plan: Plan, now: float) -> Plan:
 
 
 def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed: Observed,
-                 backend_slots: int, now: float | None = None, user_code: bool = True) -> Plan:
+                 backend_slots: int, now: float | None = None, user_code: bool = True,
+                 stages: list[Stage] | None = None) -> Plan:
     """Every action that takes the recorded state to the spec. Pure: `recorded` is not changed.
 
     Without `user_code` (`nasctl diff`), trials whose architecture a user's search-space function would
-    give are shown as slots: nothing named by the spec is imported."""
+    give are shown as slots: nothing named by the spec is imported. `stages`: the stages to plan (default:
+    those the spec enables; the NasJob path plans its stage-2 completion alone, reconciler.nas_stage2)."""
     # Records are never changed in place here, only replaced: a new dict of the same records is a copy
     # (a deep copy costs seconds at 2,000 trials).
     state = replace(recorded, trials=dict(recorded.trials))
-    stages = enabled_stages(experiment)
+    stages = enabled_stages(experiment) if stages is None else stages
     ctx = StageContext(experiment, state, observed, {stage.name: stage for stage in stages})
     plan = Plan(generation=state.experiment.generation, observed_generation=state.experiment.observed_generation,
                 recorded_phase=state.experiment.phase, spec_changes=spec_changes(experiment, recorded))

@@ -67,10 +67,11 @@ def test_a_search_longer_than_28_days_is_told_what_fits_and_what_to_change() -> 
     assert not [w for w in estimate_cost(advised).warnings if "28 days" in w]
 
 
-def test_a_search_past_14_days_with_stage_2_only_at_max_trials_is_told_to_set_a_frequency() -> None:
+def test_a_search_past_14_days_with_stage_2_only_at_max_trials_is_told_who_trains_stage_2() -> None:
     poc = _example("mnasnet-poc-vertex.yaml")  # 25 days, stage 2 once at 2,000 search trials
     (warning,) = [w for w in estimate_cost(poc).warnings if w.startswith("train: Vertex trains the top")]
     assert "top 10 inside the NasJob once 2,000 search trials" in warning and "set train.frequency" in warning
+    assert "nasctl trains the top 10 itself, as CustomJobs after the search" in warning
     periodic = poc.model_copy(update={"spec": poc.spec.model_copy(update={
         "train": poc.spec.train.model_copy(update={"frequency": 500})})})
     assert not [w for w in estimate_cost(periodic).warnings if "set train.frequency" in w]

@@ -20,7 +20,7 @@ FAST_RETRY = {"callTimeoutSeconds": 10, "initialBackoffSeconds": 0.05, "maxBacko
 def vertex_experiment(endpoint: str, bucket: str, *, name: str = "demo", algorithm: str = "random",
                       max_trials: int = 3, parallel: int = 2, top_n: int | None = None,
                       search: dict[str, Any] | None = None, backend: dict[str, Any] | None = None,
-                      state_prefix: str = "state") -> NASExperiment:
+                      state_prefix: str = "state", train: dict[str, Any] | None = None) -> NASExperiment:
     """An nb201-tabular experiment (trials take a second) on the emulator, state and trials in `bucket`."""
     spec: dict[str, Any] = {
         "stateUri": f"gs://{bucket}/{state_prefix}",
@@ -34,7 +34,7 @@ def vertex_experiment(endpoint: str, bucket: str, *, name: str = "demo", algorit
                    "trainerArgs": {"mode": "proxy"}, **(search or {})},
     }
     if top_n:
-        spec["train"] = {"topN": top_n, "parallelTrials": top_n, "trainerArgs": {"mode": "full"}}
+        spec["train"] = {"topN": top_n, "parallelTrials": top_n, "trainerArgs": {"mode": "full"}, **(train or {})}
     return NASExperiment.model_validate({"kind": "NASExperiment", "metadata": {"name": name}, "spec": spec})
 
 

@@ -11,10 +11,13 @@ import pytest
 
 from backends.vertex.labels import experiment_identity
 from backends.vertex.nas_search import NasJobsRecord, VertexNasSearch
+from nasctl.views import trials_view
+from reconciler.delete import delete, undelete
 from reconciler.nas_job import NasJobReconciler
 from search_spaces.registry import build_search_space
 from state.records import (
-    EXPERIMENT_KEY, FAILED, PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS,
+    EXPERIMENT_KEY, FAILED, PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_DELETED, REASON_JOB_TIME_LIMIT,
+    REASON_MAX_TRIALS,
     STOPPED, SUCCEEDED, TRIALS_KEY,
 )
 from state.uri import open_store
@@ -145,7 +148,8 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     vertex = make_vertex(time_scale=14 * 24 * 3600 / 8, nas_limit_state=limit_state)  # 14 days of job time in 8 s
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
                                    max_trials=200, parallel=2, top_n=2,  # stage 2 once, at 200 search trials
-                                   search={"timeoutSeconds": MONTH, "maxFailedTrials": 0})
+                                   search={"timeoutSeconds": MONTH, "maxFailedTrials": 0},
+                                   train={"timeoutSeconds": MONTH})
     reconciler = _reconciler(experiment)
     first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
     _wait_state(vertex, first, {"JOB_STATE_RUNNING"})
@@ -165,13 +169,37 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     result = reconciler.run_pass()
     assert len(_creates(vertex)) == 2, "a resumed job is not resumed again (Vertex refuses it)"
     record = result.state.experiment
-    assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "SearchTimeLimit")
     finished = sum(1 for t in result.state.trials.values() if t.stage == "search" and t.status == SUCCEEDED)
     assert 0 < finished < 200 and f"{finished} of 200 search trials finished" in record.conditions[0].message
     assert "stage 2 trained 0 of the top 2" in record.conditions[0].message  # its round never came: said so
     assert "jobEndsBy" not in record.stages["search"]["summary"]  # no live job: no limit to show
-    assert reconciler.run_pass().state.experiment.conditions[0].reason == "SearchTimeLimit"
-    assert len(_creates(vertex)) == 2
+    # so nasctl trains the top 2 itself, as CustomJobs on the stage-2 machine
+    assert record.phase == PHASE_RUNNING and record.conditions[0].message.startswith("SearchTimeLimit: ")
+    search = [t for t in result.state.trials.values() if t.stage == "search" and t.status == SUCCEEDED]
+    best = {t.id for t in sorted(search, key=lambda t: -t.reward)[:2]}
+    own = [t for t in result.state.trials.values() if t.stage == "train"]
+    assert {t.source_trial for t in own} == best and all(t.labels == {"runner": "customJob"} for t in own)
+    preview = _reconciler(experiment).preview().plan  # `diff` in another process: stage 2's plan, nothing to do
+    assert preview.phase == PHASE_RUNNING and all(a.kind != "create" for a in preview.actions), preview.actions
+    cancelled = delete(reconciler, 60)  # a delete while they train cancels their CustomJobs; undelete relaunches
+    assert len(cancelled) == 2 and all("/customJobs/" in name for name in cancelled)
+    assert {t.reason for t in reconciler.load().trials.values() if t.stage == "train"} == {REASON_DELETED}
+    assert sorted(undelete(reconciler, 60)) == sorted(t.id for t in own)
+    deadline = time.monotonic() + 60
+    while (record := reconciler.run_pass().state.experiment).phase == PHASE_RUNNING:
+        assert time.monotonic() < deadline, record.conditions
+        time.sleep(0.2)
+    assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "SearchTimeLimit")
+    assert record.conditions[0].message.endswith("nasctl trained 2 more of the top 2 as CustomJobs")
+    assert record.stages["train"]["summary"]["succeeded"] == 2
+    trained = [view for view in trials_view(reconciler.load()) if view["stage"] == "train"]
+    assert len(trained) == 2 and all(view["labels"] == {"runner": "customJob"} for view in trained)
+    jobs = list(vertex.client().list_custom_jobs(parent="projects/proj/locations/us-central1"))
+    assert sorted(job.state.name for job in jobs) == ["JOB_STATE_CANCELLED"] * 2 + ["JOB_STATE_SUCCEEDED"] * 2
+    assert {job.labels["nasctl-stage"] for job in jobs} == {"train"}
+    assert reconciler.run_pass().state.experiment.conditions == record.conditions  # done: nothing more runs
+    assert len(_creates(vertex)) == 2 and len(list(vertex.client().list_custom_jobs(
+        parent="projects/proj/locations/us-central1"))) == 4
 
 
 @pytest.mark.slow

@@ -1,0 +1,83 @@
+"""Stage 2 after a NasJob search: nasctl trains the top N that Vertex's own stage 2 did not.
+
+Inside a NasJob, Vertex trains the top N every ``train.frequency`` search trials (nasctl's default: once,
+at maxTrials). A search that outlives its first NasJob may end before that round: at the 28-day limit,
+or in its resumed job, whose count of search trials the docs do not define. The experiment would then
+end with fewer than N architectures trained. So once the search has ended, the missing ones are trained
+here, as CustomJobs on the stage-2 machine (``backend.train``), by the plan nasctl's own controllers use:
+the train stage over the recorded search trials ranks them, skips the architectures Vertex trained
+(same DNA), and the plan records outcomes, relaunches lost jobs and waits out stockouts. Its trials carry
+the label ``runner: customJob``: the NasJob pass rebuilds every other trial from Vertex's details and
+keeps these.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from backends.base import Backend
+from backends.vertex.custom_jobs import VertexCustomJobBackend
+from reconciler.apply import Reconciler
+from reconciler.delete import stopped_for_deletion
+from reconciler.observe import observe
+from reconciler.plan import Plan, compute_plan
+from reconciler.stages.base import StageContext
+from reconciler.stages.train import TrainStage
+from specs.model import NASExperiment
+from state.records import TrialRecord
+from state.snapshot import ExperimentState, save_trials
+from state.store import StateStore
+
+RUNNER_LABEL, CUSTOM_JOB = "runner", "customJob"
+
+
+def is_own(trial: TrialRecord) -> bool:
+    """A stage-2 trial nasctl runs as a CustomJob (not one of the NasJob's)."""
+    return trial.labels.get(RUNNER_LABEL) == CUSTOM_JOB
+
+
+class CompletionStage(TrainStage):
+    """The train stage over an ended NasJob search: it trains as many of the top N as Vertex's stage 2 left
+    out (topN less the NasJob's stage-2 trials: a round Vertex ran is not second-guessed, even when it trained
+    one architecture twice), and labels its trials as nasctl's CustomJobs."""
+
+    def _untrained_sources(self, ctx: StageContext) -> list[TrialRecord]:
+        vertex = sum(not is_own(t) for t in self.trials(ctx))
+        own = sum(is_own(t) for t in self.trials(ctx))
+        return super()._untrained_sources(ctx)[:max(0, ctx.spec.train.top_n - vertex - own)]
+
+    def new_trials(self, ctx: StageContext, ids: list[str], indices: list[int]) -> list[TrialRecord]:
+        return [replace(trial, labels={**trial.labels, RUNNER_LABEL: CUSTOM_JOB})
+                for trial in super().new_trials(ctx, ids, indices)]
+
+
+class NasStage2:
+    def __init__(self, experiment: NASExperiment, store: StateStore, backend: Backend | None = None):
+        self.experiment = experiment
+        self.stages = [CompletionStage(())]  # the search stage is not in it: to the plan, it is complete
+        self.executor = Reconciler(experiment, store, backend or VertexCustomJobBackend(experiment))
+
+    def plan(self, state: ExperimentState) -> Plan:
+        """The pass's plan, from reads alone (what `diff` shows). Only nasctl's own stage-2 trials are
+        observed, so the NasJob's trials are neither launched nor recorded here."""
+        own = ExperimentState(state.experiment, {t.id: t for t in state.trials.values() if is_own(t)})
+        observed = observe(self.experiment, own, self.executor.backend, self.stages)
+        return compute_plan(self.experiment, state, observed, self.executor.backend.slots, stages=self.stages)
+
+    def run_pass(self, state: ExperimentState) -> Plan:
+        """Plan the missing top N and act on it; `state` is updated and saved."""
+        plan = self.plan(state)
+        self.executor.execute(plan, state)
+        return plan
+
+    def cancel_all(self, state: ExperimentState, now: float) -> list[str]:
+        """Cancel the CustomJobs (`nasctl delete`), then record the unfinished own trials as stopped."""
+        stopping = stopped_for_deletion([t for t in state.trials.values() if is_own(t)], now)
+        cancelled = self.executor.backend.stop_all([t.id for t in stopping])
+        for trial in stopping:
+            state.trials[trial.id] = trial
+        if stopping:
+            save_trials(self.executor.store, state)
+        return cancelled
+
+    def live_jobs(self) -> list[str]:
+        return self.executor.backend.live_jobs()
