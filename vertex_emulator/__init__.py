@@ -46,7 +46,8 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   Preemption: ``preempt()`` kills a worker; it restarts (all workers with
   ``restart_job_on_worker_restart``), at most 5 times per worker (training service), then the job fails.
   Stockouts (capacity.py): the next N CustomJobs needing an accelerator in a region wait in PENDING, then
-  FAIL with RESOURCE_EXHAUSTED "Resources are insufficient in region" without running their code.
+  FAIL with RESOURCE_EXHAUSTED "Resources are insufficient in region" without running their code; a NasJob
+  trial meeting one is INFEASIBLE without running.
 * Processes (runner.py): every replica of every pool runs ``command + args`` locally with
   ``CLOUD_ML_JOB_ID``, ``AIP_MODEL_DIR`` / ``AIP_CHECKPOINT_DIR`` / ``AIP_TENSORBOARD_LOG_DIR``,
   ``container_spec.env``, ``CLUSTER_SPEC`` for multi-replica jobs and ``NASCTL_GCS_FUSE_ROOT``

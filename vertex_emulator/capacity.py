@@ -4,8 +4,9 @@ Quota is the project's allowance (quota.py); capacity is Google's hardware. When
 accelerator, the training service keeps the job waiting and then fails it with RESOURCE_EXHAUSTED (code 8)
 and "Resources are insufficient in region: <region>. Please try a different region. If you use K80, please
 consider using P100 or V100 instead." (the service's words, as users report them). Such a job never ran
-its code. Tests declare a stockout for the next N jobs needing an accelerator in a region; each of them
-waits ``wait_seconds`` of job time in PENDING, then fails. Other jobs are not affected.
+its code. Tests declare a stockout for the next N jobs (or NasJob trials) needing an accelerator in a
+region; each CustomJob of them waits ``wait_seconds`` of job time in PENDING, then fails; a NasJob trial is
+INFEASIBLE at once (nas.py). Other jobs are not affected.
 """
 from __future__ import annotations
 

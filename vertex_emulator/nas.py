@@ -21,7 +21,8 @@
   trial's, what the other replicas write is never read. A trial that exits 0 without
   reporting the metric, or exits non-zero, or passes its trial timeout, is INFEASIBLE.
 * At most ``max_parallel_trial_count`` search trials at once, ``max_trial_count`` in this job;
-  each trial also needs its accelerator quota. ``max_failed_trial_count``: that many INFEASIBLE search
+  each trial also needs its accelerator quota. A trial that meets a stockout (capacity.py) is INFEASIBLE
+  at once, without running (how long the service retries first is not documented). ``max_failed_trial_count``: that many INFEASIBLE search
   trials fail the NasJob; 0 lets the service choose, and the emulator chooses 20 % of
   ``max_trial_count`` (at least 1), the NAS guidance's "stop if more than 20 % of trials fail".
 * Stage 2: each time another ``train_trial_spec.frequency`` search trials have finished, the top
@@ -268,6 +269,9 @@ class NasJobDriver:
             active = sum(1 for t in self.trials if t.stage == "train" and t.state == ACTIVE)
             if active >= self.train_spec.max_parallel_trial_count:
                 return
+        if self.ctx.capacity.turns_away(self.job.region, demand(spec)):  # a stockout: the trial never runs
+            trial.state, trial.start, trial.end = INFEASIBLE, now, now
+            return
         if not self.ctx.quota.try_acquire(self._holder(trial), self.job.region, demand(spec)):
             return
         work_dir = self.ctx.work_dir / self.job.id / trial.stage / trial.id

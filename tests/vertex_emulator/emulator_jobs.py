@@ -90,10 +90,11 @@ def search_space_json() -> str:
 
 def nas_job(*, algorithm: str | None = "GRID_SEARCH", max_trials: int = 6, parallel: int = 2, max_failed: int = 0,
             env: dict[str, str] | None = None, train: tuple[int, int] | None = None, resume: str | None = None,
-            timeout_s: int | None = None) -> v1.NasJob:
+            timeout_s: int | None = None, accelerators: int = 0) -> v1.NasJob:
     """A NasJob over :func:`search_space_json` running :data:`NAS_TRIAL`; `train` = (top N, frequency)."""
     algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
-    search = job_spec(NAS_TRIAL, env=env, output="gs://bucket/exp/nas/search", timeout_s=timeout_s)
+    search = job_spec(NAS_TRIAL, env=env, output="gs://bucket/exp/nas/search", timeout_s=timeout_s,
+                      accelerators=accelerators)
     multi = algo(search_trial_spec=algo.SearchTrialSpec(
         search_trial_job_spec=search, max_trial_count=max_trials, max_parallel_trial_count=parallel,
         max_failed_trial_count=max_failed))

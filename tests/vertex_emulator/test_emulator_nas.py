@@ -91,6 +91,17 @@ def test_failed_trials_fail_the_job_at_max_failed_trial_count(client) -> None:
     assert [d.search_trial.state.name for d in _details(client, created.name)] == ["INFEASIBLE", "INFEASIBLE"]
 
 
+def test_a_trial_that_meets_a_stockout_is_infeasible_without_running(client, emulator) -> None:
+    emulator.capacity.stockout("us-central1", "NVIDIA_TESLA_T4", jobs=1)
+    created = client.create_nas_job(parent=PARENT, nas_job=nas_job(max_trials=3, parallel=1, max_failed=2,
+                                                                   accelerators=1))
+    assert wait_for(client, created.name).state.name == "JOB_STATE_SUCCEEDED"
+    first, *others = _details(client, created.name)
+    assert first.search_trial.state.name == "INFEASIBLE" and not first.search_trial.final_measurement.metrics
+    assert not (emulator.job_dir(created.name) / "search" / first.search_trial.id).exists()  # never ran
+    assert [d.search_trial.state.name for d in others] == ["SUCCEEDED", "SUCCEEDED"]
+
+
 def test_max_failed_trial_count_zero_lets_the_service_choose_20_percent(client) -> None:
     created = client.create_nas_job(parent=PARENT, nas_job=nas_job(max_trials=5, parallel=1, max_failed=0,
                                                                    env={"TRIAL_FAILS": "1"}))
