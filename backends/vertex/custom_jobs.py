@@ -9,6 +9,7 @@ retries (calls.py); a create that failed transiently is looked up by its labels 
 """
 from __future__ import annotations
 
+import json
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -34,6 +35,11 @@ FAILED_JOB_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_EXPIRED"})
 # google.rpc.Code RESOURCE_EXHAUSTED on a failed job: the region had no machines for it ("Resources are
 # insufficient in region"), a stockout. The project's quota is refused at create instead (calls.py).
 STOCKOUT_CODE = 8
+ADOPTION_FIELDS = ("stage", "dna", "args", "seed")  # a live job with a trial's key runs that trial if these match
+
+
+class ForeignJob(ValueError):
+    """A live job carries a trial's key but was started for another trial (an earlier life of the state)."""
 
 
 def job_state(job: "CustomJob") -> str:
@@ -108,6 +114,7 @@ class VertexCustomJobBackend(Backend):
         self._jobs.pop(trial_id, None)  # always ask Vertex: it is the truth about what runs
         existing = self._latest_job(trial_id)
         if existing is not None and job_state(existing) in LIVE_JOB_STATES:
+            self._check_adoptable(trial_id, existing, trial_spec)
             return {"job": existing.name, "trial_dir": self.trial_dir_uri(trial_id), "adopted": True}
         stage = str(trial_spec.get("stage", SEARCH))
         self.trial_dir(trial_id).write_spec(trial_spec)
@@ -115,6 +122,23 @@ class VertexCustomJobBackend(Backend):
         job = custom_job(self.spec, self.experiment, trial_id, stage, labels, self._timeouts.get(stage))
         created = self._create(trial_id, job)
         return {"job": created.name, "trial_dir": self.trial_dir_uri(trial_id)}
+
+    def _check_adoptable(self, trial_id: str, job: "CustomJob", trial_spec: dict[str, Any]) -> None:
+        """Adopt a live job only if the trial.json it was started with is this trial's: after the state was
+        removed while jobs ran, and the spec changed, the same id names another trial, and adopting the old
+        job would record its result for the new architecture."""
+        try:
+            started_with = self.trial_dir(trial_id).read_spec()
+        except FileNotFoundError:
+            return  # nothing to compare with (the spec is written before the job is created, so rare): adopt
+        differing = [name for name in ADOPTION_FIELDS
+                     if json.dumps(started_with.get(name), sort_keys=True) != json.dumps(trial_spec.get(name),
+                                                                                          sort_keys=True)]
+        if differing:
+            raise ForeignJob(
+                f"{job.name} runs trial {trial_id} with another {', '.join(differing)} than the state records (a job "
+                "of an earlier life of this experiment's state, removed while it ran?); adopting it would record its "
+                f"result for another trial: cancel it (gcloud ai custom-jobs cancel {job.name}) and apply again")
 
     def observe(self, trial_id: str) -> TrialObservation:
         job = self._latest_job(trial_id)

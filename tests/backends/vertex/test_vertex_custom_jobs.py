@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from adaptors.gcp import storage_client
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED
-from backends.vertex.custom_jobs import VertexCustomJobBackend
+from backends.vertex.custom_jobs import ForeignJob, VertexCustomJobBackend
 from backends.vertex.labels import experiment_identity, job_key, label_value
 from specs.model import NASExperiment
 from tests.support.scripted_trainer import scripted_entrypoint
@@ -101,6 +101,17 @@ def test_a_crash_between_launch_and_record_adopts_instead_of_duplicating(backend
     elsewhere = VertexCustomJobBackend(_experiment(vertex.endpoint, bucket, state_prefix="other-state"))
     assert elsewhere.observe("search-0000").state == NOT_LAUNCHED  # same name, other state: another experiment
     assert "adopted" not in elsewhere.launch("search-0000", TRIAL_SPEC) and len(_custom_jobs(vertex)) == 2
+
+
+def test_a_live_job_started_for_another_trial_under_the_same_id_is_not_adopted(backend, vertex: VertexEmulator) -> None:
+    runner, experiment, bucket = backend
+    name = runner.launch("search-0000", TRIAL_SPEC)["job"]
+    # the state is removed while the job runs, the spec changes, and search-0000 is now another architecture
+    with pytest.raises(ForeignJob, match=rf"{name} runs trial search-0000 with another dna, seed than the state"):
+        VertexCustomJobBackend(experiment).launch("search-0000", {**TRIAL_SPEC, "dna": [2], "seed": 7})
+    assert [job.name for job in _custom_jobs(vertex)] == [name]  # nothing launched beside it
+    written = storage_client().bucket(bucket).blob("staging/demo/search-0000/trial.json").download_as_bytes()
+    assert json.loads(written) == TRIAL_SPEC  # the running job's spec is left as it is
 
 
 def test_job_outcomes_become_trial_observations(backend, vertex: VertexEmulator) -> None:
