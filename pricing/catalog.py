@@ -105,8 +105,10 @@ def runs_in_nas_job(experiment: NASExperiment, role: str) -> bool:
             and experiment.spec.search.algorithm in VERTEX_ALGORITHMS)
 
 
-def trial_hourly_usd(experiment: NASExperiment, role: str, catalog: PriceCatalog | None = None) -> float:
-    """USD per hour of one trial on the machine of `role`, NasJob multiplier included. Local backend: its
+def trial_hourly_usd(experiment: NASExperiment, role: str, catalog: PriceCatalog | None = None,
+                     in_nas_job: bool | None = None) -> float:
+    """USD per hour of one trial on the machine of `role`, NasJob multiplier included when it runs in one
+    (`in_nas_job`; default: as the role's trials run, see :func:`runs_in_nas_job`). Local backend: its
     `trialHourUsd` (0 by default: the machine is already paid for)."""
     backend = experiment.spec.backend
     if not isinstance(backend, VertexBackendSpec):
@@ -115,4 +117,5 @@ def trial_hourly_usd(experiment: NASExperiment, role: str, catalog: PriceCatalog
     if resources_ is None:
         return 0.0
     catalog = catalog or load_catalog(backend)
-    return catalog.hourly(resources_) * (catalog.nas_multiplier if runs_in_nas_job(experiment, role) else 1.0)
+    nas = runs_in_nas_job(experiment, role) if in_nas_job is None else in_nas_job
+    return catalog.hourly(resources_) * (catalog.nas_multiplier if nas else 1.0)

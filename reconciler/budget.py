@@ -1,7 +1,8 @@
 """The budget guard (``spec.budget``): money spent and committed, and how many launches still fit.
 
 Spent: each launched trial's hours (finished: launch to end; active: launch to now) × the hourly price of
-its stage's machine (:func:`pricing.catalog.trial_hourly_usd`, the preview's price). Committed: spent, plus
+its stage's machine (:func:`pricing.catalog.trial_hourly_usd`, the preview's price; a NasJob experiment's
+stage-2 trial that nasctl runs as a CustomJob is billed without the NAS multiplier). Committed: spent, plus
 what active trials are still expected to cost (expected hours not yet run). A launch is admitted only while
 committed + its expected cost ≤ maxCostUsd, so running trials that take no longer than expected never pass
 the budget. Expected hours are the cost preview's (:func:`reconciler.cost.expected_hours`): the mean of the
@@ -14,11 +15,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from pricing.catalog import role_resources, trial_hourly_usd
+from pricing.catalog import role_resources, runs_in_nas_job, trial_hourly_usd
 from reconciler.cost import expected_hours, trial_hours
 from reconciler.stages.base import Stage
 from specs.model import NASExperiment
-from state.records import TrialRecord
+from state.records import CUSTOM_JOB_RUNNER, RUNNER_LABEL, TrialRecord
 
 BUDGET_EXHAUSTED = "BudgetExhausted"  # the condition's reason
 EXHAUSTED = "budget exhausted"  # how the reason of a refused launch starts
@@ -28,6 +29,12 @@ EXHAUSTED = "budget exhausted"  # how the reason of a refused launch starts
 class StageRate:
     hourly_usd: float
     expected_hours: float | None  # of one more trial; None: unknown until one of the stage's trials finishes
+    custom_job_hourly_usd: float | None = None  # a NasJob stage's trials nasctl runs as CustomJobs (no multiplier)
+
+    def hourly_for(self, trial: TrialRecord) -> float:
+        if self.custom_job_hourly_usd is not None and trial.labels.get(RUNNER_LABEL) == CUSTOM_JOB_RUNNER:
+            return self.custom_job_hourly_usd
+        return self.hourly_usd
 
     @property
     def trial_usd(self) -> float | None:
@@ -48,12 +55,13 @@ def stage_rates(experiment: NASExperiment, stages: Iterable[Stage], trials: Iter
         resources = role_resources(experiment, role)
         hours, _ = expected_hours(finished.get(stage.name, []), resources.hours_per_trial if resources else None,
                                   stage.timeout_seconds(experiment))
-        rates[stage.name] = StageRate(trial_hourly_usd(experiment, role), hours)
+        custom_job = trial_hourly_usd(experiment, role, in_nas_job=False) if runs_in_nas_job(experiment, role) else None
+        rates[stage.name] = StageRate(trial_hourly_usd(experiment, role), hours, custom_job)
     return rates
 
 
 def spent_usd(trials: Iterable[TrialRecord], rates: dict[str, StageRate], now: float) -> float:
-    return sum((trial_hours(t, now) or 0.0) * rates[t.stage].hourly_usd for t in trials if t.stage in rates)
+    return sum((trial_hours(t, now) or 0.0) * rates[t.stage].hourly_for(t) for t in trials if t.stage in rates)
 
 
 def committed_usd(trials: Iterable[TrialRecord], rates: dict[str, StageRate], now: float) -> float:
@@ -66,7 +74,7 @@ def committed_usd(trials: Iterable[TrialRecord], rates: dict[str, StageRate], no
         hours = trial_hours(trial, now) or 0.0
         if not trial.terminal:
             hours = max(hours, rate.expected_hours or 0.0)
-        total += hours * rate.hourly_usd
+        total += hours * rate.hourly_for(trial)
     return total
 
 

@@ -17,12 +17,12 @@ from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
-from reconciler.nas_stage2 import CUSTOM_JOB, NasStage2, is_own
+from reconciler.nas_stage2 import NasStage2, is_own
 from reconciler.plan import CREATE, Action, Plan
 from reconciler.spec_changes import load_spec_state
 from reconciler.stages.base import count_by_status
 from state.records import (
-    FAILED, SEARCH, SUCCEEDED, TRAIN,
+    CUSTOM_JOB_RUNNER, FAILED, RUNNER_LABEL, SEARCH, SUCCEEDED, TRAIN,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
 )
 from state.snapshot import ExperimentState, save_experiment, save_trials
@@ -232,7 +232,7 @@ class NasJobReconciler:
             record.conditions = [replace(plan.condition, message=(
                 f"{searched.reason}: {searched.message}; stage 2 by nasctl as CustomJobs for the top "
                 f"{self.experiment.spec.train.top_n} that Vertex did not train: {plan.condition.message}"))]
-        record.stages[TRAIN] = {"phase": plan.phase, "summary": {**count_by_status(own), "runner": CUSTOM_JOB}}
+        record.stages[TRAIN] = {"phase": plan.phase, "summary": {**count_by_status(own), RUNNER_LABEL: CUSTOM_JOB_RUNNER}}
         return plan.actions
 
     def _stop(self, state: ExperimentState, status: NasSearchStatus, jobs: NasJobsRecord) -> None:

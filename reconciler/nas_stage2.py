@@ -23,16 +23,13 @@ from reconciler.plan import Plan, compute_plan
 from reconciler.stages.base import StageContext
 from reconciler.stages.train import TrainStage
 from specs.model import NASExperiment
-from state.records import TrialRecord
+from state.records import CUSTOM_JOB_RUNNER, RUNNER_LABEL, TrialRecord
 from state.snapshot import ExperimentState, save_trials
 from state.store import StateStore
 
-RUNNER_LABEL, CUSTOM_JOB = "runner", "customJob"
-
-
 def is_own(trial: TrialRecord) -> bool:
     """A stage-2 trial nasctl runs as a CustomJob (not one of the NasJob's)."""
-    return trial.labels.get(RUNNER_LABEL) == CUSTOM_JOB
+    return trial.labels.get(RUNNER_LABEL) == CUSTOM_JOB_RUNNER
 
 
 class CompletionStage(TrainStage):
@@ -46,7 +43,7 @@ class CompletionStage(TrainStage):
         return super()._untrained_sources(ctx)[:max(0, ctx.spec.train.top_n - vertex - own)]
 
     def new_trials(self, ctx: StageContext, ids: list[str], indices: list[int]) -> list[TrialRecord]:
-        return [replace(trial, labels={**trial.labels, RUNNER_LABEL: CUSTOM_JOB})
+        return [replace(trial, labels={**trial.labels, RUNNER_LABEL: CUSTOM_JOB_RUNNER})
                 for trial in super().new_trials(ctx, ids, indices)]
 
 

@@ -2,6 +2,8 @@
 running trials finish, and the experiment ends Failed with BudgetExhausted once nothing runs."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import yaml
 from hypothesis import given, settings, strategies as st
@@ -12,7 +14,7 @@ from reconciler.observe import Observed
 from reconciler.plan import CREATE, compute_plan
 from specs.loader import SpecError, parse_experiment
 from state.records import (
-    PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, RUNNING, SEARCH, SUCCEEDED, ExperimentRecord, TrialRecord,
+    CUSTOM_JOB_RUNNER, RUNNER_LABEL, TRAIN, PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, RUNNING, SEARCH, SUCCEEDED, ExperimentRecord, TrialRecord,
 )
 from state.snapshot import ExperimentState
 from tests.conftest import nb201_spec
@@ -146,6 +148,19 @@ def test_vertex_trials_are_priced_like_the_cost_preview():
     preview = estimate_cost(exp, [], NOW).stages[0]
     assert rate.hourly_usd == preview.hourly_usd > 0
     assert rate.trial_usd * exp.spec.search.max_trials == preview.cost_usd
+
+
+def test_stage_2_trials_nasctl_runs_after_a_nas_job_are_billed_without_the_nas_multiplier():
+    from pricing.catalog import load_catalog
+    from tests.support.vertex_emulated import vertex_experiment
+
+    exp = vertex_experiment("http://127.0.0.1:9", "b", algorithm="REINFORCEMENT_LEARNING", top_n=2)
+    catalog = load_catalog(exp.spec.backend)
+    by_vertex, by_nasctl = (replace(trial(index, 1.0), id=f"train-{index:04d}", stage=TRAIN) for index in (0, 1))
+    by_nasctl.labels = {RUNNER_LABEL: CUSTOM_JOB_RUNNER}
+    view = budget_view(exp, enabled_stages(exp), [by_vertex, by_nasctl], NOW)
+    hourly = catalog.hourly(exp.spec.backend.train_resources)  # one hour each
+    assert view["spentUsd"] == pytest.approx(hourly * catalog.nas_multiplier + hourly, abs=1e-4)
 
 
 @settings(max_examples=60, deadline=None)
