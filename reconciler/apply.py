@@ -82,10 +82,11 @@ class Reconciler:
         self._record_experiment(plan, state, observed, recorded)
         return PassResult(plan, state)
 
-    def cancel_all(self, state: ExperimentState) -> list[str]:
-        """Stop every job of the experiment (`nasctl delete`), then record its unfinished trials as stopped
-        (in that order: a kill in between leaves them unfinished, so the next call stops them again)."""
-        stopping = stopped_for_deletion(list(state.trials.values()), time.time())
+    def cancel_all(self, state: ExperimentState, trials: list[TrialRecord] | None = None) -> list[str]:
+        """Stop every job of the experiment (`nasctl delete`), then record its unfinished trials (of `trials`,
+        when given) as stopped (in that order: a kill in between leaves them unfinished, so the next call
+        stops them again)."""
+        stopping = stopped_for_deletion(list(state.trials.values()) if trials is None else trials, time.time())
         cancelled = self.backend.stop_all([t.id for t in stopping])
         for trial in stopping:
             state.trials[trial.id] = trial

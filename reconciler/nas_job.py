@@ -159,7 +159,7 @@ class NasJobReconciler:
 
         cancelled = self.search.stop_all(record_deleting)
         if self.experiment.spec.train is not None:
-            cancelled += self.stage2.cancel_all(state, time.time())
+            cancelled += self.stage2.cancel_all(state)
         return cancelled
 
     def live_jobs(self) -> list[str]:

@@ -17,15 +17,15 @@ from dataclasses import replace
 from backends.base import Backend
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.apply import Reconciler
-from reconciler.delete import stopped_for_deletion
 from reconciler.observe import observe
 from reconciler.plan import Plan, compute_plan
 from reconciler.stages.base import StageContext
 from reconciler.stages.train import TrainStage
 from specs.model import NASExperiment
 from state.records import CUSTOM_JOB_RUNNER, RUNNER_LABEL, TrialRecord
-from state.snapshot import ExperimentState, save_trials
+from state.snapshot import ExperimentState
 from state.store import StateStore
+
 
 def is_own(trial: TrialRecord) -> bool:
     """A stage-2 trial nasctl runs as a CustomJob (not one of the NasJob's)."""
@@ -48,6 +48,8 @@ class CompletionStage(TrainStage):
 
 
 class NasStage2:
+    """One pass of the stage-2 completion, carried out by the ordinary reconciler's executor."""
+
     def __init__(self, experiment: NASExperiment, store: StateStore, backend: Backend | None = None):
         self.experiment = experiment
         self.stages = [CompletionStage(())]  # the search stage is not in it: to the plan, it is complete
@@ -66,15 +68,9 @@ class NasStage2:
         self.executor.execute(plan, state)
         return plan
 
-    def cancel_all(self, state: ExperimentState, now: float) -> list[str]:
+    def cancel_all(self, state: ExperimentState) -> list[str]:
         """Cancel the CustomJobs (`nasctl delete`), then record the unfinished own trials as stopped."""
-        stopping = stopped_for_deletion([t for t in state.trials.values() if is_own(t)], now)
-        cancelled = self.executor.backend.stop_all([t.id for t in stopping])
-        for trial in stopping:
-            state.trials[trial.id] = trial
-        if stopping:
-            save_trials(self.executor.store, state)
-        return cancelled
+        return self.executor.cancel_all(state, [t for t in state.trials.values() if is_own(t)])
 
     def live_jobs(self) -> list[str]:
         return self.executor.backend.live_jobs()

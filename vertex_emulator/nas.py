@@ -22,7 +22,8 @@
   reporting the metric, or exits non-zero, or passes its trial timeout, is INFEASIBLE.
 * At most ``max_parallel_trial_count`` search trials at once, ``max_trial_count`` in this job;
   each trial also needs its accelerator quota. A trial that meets a stockout (capacity.py) is INFEASIBLE
-  at once, without running (how long the service retries first is not documented). ``max_failed_trial_count``: that many INFEASIBLE search
+  at once, without running (how long the service retries first is not documented).
+  ``max_failed_trial_count``: that many INFEASIBLE search
   trials fail the NasJob; 0 lets the service choose, and the emulator chooses 20 % of
   ``max_trial_count`` (at least 1), the NAS guidance's "stop if more than 20 % of trials fail".
 * Stage 2: each time another ``train_trial_spec.frequency`` search trials have finished, the top

@@ -18,13 +18,13 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import JobServiceClient, types
 from google.protobuf import json_format
 
+from vertex_emulator.capacity import Capacity
 from vertex_emulator.clock import Clock
 from vertex_emulator.engine import Context, Engine
-from vertex_emulator.jobs import CANCELLED, FAILED
 from vertex_emulator.errors import ApiError, invalid
 from vertex_emulator.faults import Faults
+from vertex_emulator.jobs import CANCELLED, FAILED
 from vertex_emulator.listing import page
-from vertex_emulator.capacity import Capacity
 from vertex_emulator.quota import Key, Quota
 from vertex_emulator.validation import NAS_REGIONS, TRAINING_REGIONS, check_location, not_found, parse
 
@@ -69,7 +69,8 @@ class VertexEmulator:
     DEADLINE_EXCEEDED) or ``JOB_STATE_CANCELLED`` (Google's NAS client says a job past its scheduling
     timeout "gets cancelled"; which one the service uses is not documented).
     Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``quota`` (its ``limits`` may be changed
-    while running), ``capacity`` (capacity.py: ``stockout(region, accelerator, jobs)``), ``clock``, ``requests`` (every request received: HTTP method, path, query, JSON body).
+    while running), ``capacity`` (capacity.py: ``stockout(region, accelerator, jobs)``), ``clock``,
+    ``requests`` (every request received: HTTP method, path, query, JSON body).
     """
 
     def __init__(self, *, quotas: dict[Key, int] | None = None, time_scale: float = 1.0,
