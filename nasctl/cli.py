@@ -76,10 +76,14 @@ def diff(file: Path = SpecOption, output: Output = OutputOption,
          detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                                 help="Exit 0: no changes, 2: changes, 1: error.")) -> None:
     """Show what `apply` would do, acting on nothing. A folder diffs every spec in it."""
+    from reconciler.delete import refuse_leftovers  # noqa: PLC0415
+
     plans = []
     for path in spec_files(file):
         session = Session.open(path)
-        plan = session.reconciler().preview().plan
+        reconciler = session.reconciler()
+        refuse_leftovers(reconciler)  # what apply refuses, diff does not plan
+        plan = reconciler.preview().plan
         plans.append((session, plan))
     if output is Output.json:
         views = [{"name": s.experiment.metadata.name, "file": str(s.path), **p.to_json()} for s, p in plans]

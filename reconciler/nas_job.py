@@ -3,8 +3,9 @@
 Vertex's controller proposes the architectures, so nasctl does not create trials: each pass adopts,
 creates or resumes the NasJob (labelled, so a crash never duplicates it), then replaces the recorded
 search/train trials with the job's trial details (level-triggered). Once the search has ended, the top
-N that Vertex's stage 2 did not train are trained as CustomJobs (reconciler.nas_stage2). The apply loop,
-the lock, status and trials views are the same as for nasctl's own controllers.
+N that Vertex's stage 2 did not train are trained as CustomJobs (reconciler.nas_stage2). `diff` runs the
+same pass on reads alone (:meth:`VertexNasSearch.peek`). The apply loop, the lock, status and trials views
+are the same as for nasctl's own controllers.
 """
 from __future__ import annotations
 
@@ -18,12 +19,12 @@ from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
 from reconciler.nas_stage2 import NasStage2, is_own
-from reconciler.plan import CREATE, Action, Plan
+from reconciler.plan import CREATE, STOP, Action, Plan
 from reconciler.spec_changes import load_spec_state
 from reconciler.stages.base import count_by_status
 from state.records import (
     CUSTOM_JOB_RUNNER, FAILED, RUNNER_LABEL, SEARCH, SUCCEEDED, TRAIN,
-    PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord,
+    PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord, TrialRecord,
 )
 from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.store import LockHandle, StateStore
@@ -69,6 +70,16 @@ def _phase(status: NasSearchStatus, search: SearchStageSpec, train: TrainStageSp
     if status.state in _FAILED_JOB_STATES:
         return PHASE_FAILED, Condition("Failed", "True", "NasJobFailed", f"{status.job} ended in {status.state}")
     return PHASE_RUNNING, Condition("Running", "True", "NasJobRunning", f"{status.job}: {status.state}")
+
+
+def _stops(status: NasSearchStatus, experiment: ExperimentRecord) -> list[Action]:
+    """The NasJob a pass cancels: a resumed job past maxTrials, or the live job of a failed experiment."""
+    if status.surplus:
+        return [Action(STOP, NAS_JOB_ID, SEARCH, True, (
+            f"{status.job}: the search has its maxTrials; {len(status.surplus)} search trials past it stop"))]
+    if experiment.phase == PHASE_FAILED and status.state in LIVE_JOB_STATES:
+        return [Action(STOP, NAS_JOB_ID, SEARCH, True, f"{status.job}: {experiment.conditions[0].message}")]
+    return []
 
 
 def _jobs_record(experiment: ExperimentRecord) -> NasJobsRecord:
@@ -125,21 +136,30 @@ class NasJobReconciler:
         return load_spec_state(self.store, self.experiment)
 
     def preview(self) -> PassResult:
-        """A plan that creates the NasJob when none exists yet, or, once nasctl trains stage 2 after the
-        search, that stage's plan (read-only lists and gets of jobs)."""
+        """What the next pass does, from reads alone (lists and gets of jobs and trials; no user code): the
+        NasJob it creates or resumes, or cancels (past maxTrials, or of a failed experiment), the phase it
+        records, and once the search has ended, the stage-2 CustomJobs nasctl starts."""
         state = self.load()
+        recorded_phase = state.experiment.phase
         plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
-                    phase=state.experiment.phase, next_phase=state.experiment.phase,
-                    recorded_phase=state.experiment.phase)
+                    phase=recorded_phase, next_phase=recorded_phase, recorded_phase=recorded_phase)
         if is_deleted(state):
             return PassResult(plan, state)
-        if not self.search.jobs(_jobs_record(state.experiment)):
+        jobs = _jobs_record(state.experiment)
+        preview = self.search.peek(jobs)
+        if preview.status is None:
             algorithm = self.experiment.spec.search.algorithm
-            plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})"))
-            plan.phase = PHASE_PENDING
-        elif self.experiment.spec.train is not None and any(is_own(t) for t in state.trials.values()):
-            stage2 = self.stage2.plan(state)
-            plan.actions, plan.phase, plan.condition = stage2.actions, stage2.phase, stage2.condition
+            plan.actions.append(Action(CREATE, NAS_JOB_ID, SEARCH, True, f"Vertex NasJob ({algorithm})" if
+                                       preview.resumes is None else f"Vertex NasJob resuming {preview.resumes}"))
+            if preview.resumes is None:
+                plan.phase = PHASE_PENDING
+            return PassResult(plan, state)
+        status = preview.status
+        self._observe(state, status, jobs, trial_records(status, None, state.trials))
+        plan.actions = _stops(status, state.experiment)
+        if self._completes_stage2(state, recorded_phase):
+            plan.actions += self._complete_stage2(state, self.stage2.plan)
+        plan.next_phase, plan.next_condition = state.experiment.phase, state.experiment.conditions[0]
         return PassResult(plan, state)
 
     def cancel_all(self, state: ExperimentState) -> list[str]:
@@ -182,28 +202,34 @@ class NasJobReconciler:
             save_experiment(self.store, state)
 
         recorded_phase = state.experiment.phase
-        recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
         jobs = _jobs_record(state.experiment)
         status = self.search.reconcile(self.space.to_json_str(), jobs, save_record)
+        self._observe(state, status, jobs, trial_records(status, self.space, state.trials, self.search.failure))
+        save_trials(self.store, state)
+        if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
+            self._stop(state, status, jobs)
+        actions = [Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job)] if status.created else []
+        actions += _stops(status, state.experiment)
+        if self._completes_stage2(state, recorded_phase):
+            actions += self._complete_stage2(state, self.stage2.run_pass)
+        save_experiment(self.store, state)
+        plan = Plan(generation=self.generation, observed_generation=state.experiment.observed_generation,
+                    phase=state.experiment.phase, condition=state.experiment.conditions[0],
+                    next_phase=state.experiment.phase, next_condition=state.experiment.conditions[0],
+                    recorded_phase=state.experiment.phase, actions=actions)
+        return PassResult(plan, state)
+
+    def _observe(self, state: ExperimentState, status: NasSearchStatus, jobs: NasJobsRecord,
+                 records: list[TrialRecord]) -> None:
+        """The search as the pass finds it, into `state` (not saved): the NasJob's trials replace the recorded
+        search and train trials (nasctl's own stage-2 trials stay), and the phase and conditions follow."""
+        recorded_generation = state.experiment.stages.get(SEARCH, {}).get("summary", {}).get("generation")
         runs_this_spec = status.created or recorded_generation is None or is_generation_of(
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
         own = {t.id: t for t in state.trials.values() if is_own(t)}
-        state.trials = {**own, **{record.id: record for record in trial_records(status, self.space, state.trials,
-                                                                                  self.search.failure)}}
-        save_trials(self.store, state)
+        state.trials = {**own, **{record.id: record for record in records}}
         _record(state.experiment, status, self.generation, job_generation, self.experiment.spec, jobs)
-        if state.experiment.phase == PHASE_FAILED:  # nothing of a failed experiment keeps running (and billing)
-            self._stop(state, status, jobs)
-        actions = [Action(CREATE, NAS_JOB_ID, SEARCH, True, status.job)] if status.created else []
-        if self._completes_stage2(state, recorded_phase):
-            actions += self._complete_stage2(state)
-        save_experiment(self.store, state)
-        plan = Plan(generation=self.generation, observed_generation=job_generation, phase=state.experiment.phase,
-                    condition=state.experiment.conditions[0], next_phase=state.experiment.phase,
-                    next_condition=state.experiment.conditions[0], recorded_phase=state.experiment.phase,
-                    actions=actions)
-        return PassResult(plan, state)
 
     def _completes_stage2(self, state: ExperimentState, recorded_phase: str) -> bool:
         """Whether this pass trains what Vertex's stage 2 left out: once the search has ended, unless the
@@ -213,10 +239,11 @@ class NasJobReconciler:
             return False
         return recorded_phase != PHASE_SUCCEEDED or any(is_own(t) for t in state.trials.values())
 
-    def _complete_stage2(self, state: ExperimentState) -> list[Action]:
-        """The search has ended: train the top N Vertex did not, as CustomJobs; the experiment succeeds when
-        they have, and fails when they exceed train.maxFailedTrials."""
-        plan = self.stage2.run_pass(state)
+    def _complete_stage2(self, state: ExperimentState, stage2_pass: Callable[[ExperimentState], Plan]) -> list[Action]:
+        """The search has ended: train the top N Vertex did not, as CustomJobs (`stage2_pass` plans them, and
+        acts on the plan when applying); the experiment succeeds when they have, and fails when they exceed
+        train.maxFailedTrials."""
+        plan = stage2_pass(state)
         record = state.experiment
         own = [t for t in state.trials.values() if is_own(t)]
         if not own and plan.phase == PHASE_SUCCEEDED:  # Vertex trained the top N

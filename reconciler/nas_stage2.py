@@ -22,7 +22,7 @@ from reconciler.plan import Plan, compute_plan
 from reconciler.stages.base import StageContext
 from reconciler.stages.train import TrainStage
 from specs.model import NASExperiment
-from state.records import CUSTOM_JOB_RUNNER, RUNNER_LABEL, TrialRecord
+from state.records import CUSTOM_JOB_RUNNER, RUNNER_LABEL, STOPPED, TrialRecord
 from state.snapshot import ExperimentState
 from state.store import StateStore
 
@@ -34,13 +34,15 @@ def is_own(trial: TrialRecord) -> bool:
 
 class CompletionStage(TrainStage):
     """The train stage over an ended NasJob search: it trains as many of the top N as Vertex's stage 2 left
-    out (topN less the NasJob's stage-2 trials: a round Vertex ran is not second-guessed, even when it trained
-    one architecture twice), and labels its trials as nasctl's CustomJobs."""
+    out (topN less the NasJob's stage-2 trials that ended on their own: a round Vertex ran is not second-guessed,
+    even when it trained one architecture twice, but a trial cut short by the 14-day limit or left unfinished
+    when its job ended trained nothing), and labels its trials as nasctl's CustomJobs."""
+
+    def _training(self, ctx: StageContext) -> list[TrialRecord]:
+        return [t for t in self.trials(ctx) if is_own(t) or t.status != STOPPED]
 
     def _untrained_sources(self, ctx: StageContext) -> list[TrialRecord]:
-        vertex = sum(not is_own(t) for t in self.trials(ctx))
-        own = sum(is_own(t) for t in self.trials(ctx))
-        return super()._untrained_sources(ctx)[:max(0, ctx.spec.train.top_n - vertex - own)]
+        return super()._untrained_sources(ctx)[:max(0, ctx.spec.train.top_n - len(self._training(ctx)))]
 
     def new_trials(self, ctx: StageContext, ids: list[str], indices: list[int]) -> list[TrialRecord]:
         return [replace(trial, labels={**trial.labels, RUNNER_LABEL: CUSTOM_JOB_RUNNER})

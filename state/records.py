@@ -25,6 +25,7 @@ PHASE_DELETED = "Deleted"  # `nasctl delete`: every job cancelled, state kept; a
 REASON_DELETED = "deleted"  # a trial `nasctl delete` stopped
 REASON_JOB_TIME_LIMIT = "job-time-limit"  # a trial cut short when its Vertex NasJob reached 14 days
 REASON_MAX_TRIALS = "max-trials"  # a trial past maxTrials, stopped with the NasJob that ran it
+REASON_JOB_ENDED = "job-ended"  # a trial Vertex left unfinished when its NasJob ended (otherwise)
 # The label of a NasJob experiment's stage-2 trial that nasctl runs as a CustomJob (reconciler.nas_stage2).
 RUNNER_LABEL, CUSTOM_JOB_RUNNER = "runner", "customJob"
 

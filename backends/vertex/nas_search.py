@@ -35,8 +35,8 @@ from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
 from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, nas_job_dir_uri, parent
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from state.records import (
-    FAILED, PENDING, REASON_DELETED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH, STOPPED, SUCCEEDED,
-    TRAIN, TrialRecord,
+    FAILED, PENDING, REASON_DELETED, REASON_JOB_ENDED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH,
+    STOPPED, SUCCEEDED, TRAIN, TrialRecord,
 )
 from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec
 
@@ -67,6 +67,7 @@ class NasTrialView:
     started_at: float | None
     finished_at: float | None
     reason: str | None = None
+    job: str = ""  # the NasJob it was listed from
 
 
 @dataclass
@@ -82,6 +83,7 @@ class NasSearchStatus:
     completed: bool = False  # nasctl ended the last job: the search reached maxTrials
     ends_by: float | None = None  # when the live job reaches the 14-day limit (epoch seconds)
     resumes_left: int = 1  # after the live job: 1 for a first job, 0 for a resume (Vertex resumes once)
+    surplus: list[str] = field(default_factory=list)  # search trials past maxTrials this pass stops, ending the job
 
     @property
     def finished(self) -> bool:
@@ -99,7 +101,7 @@ def _metric(trial: "NasTrial", metric: str) -> float | None:
     return None
 
 
-def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str) -> NasTrialView:
+def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str, job: str) -> NasTrialView:
     state = trial.state.name
     status = NAS_TRIAL_STATUS.get(state, PENDING)
     return NasTrialView(
@@ -107,8 +109,16 @@ def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str) -> 
         stage=stage, status=status, reward=_metric(trial, metric) if status == SUCCEEDED else None,
         parameters=parameters, started_at=timestamp_seconds(trial.start_time),
         finished_at=timestamp_seconds(trial.end_time),
-        reason="infeasible" if state == "INFEASIBLE" else None,
+        reason="infeasible" if state == "INFEASIBLE" else None, job=job,
     )
+
+
+@dataclass(frozen=True)
+class SearchPreview:
+    """What the next pass of the search finds (`nasctl diff`)."""
+
+    status: NasSearchStatus | None  # None: the pass creates a NasJob
+    resumes: str | None = None  # the NasJob that one resumes (past the 14-day limit or a delete)
 
 
 @dataclass
@@ -215,55 +225,56 @@ class VertexNasSearch:
         the search has its maxTrials. `save_record` saves the state's record of the jobs before a NasJob
         is created or ended."""
         jobs = self.jobs(record)
-        latest = jobs[-1] if jobs else None
-        deleted = latest is not None and self._cancelled_by_delete(latest, record)
-        ended = latest is not None and (deleted or self._hit_time_limit(latest, record))
-        if latest is None or (ended and not _is_resume(latest)):
+        status = self._latest(jobs, record)
+        if status is None:
             status = self._create(search_space_json, jobs, record, save_record)
-        else:
-            started = timestamp_seconds(latest.start_time)
-            status = NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs], cannot_resume=ended,
-                                     deleted=deleted,
-                                     completed=latest.name in record.completed_jobs,
-                                     ends_by=None if started is None else started + NAS_JOB_LIMIT_SECONDS,
-                                     resumes_left=0 if _is_resume(latest) else 1)
         status.trials = self._views(status.jobs, jobs, record)
-        if latest is not None and not status.created:
-            self._end_at_max_trials(latest, status, record, save_record)
+        if not status.created:
+            self._end_at_max_trials(jobs[-1], status, record, save_record)
         return status
 
-    def _views(self, job_names: list[str], jobs: list["NasJob"], record: NasJobsRecord) -> list[NasTrialView]:
-        """The search's trials; a failure is a stop when the delete, the 14-day limit or nasctl ended it."""
-        limit_ends = [timestamp_seconds(job.end_time) or 0.0 for job in jobs if self._hit_time_limit(job, record)]
+    def peek(self, record: NasJobsRecord) -> SearchPreview:
+        """What the next :meth:`reconcile` finds, from reads alone (`nasctl diff`): the search's status, with
+        the trials it would stop past maxTrials already stopped; or the NasJob it would create."""
+        jobs = self.jobs(record)
+        status = self._latest(jobs, record)
+        if status is None:
+            return SearchPreview(None, jobs[-1].name if jobs else None)
+        status.trials = self._views(status.jobs, jobs, record)
+        _end(status, self._surplus(jobs[-1], status))
+        return SearchPreview(status)
 
-        def stopped_by(view: NasTrialView) -> str | None:
-            if view.status != FAILED:
-                return None
-            if view.id in record.deleted_trials:
-                return REASON_DELETED
-            if view.id in record.surplus_trials:
-                return REASON_MAX_TRIALS
-            if view.finished_at is not None and any(abs(view.finished_at - end) <= CUT_SHORT_SECONDS
-                                                    for end in limit_ends):
-                return REASON_JOB_TIME_LIMIT
+    def _latest(self, jobs: list["NasJob"], record: NasJobsRecord) -> NasSearchStatus | None:
+        """The search's status as its latest NasJob leaves it (trials not read yet); None when a NasJob is to
+        be created: the first, or a resume of one ended by the 14-day limit or a delete."""
+        latest = jobs[-1] if jobs else None
+        if latest is None:
             return None
+        deleted = self._cancelled_by_delete(latest, record)
+        ended = deleted or self._hit_time_limit(latest, record)
+        if ended and not _is_resume(latest):
+            return None
+        started = timestamp_seconds(latest.start_time)
+        return NasSearchStatus(latest.name, latest.state.name, [j.name for j in jobs], cannot_resume=ended,
+                               deleted=deleted, completed=latest.name in record.completed_jobs,
+                               ends_by=None if started is None else started + NAS_JOB_LIMIT_SECONDS,
+                               resumes_left=0 if _is_resume(latest) else 1)
 
+    def _views(self, job_names: list[str], jobs: list["NasJob"], record: NasJobsRecord) -> list[NasTrialView]:
+        """The search's trials; a failure is a stop when the delete, the 14-day limit or nasctl ended it, and a
+        trial its job's end left unfinished is stopped."""
+        limit_jobs = {job.name: timestamp_seconds(job.end_time) or 0.0 for job in jobs
+                      if self._hit_time_limit(job, record)}
         ended = {job.name for job in jobs if job.state.name not in LIVE_JOB_STATES}
-        return [replace(view, status=STOPPED, reason=reason) if (reason := stopped_by(view)) else view
+        return [replace(view, status=STOPPED, reason=reason)
+                if (reason := stop_reason(view, record, ended, limit_jobs)) else view
                 for view in self.trials(job_names, ended)]
 
     def _end_at_max_trials(self, latest: "NasJob", status: NasSearchStatus, record: NasJobsRecord,
                            save_record: Callable[[NasJobsRecord], None]) -> None:
-        """Cancel a live resumed job that runs search trials past maxTrials (the search's finished trials
-        reached it) while stage 2 is not training: those trials are recorded first, as stopped, not failed.
-        A job with nothing past the budget is left to end by itself, with its last stage-2 trainings."""
-        if not _is_resume(latest) or latest.state.name not in LIVE_JOB_STATES:
-            return
-        if status.finished_search_trials() < self.experiment.spec.search.max_trials:
-            return
-        if any(view.stage == TRAIN and view.status in (PENDING, RUNNING) for view in status.trials):
-            return  # the top models being trained finish first
-        surplus = [view.id for view in status.trials if view.stage == SEARCH and view.status in (PENDING, RUNNING)]
+        """Cancel a live resumed job that runs search trials past maxTrials: those trials are recorded
+        first, as stopped, not failed."""
+        surplus = self._surplus(latest, status)
         if not surplus:
             return
         record.jobs, record.intent = list(status.jobs), None
@@ -271,9 +282,19 @@ class VertexNasSearch:
         record.surplus_trials = sorted(set(record.surplus_trials) | set(surplus))
         save_record(record)
         self._cancel([latest])
-        status.completed = True
-        status.trials = [replace(view, status=STOPPED, reason=REASON_MAX_TRIALS) if view.id in surplus else view
-                         for view in status.trials]
+        _end(status, surplus)
+
+    def _surplus(self, latest: "NasJob", status: NasSearchStatus) -> list[str]:
+        """The unfinished search trials of a live resumed job once the search's finished trials reached
+        maxTrials while stage 2 is not training (the top models being trained finish first). A job with
+        nothing past the budget is left to end by itself, with its last stage-2 trainings."""
+        if not _is_resume(latest) or latest.state.name not in LIVE_JOB_STATES:
+            return []
+        if status.finished_search_trials() < self.experiment.spec.search.max_trials:
+            return []
+        if any(view.stage == TRAIN and view.status in (PENDING, RUNNING) for view in status.trials):
+            return []
+        return [view.id for view in status.trials if view.stage == SEARCH and view.status in (PENDING, RUNNING)]
 
     def failure(self, view: NasTrialView) -> tuple[str, str]:
         """Why a failed trial failed, from the result.json it wrote (timeout, nan, oom, error and the message):
@@ -324,7 +345,7 @@ class VertexNasSearch:
     def _job_trials(self, name: str) -> list[NasTrialView]:
         metric = self.experiment.spec.reward.metric
         details = self.calls.run(lambda timeout: list(self._client.list_nas_trial_details(parent=name, timeout=timeout)))
-        return [_trial_view(stage, trial, detail.parameters, metric)
+        return [_trial_view(stage, trial, detail.parameters, metric, name)
                 for detail in details
                 for stage, trial in ((SEARCH, detail.search_trial), (TRAIN, detail.train_trial)) if trial.id]
 
@@ -348,11 +369,42 @@ class VertexNasSearch:
         return cancelled
 
 
+def stop_reason(view: NasTrialView, record: NasJobsRecord, ended: Collection[str],
+                limit_ends: Mapping[str, float]) -> str | None:
+    """Why a trial that Vertex reports failed, or still running in a job that has ended, was stopped from
+    outside (not a failure of its own): `nasctl delete`, maxTrials, or its job's end (`limit_ends`: when each
+    job ended by the 14-day limit did). Vertex may report a trial its job's end cut short as INFEASIBLE or
+    leave it ACTIVE (not documented); either way it is stopped. None: the trial's own outcome stands."""
+    unfinished = view.status in (PENDING, RUNNING) and view.job in ended
+    if view.status != FAILED and not unfinished:
+        return None
+    if view.id in record.deleted_trials:
+        return REASON_DELETED
+    if view.id in record.surplus_trials:
+        return REASON_MAX_TRIALS
+    if unfinished:
+        return REASON_JOB_TIME_LIMIT if view.job in limit_ends else REASON_JOB_ENDED
+    if view.finished_at is not None and any(abs(view.finished_at - end) <= CUT_SHORT_SECONDS
+                                            for end in limit_ends.values()):
+        return REASON_JOB_TIME_LIMIT
+    return None
+
+
 def _is_resume(job: "NasJob") -> bool:
     return bool(job.nas_job_spec.resume_nas_job_id)
 
 
-def trial_records(status: NasSearchStatus, space: "SearchSpace", recorded: Mapping[str, TrialRecord] | None = None,
+def _end(status: NasSearchStatus, surplus: list[str]) -> None:
+    """The search as it stands once its job is ended at maxTrials: complete, the surplus trials stopped."""
+    if not surplus:
+        return
+    status.completed, status.surplus = True, surplus
+    status.trials = [replace(view, status=STOPPED, reason=REASON_MAX_TRIALS) if view.id in surplus else view
+                     for view in status.trials]
+
+
+def trial_records(status: NasSearchStatus, space: "SearchSpace | None",
+                  recorded: Mapping[str, TrialRecord] | None = None,
                   explain: Callable[[NasTrialView], tuple[str, str]] | None = None) -> list[TrialRecord]:
     """The NasJob's trials as nasctl trial records (what `status` and `trials` show), in order.
 
@@ -360,20 +412,26 @@ def trial_records(status: NasSearchStatus, space: "SearchSpace", recorded: Mappi
     pass (level-triggered): the reconciler replaces its search/train records with these. Decoding and
     materialising an architecture costs about 0.2 s on the MnasNet space (minutes a pass at 2,000
     trials), so each is done once: a trial `recorded` with the same parameters' digest keeps its DNA
-    and architecture. A failed trial's reason and message come from `explain` once (Vertex says only
-    INFEASIBLE), then from its record.
+    and architecture. Without a `space` (`nasctl diff`, which runs no user code) nothing is decoded: each
+    DNA is a key made from the parameters' digest, which tells architectures apart as well, and a recorded
+    trial keeps its architecture. A failed trial's reason and message come from `explain` once (Vertex
+    says only INFEASIBLE), then from its record.
     """
     records = []
     for view in status.trials:
         digest = hashlib.sha256(view.parameters.encode()).hexdigest()[:16]
         before = (recorded or {}).get(view.id)
-        if before is not None and before.backend_ref.get("parameters") == digest:
+        if before is not None and before.backend_ref.get("parameters") != digest:
+            before = None  # the id names another architecture (not the trial recorded under it)
+        if space is None:
+            dna, arch = list(bytes.fromhex(digest)), before.arch if before is not None else None
+        elif before is not None:
             dna, arch = before.dna, before.arch
         else:
             dna, arch = _decoded(view.parameters, space)
         reason, message = view.reason, ""
         if view.status == FAILED:
-            if before is not None and before.status == FAILED and before.backend_ref.get("parameters") == digest:
+            if before is not None and before.status == FAILED:
                 reason, message = before.reason, before.message
             elif explain is not None:
                 reason, message = explain(view)

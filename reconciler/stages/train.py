@@ -35,9 +35,13 @@ class TrainStage(Stage):
             done += every
         return search[:done] or None
 
+    def _training(self, ctx: StageContext) -> list[TrialRecord]:
+        """The stage-2 trials that train (or trained) their architecture."""
+        return self.trials(ctx)
+
     def _untrained_sources(self, ctx: StageContext) -> list[TrialRecord]:
         """Top-N distinct stage-1 architectures (of the current pool) without a stage-2 trial yet, best first."""
-        trained = {tuple(t.dna) for t in self.trials(ctx)}
+        trained = {tuple(t.dna) for t in self._training(ctx)}
         top, seen = [], set()
         for trial in rank_trials(self._pool(ctx) or [], ctx.spec.reward):
             key = tuple(trial.dna)

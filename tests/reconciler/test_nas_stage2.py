@@ -10,7 +10,8 @@ from reconciler.nas_job import NasJobReconciler
 from reconciler.nas_stage2 import NasStage2
 from reconciler.plan import CREATE
 from state.records import (
-    FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, SEARCH, SUCCEEDED, TRAIN, ExperimentRecord, TrialRecord,
+    FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_JOB_TIME_LIMIT, SEARCH, STOPPED, SUCCEEDED, TRAIN,
+    ExperimentRecord, TrialRecord,
 )
 from state.snapshot import ExperimentState
 from state.uri import open_store
@@ -53,6 +54,16 @@ def test_a_stage_2_round_vertex_ran_is_not_second_guessed(tmp_path: Path) -> Non
     stage2 = NasStage2(EXPERIMENT, open_store(str(tmp_path), "demo"), LocalBackend(tmp_path / "work"))
     plan = stage2.plan(state)
     assert plan.actions == [] and plan.phase == PHASE_SUCCEEDED
+
+
+def test_a_vertex_stage_2_trial_cut_short_is_trained_by_nasctl(tmp_path: Path) -> None:
+    state = _ended_search()
+    state.trials["train-0007"].status, state.trials["train-0007"].reward = STOPPED, None
+    state.trials["train-0007"].reason = REASON_JOB_TIME_LIMIT  # the 14-day limit ended its job mid-training
+    stage2 = NasStage2(EXPERIMENT, open_store(str(tmp_path), "demo"), LocalBackend(tmp_path / "work"))
+    creates = [action for action in stage2.plan(state).actions if action.kind == CREATE]
+    assert [(a.trial_id, a.record.source_trial) for a in creates] == [
+        ("train-0008", "search-0005"), ("train-0009", "search-0003"), ("train-0010", "search-0001")]
 
 
 def test_stage_2_starts_when_the_search_ends_but_an_experiment_that_had_succeeded_is_left_alone(

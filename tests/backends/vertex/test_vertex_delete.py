@@ -5,8 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from backends.vertex.custom_jobs import VertexCustomJobBackend
+from nasctl.cli import app
 from reconciler.apply import Reconciler
 from reconciler.delete import (
     ExperimentDeleted, ExperimentNotFound, LeftoverJobs, delete, delete_scope, delete_warnings, refuse_if_deleted,
@@ -70,7 +73,8 @@ def _remove_state(bucket: str) -> None:
 
 
 @pytest.mark.parametrize("path", ["custom-jobs", "nas-job"])
-def test_delete_with_its_state_removed_cancels_the_jobs_left_running_and_writes_nothing(vertex, gcs_bucket, path):
+def test_delete_with_its_state_removed_cancels_the_jobs_left_running_and_writes_nothing(vertex, gcs_bucket, path,
+                                                                                     tmp_path):
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="GRID_SEARCH" if path == "nas-job"
                                    else "random", max_trials=3, parallel=2, search=SLOW_TRIALS)
     store = open_store(experiment.spec.state_uri, experiment.metadata.name)
@@ -84,6 +88,10 @@ def test_delete_with_its_state_removed_cancels_the_jobs_left_running_and_writes_
     with pytest.raises(LeftoverJobs, match="left from an earlier life of its state") as refused:
         refuse_leftovers(reconciler)  # apply would start a second search beside them
     assert all(job in str(refused.value) for job in running)
+    spec_file = tmp_path / "exp.yaml"
+    spec_file.write_text(yaml.safe_dump(experiment.model_dump(mode="json", by_alias=True)))
+    diffed = CliRunner().invoke(app, ["diff", "-f", str(spec_file)], env={"COLUMNS": "500"})
+    assert diffed.exit_code == 1 and "left from an earlier life of its state" in diffed.output, diffed.output
     scope = delete_scope(reconciler)
     assert (scope.recorded, scope.leftovers) == (False, running)
     assert sorted(delete(reconciler, LEASE)) == sorted(running)

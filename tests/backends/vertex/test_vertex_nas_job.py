@@ -13,7 +13,7 @@ from backends.vertex.labels import experiment_identity
 from backends.vertex.nas_search import NasJobsRecord, VertexNasSearch
 from nasctl.views import trials_view
 from reconciler.delete import delete, undelete
-from reconciler.nas_job import NasJobReconciler
+from reconciler.nas_job import NAS_JOB_ID, NasJobReconciler
 from search_spaces.registry import build_search_space
 from state.records import (
     EXPERIMENT_KEY, FAILED, PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, REASON_DELETED, REASON_JOB_TIME_LIMIT,
@@ -124,6 +124,10 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
     reconciler = _reconciler(experiment)
     first = reconciler.run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
     _wait_state(vertex, first, {"JOB_STATE_FAILED"}, timeout=60)
+    planned = _reconciler(experiment).preview().plan  # `diff` shows the resume the next apply makes
+    assert [(a.kind, a.trial_id, a.reason) for a in planned.actions] == [
+        ("create", NAS_JOB_ID, f"Vertex NasJob resuming {first}")]
+    assert len(_creates(vertex)) == 1
     result = reconciler.run_pass()  # resumes: the emulator refuses a resume repeating space, algorithm, metric
     summary = result.state.experiment.stages["search"]["summary"]
     assert summary["jobs"][0] == first and len(summary["jobs"]) == 2
@@ -166,6 +170,8 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     assert reconciler.run_pass().state.experiment.stages["search"]["summary"]["resumesLeft"] == 0
     _wait_state(vertex, resumed, {limit_state})
 
+    planned = _reconciler(experiment).preview().plan  # `diff` before the pass that sees the search end
+    assert not list(vertex.client().list_custom_jobs(parent="projects/proj/locations/us-central1"))
     result = reconciler.run_pass()
     assert len(_creates(vertex)) == 2, "a resumed job is not resumed again (Vertex refuses it)"
     record = result.state.experiment
@@ -179,6 +185,9 @@ def test_a_search_is_resumed_once_then_ends_at_its_second_14_day_limit(make_vert
     best = {t.id for t in sorted(search, key=lambda t: -t.reward)[:2]}
     own = [t for t in result.state.trials.values() if t.stage == "train"]
     assert {t.source_trial for t in own} == best and all(t.labels == {"runner": "customJob"} for t in own)
+    assert sorted((a.kind, a.trial_id, a.record.source_trial) for a in planned.actions) == sorted(
+        ("create", t.id, t.source_trial) for t in own), "diff showed the launches that pass made"
+    assert (planned.next_phase, planned.next_condition) == (record.phase, record.conditions[0])
     preview = _reconciler(experiment).preview().plan  # `diff` in another process: stage 2's plan, nothing to do
     assert preview.phase == PHASE_RUNNING and all(a.kind != "create" for a in preview.actions), preview.actions
     cancelled = delete(reconciler, 60)  # a delete while they train cancels their CustomJobs; undelete relaunches
@@ -221,10 +230,13 @@ def test_a_resumed_job_is_ended_once_the_search_has_its_max_trials(make_vertex, 
     before = sum(1 for t in result.state.trials.values() if t.status == SUCCEEDED)
     assert before < 16
     deadline = time.monotonic() + 90
-    while result.state.experiment.phase == PHASE_RUNNING:  # the emulator's resumed job runs 16 trials more
-        assert time.monotonic() < deadline
+    while not (stops := [a for a in _reconciler(experiment).preview().plan.actions if a.kind == "stop"]):
+        assert time.monotonic() < deadline  # the emulator's resumed job runs 16 trials more
         time.sleep(0.3)
-        result = reconciler.run_pass()
+    assert stops[0].trial_id == NAS_JOB_ID and stops[0].reason.startswith(f"{resumed}: the search has its maxTrials")
+    assert vertex.client().get_nas_job(name=resumed).state.name == "JOB_STATE_RUNNING", "diff cancels nothing"
+    result = reconciler.run_pass()
+    assert [a.kind for a in result.plan.actions] == ["stop"]
 
     record = result.state.experiment
     assert (record.phase, record.conditions[0].reason) == (PHASE_SUCCEEDED, "MaxTrialsReached")
@@ -251,6 +263,11 @@ def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) ->
         time.sleep(0.2)
     strict = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=30,
                                parallel=1, search={**failing, "maxFailedTrials": 0})  # the user lowers the budget
+    planned = _reconciler(strict).preview().plan  # `diff` shows the cancel, and the phase the pass records
+    (stop,) = planned.actions
+    assert stop.kind == "stop" and stop.reason.startswith(f"{job}: ") and "maxFailedTrials=0" in stop.reason
+    assert planned.phase_change == (PHASE_RUNNING, PHASE_FAILED)
+    assert vertex.client().get_nas_job(name=job).state.name == "JOB_STATE_RUNNING"
     result = _reconciler(strict).run_pass()
     assert result.state.experiment.phase == PHASE_FAILED
     assert result.state.experiment.conditions[0].reason == "TooManyFailedTrials"

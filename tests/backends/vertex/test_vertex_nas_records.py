@@ -7,10 +7,13 @@ from dataclasses import replace
 
 import pyglove as pg
 
-from backends.vertex.nas_search import NasSearchStatus, NasTrialView, trial_records
+from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, NasTrialView, stop_reason, trial_records
 from search_spaces.registry import build_search_space
 from specs.model import SearchSpaceSpec
-from state.records import SEARCH, SUCCEEDED
+from state.records import (
+    FAILED, PENDING, REASON_DELETED, REASON_JOB_ENDED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH,
+    SUCCEEDED,
+)
 
 JOB = "projects/p/locations/us-central1/nasJobs/1"
 SPACE = build_search_space(SearchSpaceSpec(prebuilt="nb201"))
@@ -52,3 +55,39 @@ def test_a_recorded_trial_keeps_its_decoding_and_changed_parameters_are_decoded_
     assert (redone.dna, redone.arch) == (first[1].dna, first[1].arch)
     legacy = {r.id: replace(r, backend_ref={"nas_job": JOB}) for r in first}  # recorded before the digest
     assert [r.arch for r in trial_records(_status(views), SPACE, legacy)] == [r.arch for r in first]
+
+
+def test_without_a_space_nothing_is_decoded_and_equal_parameters_share_a_key() -> None:
+    """What `nasctl diff` builds: no user code runs, yet stage 2 can still tell architectures apart."""
+    views = _views(3)
+    recorded = {r.id: r for r in trial_records(_status(views[:2]), SPACE)}
+    unreadable = replace(views[2], id="search-0009", parameters='{"not": "a dna"}')  # decoding it would raise
+    twin = replace(views[0], id="train-0001")  # Vertex's stage 2 trains search-0000's architecture
+    keys = trial_records(_status([*views, unreadable, twin]), None, recorded)
+    by_id = {r.id: r for r in keys}
+    assert by_id["train-0001"].dna == by_id["search-0000"].dna != by_id["search-0001"].dna
+    assert len({tuple(r.dna) for r in keys}) == 4
+    assert [by_id[i].arch for i in recorded] == [r.arch for r in recorded.values()]  # recorded: kept for display
+    assert by_id["search-0002"].arch is None and by_id["search-0009"].arch is None
+
+
+def test_a_trial_stopped_from_outside_is_told_from_its_own_failure() -> None:
+    """`delete`, maxTrials and the job's end stop trials; Vertex may report those INFEASIBLE (failed) or, at the
+    end of a job, leave them ACTIVE (not documented): either way they are stopped, not failures or running."""
+    first, second = f"{JOB[:-1]}1", f"{JOB[:-1]}2"
+    record = NasJobsRecord(jobs=[first, second], deleted_trials=["search-0001"], surplus_trials=["search-0002"])
+    limit_ends = {first: 1000.0}  # the first job ended at its 14-day limit
+
+    def reason(status: str, job: str, finished_at: float | None = None, trial: str = "search-0009") -> str | None:
+        view = NasTrialView(trial, SEARCH, status, None, "{}", 1.0, finished_at, job=job)
+        return stop_reason(view, record, ended={first, second}, limit_ends=limit_ends)
+
+    assert reason(FAILED, second, trial="search-0001") == REASON_DELETED
+    assert reason(RUNNING, second, trial="search-0002") == REASON_MAX_TRIALS
+    assert reason(FAILED, first, finished_at=990.0) == REASON_JOB_TIME_LIMIT
+    assert reason(FAILED, first, finished_at=500.0) is None  # failed on its own, long before the limit
+    assert reason(RUNNING, first) == REASON_JOB_TIME_LIMIT and reason(PENDING, first) == REASON_JOB_TIME_LIMIT
+    assert reason(RUNNING, second) == REASON_JOB_ENDED
+    assert reason(SUCCEEDED, first, finished_at=999.0) is None
+    live = NasTrialView("search-0009", SEARCH, RUNNING, None, "{}", 1.0, None, job="projects/p/nasJobs/3")
+    assert stop_reason(live, record, ended={first, second}, limit_ends=limit_ends) is None  # its job still runs
