@@ -12,6 +12,8 @@ from pydantic.alias_generators import to_camel
 
 from specs.vertex import (
     MAX_BOOT_DISK_GB,
+    MAX_FLEX_START_SECONDS,
+    MAX_JOB_SECONDS,
     MIN_BOOT_DISK_GB,
     check_accelerator,
     check_boot_disk_type,
@@ -22,7 +24,7 @@ from specs.vertex import (
     check_region,
     check_strategy,
 )
-from specs.vertex_machines import machine_problem
+from specs.vertex_machines import flex_start_problem, machine_problem
 
 API_VERSION = "nasctl.dev/v1alpha1"
 _NAME_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -105,7 +107,9 @@ class VertexResourcesSpec(SpecModel):
     )
     accelerator_count: int = Field(0, ge=0, description="Accelerators per trial.")
     hours_per_trial: float | None = Field(
-        None, gt=0, description="Expected hours per trial, for the cost preview (measured hours win once trials finish)."
+        None, gt=0, le=MAX_JOB_SECONDS / 3600,
+        description="Expected hours per trial, for the cost preview (measured hours win once trials finish); a "
+                    "Vertex job runs 14 days at most."
     )
     replica_count: int = Field(
         1, ge=1, description="Machines per trial (multi-host): pool 0 is the chief, pool 1 the other "
@@ -124,6 +128,19 @@ class VertexResourcesSpec(SpecModel):
     _known_accelerator = field_validator("accelerator_type")(check_accelerator)
     _known_strategy = field_validator("scheduling_strategy")(check_strategy)
     _known_disk_type = field_validator("boot_disk_type")(check_boot_disk_type)
+
+    @field_validator("scheduling_strategy")
+    @classmethod
+    def _flex_start_rules(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value != "FLEX_START":
+            return value
+        if problem := flex_start_problem(info.data.get("accelerator_type")):
+            raise ValueError(problem)
+        hours = info.data.get("hours_per_trial")
+        if hours is not None and hours * 3600 > MAX_FLEX_START_SECONDS:
+            raise ValueError(f"a FLEX_START job runs {MAX_FLEX_START_SECONDS // 3600} hours (7 days) at most, and "
+                             f"hoursPerTrial is {hours:g}")
+        return value
 
     @field_validator("max_wait_seconds")
     @classmethod

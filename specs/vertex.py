@@ -35,7 +35,14 @@ NAS_REGIONS = frozenset({"asia-east1", "asia-northeast1", "europe-west1", "europ
                          "us-east4", "us-west1"})
 
 # Vertex's limits on one job: a NasJob stops after 14 days; Google's NAS client gives every trial 14 days.
+# A job that queues with Dynamic Workload Scheduler (schedulingStrategy FLEX_START) runs 7 days at most.
 MAX_JOB_SECONDS = 14 * 24 * 3600
+MAX_FLEX_START_SECONDS = 7 * 24 * 3600
+
+
+def max_job_seconds(scheduling_strategy: str | None) -> int:
+    """The longest ``scheduling.timeout`` Vertex accepts for a job with this scheduling strategy."""
+    return MAX_FLEX_START_SECONDS if scheduling_strategy == "FLEX_START" else MAX_JOB_SECONDS
 
 
 def _did_you_mean(value: str, known: Iterable[str]) -> str:

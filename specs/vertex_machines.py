@@ -126,6 +126,20 @@ def _n1_problem(machine_type: str, accelerator_type: str | None, accelerator_cou
     return None
 
 
+# Dynamic Workload Scheduler (schedulingStrategy FLEX_START) queues for these GPUs only (Vertex AI "Schedule
+# training jobs based on resource availability": L4, A100, H100, H200 and B200), for jobs of at most 7 days.
+FLEX_START_ACCELERATORS = ("NVIDIA_L4", "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_H100_80GB",
+                           "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB", "NVIDIA_B200")
+
+
+def flex_start_problem(accelerator_type: str | None) -> str | None:
+    """What Vertex would refuse in a FLEX_START job with these accelerators, or None."""
+    if accelerator_type in FLEX_START_ACCELERATORS:
+        return None
+    return (f"schedulingStrategy FLEX_START (Dynamic Workload Scheduler) queues only for L4, A100, H100, H200 or "
+            f"B200 GPUs ({', '.join(FLEX_START_ACCELERATORS)}), not {accelerator_type or 'a machine without GPUs'}")
+
+
 def _where_it_fits(accelerator_type: str) -> str:
     """Where `accelerator_type` goes instead, as a verb phrase for an error message."""
     if accelerator_type in N1_GPUS:

@@ -47,7 +47,9 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   ``restart_job_on_worker_restart``), at most 5 times per worker (training service), then the job fails.
   Stockouts (capacity.py): the next N CustomJobs needing an accelerator in a region wait in PENDING, then
   FAIL with RESOURCE_EXHAUSTED "Resources are insufficient in region" without running their code; a NasJob
-  trial meeting one is INFEASIBLE without running.
+  trial meeting one is INFEASIBLE without running. A FLEX_START job (or NasJob trial) queues through the
+  stockout instead, up to its ``scheduling.max_wait_duration``; validation.py refuses FLEX_START for GPUs
+  Dynamic Workload Scheduler does not offer, or with a timeout over 7 days.
 * Processes (runner.py): every replica of every pool runs ``command + args`` locally with
   ``CLOUD_ML_JOB_ID``, ``AIP_MODEL_DIR`` / ``AIP_CHECKPOINT_DIR`` / ``AIP_TENSORBOARD_LOG_DIR``,
   ``container_spec.env``, ``CLUSTER_SPEC`` for multi-replica jobs and ``NASCTL_GCS_FUSE_ROOT``
@@ -61,8 +63,8 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
 
 Not modelled: container images (``image_uri`` is recorded, never pulled: commands run on this machine's
 Python), ``python_package_spec`` pools, the real RL controller, TPU topologies and reservations,
-``scheduling.strategy`` / ``max_wait_duration`` (kept, not acted on: Spot preemption is what ``preempt()``
-injects), networking and encryption beyond the checks above, Vertex's own retries of internal errors, the trial
+SPOT scheduling (kept, not acted on: Spot preemption is what ``preempt()`` injects, and Spot GPU quota is not
+told from on-demand quota), networking and encryption beyond the checks above, Vertex's own retries of internal errors, the trial
 early-stopping and ``failed_with_nan_error`` statuses, OR / NOT / create_time filters (they answer 400),
 ``read_mask``, delete and other JobService resources (HyperparameterTuningJobs, BatchPredictionJobs,
 ...; they answer 501), IAM, the exact wording of messages the service was not seen to use (timeout and

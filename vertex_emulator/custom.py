@@ -2,7 +2,7 @@
 
 QUEUED just after its create; PENDING until its accelerators fit the region's quota and its workers
 start (design anchors: "jobs wait in PENDING without it"), or until it fails for lack of machines in a
-stockout (capacity.py); RUNNING with every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
+stockout (capacity.py; a FLEX_START job queues through one, up to its max wait); RUNNING with every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
 ("The maximum job running time. The default is 7 days.") counts job time from ``start_time``; past it
 the workers are stopped and the job FAILS with DEADLINE_EXCEEDED. A non-zero exit fails the job with
 error code 3, as the service reports user-code failures.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vertex_emulator.capacity import stockout_message
+from vertex_emulator.capacity import TURNED_AWAY, WAITING, MachineWait
 from vertex_emulator.jobs import CANCELLED, CANCELLING, FAILED, PENDING, QUEUED, RUNNING, SUCCEEDED, Job
 from vertex_emulator.quota import demand
 from vertex_emulator.runner import JobRun
@@ -30,19 +30,19 @@ class CustomJobDriver:
         self.job, self.ctx = job, ctx
         self.spec = job.resource.job_spec
         self.run: JobRun | None = None
-        self.turned_away = False  # met a stockout: fails after waiting, never runs
-        self.pending_since = 0.0
+        self.machines = MachineWait(job.region, self.spec)
 
     def step(self, now: float) -> None:
         state = self.job.state
         if state == QUEUED:
             self.job.move(PENDING, now)
-            self.turned_away = self.ctx.capacity.turns_away(self.job.region, demand(self.spec))
-            self.pending_since = now
-        elif state == PENDING and self.turned_away:
-            if now - self.pending_since >= self.ctx.capacity.wait_seconds:
-                self._end(FAILED, now, ("RESOURCE_EXHAUSTED", stockout_message(self.job.region)))
         elif state == PENDING:
+            machines = self.machines.ask(self.ctx.capacity, now)
+            if machines == TURNED_AWAY:
+                self._end(FAILED, now, ("RESOURCE_EXHAUSTED", self.machines.failure()))
+                return
+            if machines == WAITING:
+                return
             if not self.ctx.quota.try_acquire(self.job.name, self.job.region, demand(self.spec)):
                 return  # waits for GPUs to free up
             prefix = self.spec.base_output_directory.output_uri_prefix

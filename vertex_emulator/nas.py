@@ -22,7 +22,8 @@
   reporting the metric, or exits non-zero, or passes its trial timeout, is INFEASIBLE.
 * At most ``max_parallel_trial_count`` search trials at once, ``max_trial_count`` in this job;
   each trial also needs its accelerator quota. A trial that meets a stockout (capacity.py) is INFEASIBLE
-  at once, without running (how long the service retries first is not documented).
+  at once, without running (how long the service retries first is not documented); with a FLEX_START
+  trial job spec it stays REQUESTED, queued for machines up to its max wait.
   ``max_failed_trial_count``: that many INFEASIBLE search
   trials fail the NasJob; 0 lets the service choose, and the emulator chooses 20 % of
   ``max_trial_count`` (at least 1), the NAS guidance's "stop if more than 20 % of trials fail".
@@ -47,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vertex_emulator.capacity import TURNED_AWAY, WAITING, MachineWait
 from vertex_emulator.custom import timeout_seconds
 from vertex_emulator.errors import invalid
 from vertex_emulator.jobs import CANCELLED, CANCELLING, FAILED, PENDING, QUEUED, RUNNING, SUCCEEDED, Job
@@ -102,6 +104,7 @@ class Trial:
     step: int = 0
     metrics: dict[str, float] | None = None  # the final measurement: the search metric first
     inherited: bool = False
+    machines: MachineWait | None = None  # its wait for machines, from its first launch attempt
 
     def to_proto(self, message: Any) -> None:
         """Fill a raw NasTrial message."""
@@ -270,8 +273,13 @@ class NasJobDriver:
             active = sum(1 for t in self.trials if t.stage == "train" and t.state == ACTIVE)
             if active >= self.train_spec.max_parallel_trial_count:
                 return
-        if self.ctx.capacity.turns_away(self.job.region, demand(spec)):  # a stockout: the trial never runs
+        if trial.machines is None:
+            trial.machines = MachineWait(self.job.region, spec, gives_up_at_once=True)
+        machines = trial.machines.ask(self.ctx.capacity, now)
+        if machines == TURNED_AWAY:  # a stockout: the trial never runs
             trial.state, trial.start, trial.end = INFEASIBLE, now, now
+            return
+        if machines == WAITING:  # FLEX_START: queued for machines
             return
         if not self.ctx.quota.try_acquire(self._holder(trial), self.job.region, demand(spec)):
             return

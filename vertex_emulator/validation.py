@@ -15,7 +15,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from specs.vertex_machines import is_known_family, machine_problem
+from specs.vertex import MAX_FLEX_START_SECONDS
+from specs.vertex_machines import flex_start_problem, is_known_family, machine_problem
+from vertex_emulator.capacity import FLEX_START
 from vertex_emulator.errors import ApiError, invalid
 
 # The seed doc (shared/seeds/vertex-nas-overview.ko.txt) says NAS runs in 8 regions but does not name
@@ -96,10 +98,33 @@ def check_job_spec(spec: Any, path: str) -> None:
                           f"{MAX_BOOT_DISK_GB}.")
     if spec.scheduling.timeout.seconds < 0:
         raise invalid(f"{path}.scheduling.timeout must not be negative.")
+    if spec.scheduling.strategy == FLEX_START:
+        _check_flex_start(spec, path)
     if spec.reserved_ip_ranges and not spec.network:
         raise invalid(f"{path}.reserved_ip_ranges needs {path}.network: they are ranges of that VPC network.")
     if spec.network and not _NETWORK.fullmatch(spec.network):
         raise invalid(f"{path}.network must be projects/{{project number}}/global/networks/{{network}}.")
+
+
+def _check_flex_start(spec: Any, path: str) -> None:
+    """Dynamic Workload Scheduler's requirements: its GPUs, a timeout of 7 days or less (the unset default is 7
+    days), the same machine in every worker pool."""
+    machines = {pool.machine_spec.SerializeToString(deterministic=True) for pool in spec.worker_pool_specs
+                if pool.ListFields()}
+    if len(machines) > 1:
+        raise invalid(f"{path}: a FLEX_START job needs the same machine_spec in every worker pool.")
+    machine = spec.worker_pool_specs[0].machine_spec
+    problem = flex_start_problem(_accelerator_name(machine))
+    if problem is not None:
+        raise invalid(f"{path}.scheduling.strategy: {problem}.")
+    if spec.scheduling.timeout.seconds > MAX_FLEX_START_SECONDS:
+        raise invalid(f"{path}.scheduling.timeout: a FLEX_START job runs at most {MAX_FLEX_START_SECONDS}s "
+                      "(7 days).")
+
+
+def _accelerator_name(machine: Any) -> str | None:
+    return (machine.DESCRIPTOR.fields_by_name["accelerator_type"].enum_type
+            .values_by_number[machine.accelerator_type].name if machine.accelerator_type else None)
 
 
 def _check_machine(machine: Any, where: str) -> None:
@@ -108,9 +133,7 @@ def _check_machine(machine: Any, where: str) -> None:
         raise invalid(f"{where}.accelerator_type is required when accelerator_count is set.")
     if not is_known_family(machine.machine_type):
         raise invalid(f'Machine type "{machine.machine_type}" is not supported.')
-    accelerator = (machine.DESCRIPTOR.fields_by_name["accelerator_type"].enum_type
-                   .values_by_number[machine.accelerator_type].name if machine.accelerator_type else None)
-    problem = machine_problem(machine.machine_type, accelerator, machine.accelerator_count)
+    problem = machine_problem(machine.machine_type, _accelerator_name(machine), machine.accelerator_count)
     if problem is not None:
         raise invalid(f"{where}: {problem}.")
 

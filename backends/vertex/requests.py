@@ -9,10 +9,11 @@ Every worker pool gives the image only ``args`` (``python -m <module> ...``): th
 entrypoint, so the args are its command, and a test harness can map the image to a local interpreter.
 Every job spec carries an explicit ``scheduling.timeout`` (Vertex's default is 7 days, which would
 kill a long stage-2 trial): the stage's ``timeoutSeconds``, else its ``hoursPerTrial`` with a margin,
-else Vertex's 14-day maximum (what Google's NAS client sets on every trial), never above 14 days.
+else Vertex's 14-day maximum (what Google's NAS client sets on every trial), never above 14 days (7 days
+for a machine with ``schedulingStrategy: FLEX_START``: Dynamic Workload Scheduler takes no longer job).
 A NasJob's trial specs are the exception: they carry 14 days, as Google's NAS client sends them ("After
 the timeout, the requested job gets cancelled. Note that this is not the timeout for trials."): a shorter
-one could end the whole NasJob early. The trial's own limit goes to :mod:`trial.nas_entry` as
+one could end the whole NasJob early (with FLEX_START they carry its 7 days, the most Vertex accepts). The trial's own limit goes to :mod:`trial.nas_entry` as
 ``--trial-timeout-seconds``, which ends a trial past it.
 The backend's job options go into every request (CustomJob trials, latency jobs, both trial specs
 of a NasJob): ``network`` / ``reservedIpRanges`` / ``pscInterfaceConfig`` and ``serviceAccount`` on
@@ -24,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adaptors import gcp
-from specs.vertex import MAX_JOB_SECONDS
+from specs.vertex import MAX_JOB_SECONDS, max_job_seconds
 from state.records import SEARCH, TRAIN
 from specs.model import VertexBackendSpec, VertexResourcesSpec
 from trial.fuse import fuse_path
@@ -77,7 +78,7 @@ def job_timeout_seconds(resources: VertexResourcesSpec, timeout_seconds: float |
         wanted = max(MIN_TIMEOUT_SECONDS, resources.hours_per_trial * 3600 * TIMEOUT_MARGIN)
     else:
         wanted = MAX_JOB_SECONDS
-    return int(min(wanted, MAX_JOB_SECONDS))
+    return int(min(wanted, max_job_seconds(resources.scheduling_strategy)))
 
 
 def _worker_pools(backend: VertexBackendSpec, resources: VertexResourcesSpec, module: str,

@@ -10,6 +10,7 @@ from tests.support.poc_spec import edited_poc, line_of
 
 KEY = "projects/my-project/locations/us-central1/keyRings/nas/cryptoKeys/jobs"
 NETWORK = "projects/123456789/global/networks/nas-vpc"
+A100 = {"machineType": "a2-highgpu-4g", "acceleratorType": "NVIDIA_TESLA_A100", "acceleratorCount": 4}
 
 
 @pytest.mark.parametrize(("edit", "needle", "field", "message"), [
@@ -42,6 +43,12 @@ NETWORK = "projects/123456789/global/networks/nas-vpc"
      "spec.backend.latency", "the latency calculator measures on one machine"),
     (lambda b: b["search"].update(replicaCount=0), "replicaCount",
      "spec.backend.search.replicaCount", "greater than or equal to 1"),
+    (lambda b: b["search"].update(schedulingStrategy="FLEX_START"), "schedulingStrategy",
+     "spec.backend.search.schedulingStrategy", "queues only for L4, A100, H100, H200 or B200 GPUs"),
+    (lambda b: b["train"].update(**A100, schedulingStrategy="FLEX_START"), "schedulingStrategy",
+     "spec.backend.train.schedulingStrategy", "a FLEX_START job runs 168 hours (7 days) at most, and hoursPerTrial is 224"),
+    (lambda b: b["train"].update(hoursPerTrial=400), "hoursPerTrial: 400",
+     "spec.backend.train.hoursPerTrial", "less than or equal to 336"),
 ])
 def test_validate_rejects_bad_job_options_with_one_line(tmp_path, nasctl, edit, needle, field, message) -> None:
     path = edited_poc(tmp_path, lambda spec: edit(spec["backend"]))
@@ -57,8 +64,8 @@ def test_a_spec_with_every_option_is_valid(tmp_path, nasctl) -> None:
         backend.update(network=NETWORK, reservedIpRanges=["vertex-range"], encryptionSpec={"kmsKeyName": KEY},
                        pscInterfaceConfig={"networkAttachment": "nas-attachment"})
         backend["search"].update(schedulingStrategy="SPOT", bootDiskType="pd-standard", bootDiskSizeGb=200)
-        backend["train"].update(schedulingStrategy="FLEX_START", maxWaitSeconds=7200, replicaCount=4,
-                                bootDiskType="hyperdisk-balanced", bootDiskSizeGb=64_000)
+        backend["train"].update(**A100, hoursPerTrial=150, schedulingStrategy="FLEX_START", maxWaitSeconds=7200,
+                                replicaCount=4, bootDiskType="hyperdisk-balanced", bootDiskSizeGb=64_000)
     assert nasctl("validate", "-f", str(edited_poc(tmp_path, lambda spec: everything(spec["backend"])))).returncode == 0
 
 

@@ -8,6 +8,7 @@ import pyglove as pg
 import pytest
 from emulator_jobs import PARENT, nas_job, wait_for, wait_until
 from google.api_core import exceptions
+from google.cloud import aiplatform_v1 as v1
 
 from vertex_emulator.nas import metrics_file
 
@@ -100,6 +101,19 @@ def test_a_trial_that_meets_a_stockout_is_infeasible_without_running(client, emu
     assert first.search_trial.state.name == "INFEASIBLE" and not first.search_trial.final_measurement.metrics
     assert not (emulator.job_dir(created.name) / "search" / first.search_trial.id).exists()  # never ran
     assert [d.search_trial.state.name for d in others] == ["SUCCEEDED", "SUCCEEDED"]
+
+
+def test_a_flex_start_trial_queues_through_a_stockout_and_runs(client, emulator) -> None:
+    emulator.capacity.stockout("us-central1", "NVIDIA_TESLA_A100", jobs=2, wait_seconds=0.2)
+    request = nas_job(max_trials=2, parallel=1, max_failed=1)
+    trial_spec = request.nas_job_spec.multi_trial_algorithm_spec.search_trial_spec.search_trial_job_spec
+    trial_spec.worker_pool_specs[0].machine_spec = v1.MachineSpec(
+        machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_TESLA_A100", accelerator_count=1)
+    trial_spec.scheduling = v1.Scheduling(strategy="FLEX_START", timeout={"seconds": 3600})
+    created = client.create_nas_job(parent=PARENT, nas_job=request)
+    assert wait_for(client, created.name).state.name == "JOB_STATE_SUCCEEDED"
+    first, second = _details(client, created.name)
+    assert (first.search_trial.state.name, second.search_trial.state.name) == ("SUCCEEDED", "SUCCEEDED")
 
 
 def test_max_failed_trial_count_zero_lets_the_service_choose_20_percent(client) -> None:

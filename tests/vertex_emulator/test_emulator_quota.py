@@ -4,6 +4,9 @@ from __future__ import annotations
 import pytest
 from emulator_jobs import PARENT, custom_job, wait_for
 from google.api_core import exceptions
+from google.cloud import aiplatform_v1 as v1
+
+from vertex_emulator.capacity import FLEX_START
 
 HOLD = "import os, time\nwhile not os.path.exists('go'): time.sleep(0.02)\n"
 
@@ -46,3 +49,36 @@ def test_a_stockout_fails_the_next_jobs_needing_that_accelerator_without_running
     assert not (emulator.job_dir(turned_away) / "ran").exists() and (emulator.job_dir(cpu_only) / "ran").exists()
     again = client.create_custom_job(parent=PARENT, custom_job=custom_job(writes, accelerators=1)).name
     assert wait_for(client, again).state.name == "JOB_STATE_SUCCEEDED"  # the stockout was for one job
+
+
+def _flex_start(job: v1.CustomJob, max_wait_seconds: int | None = None) -> v1.CustomJob:
+    pool = job.job_spec.worker_pool_specs[0]
+    pool.machine_spec = v1.MachineSpec(machine_type="a2-highgpu-1g", accelerator_type="NVIDIA_TESLA_A100",
+                                       accelerator_count=1)
+    job.job_spec.scheduling = v1.Scheduling(strategy="FLEX_START", timeout={"seconds": 3600})
+    if max_wait_seconds is not None:
+        job.job_spec.scheduling.max_wait_duration = {"seconds": max_wait_seconds}
+    return job
+
+
+def test_a_flex_start_job_queues_through_a_stockout_and_fails_only_past_its_max_wait(make_emulator) -> None:
+    assert FLEX_START == v1.Scheduling.Strategy.FLEX_START
+    emulator = make_emulator(time_scale=3600)  # an hour of job time a second
+    emulator.capacity.stockout("us-central1", "NVIDIA_TESLA_A100", jobs=3, wait_seconds=1800)
+    client = emulator.client()
+    writes = "open('ran', 'w').close()"
+    queued = client.create_custom_job(parent=PARENT, custom_job=_flex_start(custom_job(writes))).name
+    done = wait_for(client, queued)  # turned away three times, half an hour apart, then machines are free
+    assert done.state.name == "JOB_STATE_SUCCEEDED" and (emulator.job_dir(queued) / "ran").exists()
+    assert done.start_time.timestamp() - done.create_time.timestamp() >= 2 * 1800
+
+    emulator.capacity.stockout("us-central1", "NVIDIA_TESLA_A100", jobs=100, wait_seconds=1800)
+    short = client.create_custom_job(parent=PARENT, custom_job=_flex_start(custom_job(writes), 7200)).name
+    failed = wait_for(client, short)
+    assert failed.state.name == "JOB_STATE_FAILED" and failed.error.code == 8 and "7200s" in failed.error.message
+    assert not failed.start_time and failed.end_time.timestamp() - failed.create_time.timestamp() >= 7200
+    assert not (emulator.job_dir(short) / "ran").exists()
+    emulator.clock.set_scale(36_000)  # ten hours a second: the default wait is long
+    default = client.create_custom_job(parent=PARENT, custom_job=_flex_start(custom_job(writes))).name
+    assert wait_for(client, default, timeout=60).error.message.endswith(
+        "within the maximum wait duration of 86400s (scheduling.max_wait_duration).")  # 24 h unless set

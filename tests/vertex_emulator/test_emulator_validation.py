@@ -115,6 +115,25 @@ def _machine(job: v1.CustomJob, machine_type: str, accelerator: str | None = Non
         machine_type=machine_type, accelerator_type=accelerator or 0, accelerator_count=count)
 
 
+def _flex_start(job: v1.CustomJob) -> v1.CustomJob:
+    """A job Dynamic Workload Scheduler takes: A100s, FLEX_START, a 7-day timeout."""
+    _machine(job, "a2-highgpu-1g", "NVIDIA_TESLA_A100", 1)
+    job.job_spec.scheduling = v1.Scheduling(strategy="FLEX_START", timeout={"seconds": 7 * 24 * 3600})
+    return job
+
+
+def _second_pool(job: v1.CustomJob, machine: v1.MachineSpec) -> None:
+    job.job_spec.worker_pool_specs.append(v1.WorkerPoolSpec(job.job_spec.worker_pool_specs[0]))
+    job.job_spec.worker_pool_specs[1].machine_spec = machine
+
+
+REFUSED_FLEX_START = [  # Vertex AI "Schedule training jobs based on resource availability"
+    (lambda job: _machine(job, "n1-standard-8", "NVIDIA_TESLA_T4", 1), "queues only for L4, A100, H100"),
+    (lambda job: _machine(job, "n1-standard-8"), "not a machine without GPUs"),
+    (lambda job: setattr(job.job_spec.scheduling, "timeout", {"seconds": 7 * 24 * 3600 + 1}), "at most 604800s"),
+    (lambda job: _second_pool(job, v1.MachineSpec(machine_type="a2-highgpu-2g", accelerator_type="NVIDIA_TESLA_A100",
+                                                  accelerator_count=2)), "the same machine_spec in every worker pool"),
+]
 REFUSED_MACHINES = [
     (("n1-standard-8", "NVIDIA_TESLA_A100", 1), "NVIDIA_TESLA_A100 does not attach to N1 machines"),
     (("n1-standard-8", "NVIDIA_TESLA_T4", 3), "in groups of 1, 2 or 4, not 3"),
@@ -146,6 +165,7 @@ REFUSED_MACHINES = [
     (lambda job: job.labels.update({"key": "v" * 65}), "invalid label 'key'"),
     (lambda job: job.labels.update({f"k{index}": "v" for index in range(65)}), "at most 64 labels"),
     *[(lambda job, machine=machine: _machine(job, *machine), message) for machine, message in REFUSED_MACHINES],
+    *[(lambda job, breaks=breaks: breaks(_flex_start(job)), message) for breaks, message in REFUSED_FLEX_START],
 ])
 def test_job_options_the_service_documents_are_checked(client, breaks, message: str) -> None:
     job = custom_job()
@@ -161,7 +181,7 @@ def test_a_job_with_every_option_is_accepted_and_read_back(client) -> None:
     job.job_spec.network = "projects/123/global/networks/vpc"
     job.job_spec.reserved_ip_ranges.append("range")
     job.job_spec.psc_interface_config = v1.PscInterfaceConfig(network_attachment="attachment")
-    job.job_spec.scheduling = v1.Scheduling(strategy="FLEX_START", max_wait_duration={"seconds": 60})
+    _flex_start(job).job_spec.scheduling.max_wait_duration = {"seconds": 60}
     job.encryption_spec = v1.EncryptionSpec(kms_key_name="projects/p/locations/us-central1/keyRings/r/cryptoKeys/k")
     read = client.get_custom_job(name=client.create_custom_job(parent=PARENT, custom_job=job).name)
     assert read.job_spec == job.job_spec and read.encryption_spec == job.encryption_spec

@@ -36,6 +36,7 @@ OPTIONS = {"network": NETWORK, "reservedIpRanges": ["vertex-range"], "encryption
            "pscInterfaceConfig": {"networkAttachment": "nas-attachment"}}
 SEARCH_MACHINE = {"machineType": "n1-standard-4", "acceleratorType": "NVIDIA_TESLA_T4", "acceleratorCount": 1,
                   "hoursPerTrial": 1}
+FLEX_MACHINE = {"machineType": "g2-standard-8", "acceleratorType": "NVIDIA_L4", "acceleratorCount": 1}
 TRIAL_SPEC = {"id": "search-0000", "stage": "search", "experiment": "demo", "arch": None, "dna": [1, 2, 3, 0, 1, 2],
               "args": {"mode": "proxy"}, "seed": 0, "trainer": {"prebuilt": "nb201-tabular"}}
 
@@ -56,7 +57,7 @@ def test_every_request_carries_the_options_and_the_service_keeps_them(make_emula
     backend = {**OPTIONS,
                "search": {**SEARCH_MACHINE, "schedulingStrategy": "SPOT", "replicaCount": 3,
                           "bootDiskType": "pd-standard", "bootDiskSizeGb": 200},
-               "train": {**SEARCH_MACHINE, "schedulingStrategy": "FLEX_START", "maxWaitSeconds": 7200,
+               "train": {**FLEX_MACHINE, "schedulingStrategy": "FLEX_START", "maxWaitSeconds": 7200,
                          "bootDiskSizeGb": 500},
                "latency": {"machineType": "n1-standard-4", "bootDiskType": "pd-ssd", "bootDiskSizeGb": 100}}
     experiment = vertex_experiment(emulator.endpoint, gcs_bucket, backend=backend, top_n=1)
@@ -89,6 +90,9 @@ def test_every_request_carries_the_options_and_the_service_keeps_them(make_emula
     algo = read.nas_job_spec.multi_trial_algorithm_spec
     _assert_job_spec(algo.search_trial_spec.search_trial_job_spec, "SPOT", 3, ("pd-standard", 200))
     _assert_job_spec(algo.train_trial_spec.train_trial_job_spec, "FLEX_START", 1, ("", 500))
+    timeouts = [spec.scheduling.timeout.total_seconds() for spec in (
+        algo.search_trial_spec.search_trial_job_spec, algo.train_trial_spec.train_trial_job_spec)]
+    assert timeouts == [14 * 24 * 3600, 7 * 24 * 3600]  # 14 days, as Google's client sends; FLEX_START takes 7
 
 
 def test_the_service_refuses_a_key_of_another_region_and_a_disk_out_of_bounds(make_emulator, gcs_bucket) -> None:

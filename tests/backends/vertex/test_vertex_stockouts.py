@@ -40,3 +40,26 @@ def test_trials_turned_away_by_a_stockout_are_relaunched_and_none_fails(vertex, 
     jobs = list(vertex.client().list_custom_jobs(parent="projects/proj/locations/us-central1"))
     turned_away = [job for job in jobs if job.state.name == "JOB_STATE_FAILED"]
     assert len(jobs) == 6 and len(turned_away) == 3 and all(job.error.code == 8 for job in turned_away)
+
+
+def test_flex_start_trials_queue_through_a_stockout_without_a_relaunch(make_vertex, gcs_bucket) -> None:
+    vertex = make_vertex(quotas={("us-central1", "NVIDIA_TESLA_A100"): 4})
+    vertex.capacity.stockout("us-central1", "NVIDIA_TESLA_A100", jobs=4, wait_seconds=0.5)
+    machine = {"machineType": "a2-highgpu-1g", "acceleratorType": "NVIDIA_TESLA_A100", "acceleratorCount": 1,
+               "schedulingStrategy": "FLEX_START", "maxWaitSeconds": 3600}
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, max_trials=3, parallel=2,
+                                   search={"maxFailedTrials": 0}, backend={"search": machine})
+    reconciler = Reconciler(experiment, open_store(experiment.spec.state_uri, experiment.metadata.name),
+                            VertexCustomJobBackend(experiment))
+    deadline = time.monotonic() + 120
+    while (result := reconciler.run_pass()).state.experiment.phase not in (PHASE_SUCCEEDED, PHASE_FAILED):
+        assert not [action for action in result.plan.actions if action.kind == RELAUNCH]
+        assert time.monotonic() < deadline, "the experiment did not finish"
+        time.sleep(0.2)
+
+    assert result.state.experiment.phase == PHASE_SUCCEEDED, result.state.experiment.conditions
+    jobs = list(vertex.client().list_custom_jobs(parent="projects/proj/locations/us-central1"))
+    assert len(jobs) == 3 and {job.state.name for job in jobs} == {"JOB_STATE_SUCCEEDED"}  # one job a trial
+    assert all(job.job_spec.scheduling.strategy.name == "FLEX_START" for job in jobs)
+    queued = max(job.start_time.timestamp() - job.create_time.timestamp() for job in jobs)
+    assert queued >= 0.5, "a job waited out the stockout in PENDING"
