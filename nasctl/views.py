@@ -5,6 +5,7 @@ import time
 from typing import Any
 
 from objective.pareto import pareto_front
+from pricing.catalog import role_resources
 from reconciler.budget import budget_view
 from reconciler.graph import enabled_stages
 from reconciler.plan import STOCKOUT_NOTE
@@ -13,6 +14,7 @@ from objective.reward import REWARD_RANGE, reward_warnings
 from objective.ranking import rank_trials
 from state.snapshot import ExperimentState
 from specs.model import NASExperiment
+from specs.vertex_machines import flex_start_problem
 
 
 def leaderboard(experiment: NASExperiment, state: ExperimentState) -> list[TrialRecord]:
@@ -49,19 +51,26 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         if best else None,
         "paretoFront": _front(experiment, state),
         "cost": budget_view(experiment, enabled_stages(experiment), trials, time.time()),
-        "warnings": _reward_warnings(experiment, trials) + _stockout_warnings(trials),
+        "warnings": _reward_warnings(experiment, trials) + _stockout_warnings(experiment, trials),
     }
 
 
-def _stockout_warnings(trials: list[TrialRecord]) -> list[str]:
+def _stockout_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:
     """One line while trials the cloud turned away for lack of machines are unfinished: a stockout does not
-    fail them, so without it a long one would only show as a slow search."""
+    fail them, so without it a long one would only show as a slow search. Where the machine's GPUs allow
+    it, the line says that FLEX_START would queue for them instead."""
     turned_away = [t for t in trials if not t.terminal and t.message.startswith(STOCKOUT_NOTE)]
     if not turned_away:
         return []
+    roles = sorted({TRAIN if t.stage == TRAIN else SEARCH for t in turned_away})
+    queueable = [role for role in roles if (machine := role_resources(experiment, role)) is not None
+                 and machine.scheduling_strategy != "FLEX_START"
+                 and flex_start_problem(machine.accelerator_type, machine.hours_per_trial) is None]
+    hint = "".join(f"; schedulingStrategy FLEX_START on spec.backend.{role} would queue for machines instead"
+                   for role in queueable)
     return [f"{len(turned_away)} unfinished trial(s) were {STOCKOUT_NOTE} (no machines in the region; each is "
             f"relaunched until it gets some), e.g. {turned_away[0].id}: "
-            f"{turned_away[0].message[len(STOCKOUT_NOTE) + 2:]}"]
+            f"{turned_away[0].message[len(STOCKOUT_NOTE) + 2:]}{hint}"]
 
 
 def _reward_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:

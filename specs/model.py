@@ -12,7 +12,6 @@ from pydantic.alias_generators import to_camel
 
 from specs.vertex import (
     MAX_BOOT_DISK_GB,
-    MAX_FLEX_START_SECONDS,
     MAX_JOB_SECONDS,
     MIN_BOOT_DISK_GB,
     check_accelerator,
@@ -132,14 +131,9 @@ class VertexResourcesSpec(SpecModel):
     @field_validator("scheduling_strategy")
     @classmethod
     def _flex_start_rules(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if value != "FLEX_START":
-            return value
-        if problem := flex_start_problem(info.data.get("accelerator_type")):
+        if value == "FLEX_START" and (problem := flex_start_problem(info.data.get("accelerator_type"),
+                                                                     info.data.get("hours_per_trial"))):
             raise ValueError(problem)
-        hours = info.data.get("hours_per_trial")
-        if hours is not None and hours * 3600 > MAX_FLEX_START_SECONDS:
-            raise ValueError(f"a FLEX_START job runs {MAX_FLEX_START_SECONDS // 3600} hours (7 days) at most, and "
-                             f"hoursPerTrial is {hours:g}")
         return value
 
     @field_validator("max_wait_seconds")

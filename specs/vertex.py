@@ -16,6 +16,8 @@ import difflib
 import re
 from collections.abc import Iterable
 
+from specs.vertex_machines import MAX_FLEX_START_HOURS
+
 ACCELERATOR_TYPES = (
     "NVIDIA_TESLA_K80", "NVIDIA_TESLA_P100", "NVIDIA_TESLA_V100", "NVIDIA_TESLA_P4", "NVIDIA_TESLA_T4",
     "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB", "NVIDIA_L4", "NVIDIA_H100_80GB", "NVIDIA_H100_MEGA_80GB",
@@ -37,7 +39,7 @@ NAS_REGIONS = frozenset({"asia-east1", "asia-northeast1", "europe-west1", "europ
 # Vertex's limits on one job: a NasJob stops after 14 days; Google's NAS client gives every trial 14 days.
 # A job that queues with Dynamic Workload Scheduler (schedulingStrategy FLEX_START) runs 7 days at most.
 MAX_JOB_SECONDS = 14 * 24 * 3600
-MAX_FLEX_START_SECONDS = 7 * 24 * 3600
+MAX_FLEX_START_SECONDS = MAX_FLEX_START_HOURS * 3600
 
 
 def max_job_seconds(scheduling_strategy: str | None) -> int:

@@ -132,12 +132,20 @@ FLEX_START_ACCELERATORS = ("NVIDIA_L4", "NVIDIA_TESLA_A100", "NVIDIA_A100_80GB",
                            "NVIDIA_H100_MEGA_80GB", "NVIDIA_H200_141GB", "NVIDIA_B200")
 
 
-def flex_start_problem(accelerator_type: str | None) -> str | None:
-    """What Vertex would refuse in a FLEX_START job with these accelerators, or None."""
-    if accelerator_type in FLEX_START_ACCELERATORS:
-        return None
-    return (f"schedulingStrategy FLEX_START (Dynamic Workload Scheduler) queues only for L4, A100, H100, H200 or "
-            f"B200 GPUs ({', '.join(FLEX_START_ACCELERATORS)}), not {accelerator_type or 'a machine without GPUs'}")
+MAX_FLEX_START_HOURS = 7 * 24
+
+
+def flex_start_problem(accelerator_type: str | None, hours_per_trial: float | None = None) -> str | None:
+    """What Vertex would refuse in a FLEX_START job with these accelerators, or in one expected to run
+    `hours_per_trial`; None when it takes it."""
+    if accelerator_type not in FLEX_START_ACCELERATORS:
+        return (f"schedulingStrategy FLEX_START (Dynamic Workload Scheduler) queues only for L4, A100, H100, H200 "
+                f"or B200 GPUs ({', '.join(FLEX_START_ACCELERATORS)}), not "
+                f"{accelerator_type or 'a machine without GPUs'}")
+    if hours_per_trial is not None and hours_per_trial > MAX_FLEX_START_HOURS:
+        return (f"a FLEX_START job runs {MAX_FLEX_START_HOURS} hours (7 days) at most, and hoursPerTrial is "
+                f"{hours_per_trial:g}")
+    return None
 
 
 def _where_it_fits(accelerator_type: str) -> str:
