@@ -5,8 +5,9 @@ re-reads the NasJob's trial details and rebuilds the trial records from them
 (`backends.vertex.nas_search.trial_records`). This harness times that step on N finished trials of a
 prebuilt space: cold (nothing recorded yet: every architecture is decoded and materialised, as on the
 first pass that adopts a search) and warm (the records of the previous pass given, one trial new: what
-every later pass pays). The trial details are N seeded random architectures serialised as Vertex sends
-them (``dna.parameters(use_literal_values=True)``).
+every later pass pays), and as `nasctl diff` builds them (no space: nothing decoded, each architecture
+keyed by its parameters' digest, from a fresh process with nothing recorded). The trial details are N
+seeded random architectures serialised as Vertex sends them (``dna.parameters(use_literal_values=True)``).
 
     python -m benchmarks.nas_job_records --space mnasnet --trials 2000 --json
 """
@@ -49,8 +50,13 @@ def measure(space_name: str, trials: int, seed: int) -> dict:
     warm = trial_records(NasSearchStatus(job, "JOB_STATE_RUNNING", [job], trials=views), space, recorded)
     warm_seconds = time.perf_counter() - started
     assert [r.arch for r in warm[:trials]] == [r.arch for r in cold]
+    started = time.perf_counter()
+    keyed = trial_records(NasSearchStatus(job, "JOB_STATE_RUNNING", [job], trials=views), None)
+    diff_seconds = time.perf_counter() - started
+    assert len({tuple(r.dna) for r in keyed}) == len({tuple(r.dna) for r in warm})  # the same architectures apart
     return {"space": space_name, "trials": trials, "coldSeconds": round(cold_seconds, 3),
-            "warmSeconds": round(warm_seconds, 3), "coldPerTrialMs": round(1000 * cold_seconds / trials, 2)}
+            "warmSeconds": round(warm_seconds, 3), "coldPerTrialMs": round(1000 * cold_seconds / trials, 2),
+            "diffSeconds": round(diff_seconds, 3)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -65,7 +71,8 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(result))
     else:
         print(f"{result['space']}, {result['trials']} trials: cold {result['coldSeconds']} s "
-              f"({result['coldPerTrialMs']} ms a trial), warm {result['warmSeconds']} s")
+              f"({result['coldPerTrialMs']} ms a trial), warm {result['warmSeconds']} s, "
+              f"diff {result['diffSeconds']} s")
 
 
 if __name__ == "__main__":

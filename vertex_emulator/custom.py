@@ -2,7 +2,8 @@
 
 QUEUED just after its create; PENDING until its accelerators fit the region's quota and its workers
 start (design anchors: "jobs wait in PENDING without it"), or until it fails for lack of machines in a
-stockout (capacity.py; a FLEX_START job queues through one, up to its max wait); RUNNING with every worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
+stockout (capacity.py; a FLEX_START job queues through one, up to its max wait); RUNNING with every
+worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
 ("The maximum job running time. The default is 7 days.") counts job time from ``start_time``; past it
 the workers are stopped and the job FAILS with DEADLINE_EXCEEDED. A non-zero exit fails the job with
 error code 3, as the service reports user-code failures.
