@@ -5,7 +5,7 @@ import time
 from typing import Any
 
 from objective.pareto import pareto_front
-from pricing.catalog import role_resources
+from pricing.catalog import machine_field
 from reconciler.budget import budget_view
 from reconciler.graph import enabled_stages
 from reconciler.plan import STOCKOUT_NOTE
@@ -13,7 +13,7 @@ from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, Tr
 from objective.reward import REWARD_RANGE, reward_warnings
 from objective.ranking import rank_trials
 from state.snapshot import ExperimentState
-from specs.model import NASExperiment
+from specs.model import NASExperiment, VertexBackendSpec
 from specs.vertex_machines import flex_start_problem
 
 
@@ -62,12 +62,13 @@ def _stockout_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> 
     turned_away = [t for t in trials if not t.terminal and t.message.startswith(STOCKOUT_NOTE)]
     if not turned_away:
         return []
-    roles = sorted({TRAIN if t.stage == TRAIN else SEARCH for t in turned_away})
-    queueable = [role for role in roles if (machine := role_resources(experiment, role)) is not None
-                 and machine.scheduling_strategy != "FLEX_START"
+    backend = experiment.spec.backend
+    fields = sorted({machine_field(backend, t.stage) for t in turned_away}) if isinstance(
+        backend, VertexBackendSpec) else []
+    queueable = [name for name in fields if (machine := getattr(backend, name)).scheduling_strategy != "FLEX_START"
                  and flex_start_problem(machine.accelerator_type, machine.hours_per_trial) is None]
-    hint = "".join(f"; schedulingStrategy FLEX_START on spec.backend.{role} would queue for machines instead"
-                   for role in queueable)
+    hint = "".join(f"; schedulingStrategy FLEX_START on spec.backend.{name} would queue for machines instead"
+                   for name in queueable)
     return [f"{len(turned_away)} unfinished trial(s) were {STOCKOUT_NOTE} (no machines in the region; each is "
             f"relaunched until it gets some), e.g. {turned_away[0].id}: "
             f"{turned_away[0].message[len(STOCKOUT_NOTE) + 2:]}{hint}"]

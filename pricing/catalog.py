@@ -90,6 +90,16 @@ def load_catalog(backend: VertexBackendSpec) -> PriceCatalog:
     return PriceCatalog(raw["recordedOn"], backend.region, machines, accelerators, multiplier, quota, spot, disks)
 
 
+def machine_field(backend: VertexBackendSpec, stage: str) -> str:
+    """The field of the machine a stage's trials run on: stage 2 on `train` (on `search` while `train` is
+    unset), every other stage (search, proxy-task tools) on `search`."""
+    return "train" if stage == TRAIN and backend.train is not None else "search"
+
+
+def stage_resources(backend: VertexBackendSpec, stage: str) -> VertexResourcesSpec:
+    return getattr(backend, machine_field(backend, stage))
+
+
 def role_resources(experiment: NASExperiment, role: str) -> VertexResourcesSpec | None:
     """The Vertex machine of a role (SEARCH: stage-1 trials, TRAIN: stage-2, LATENCY: the calculator);
     None on the local backend or when the spec runs no latency calculator."""

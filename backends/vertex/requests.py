@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from adaptors import gcp
+from pricing.catalog import stage_resources
 from specs.vertex import MAX_JOB_SECONDS, max_job_seconds
 from state.records import SEARCH, TRAIN
 from specs.model import VertexBackendSpec, VertexResourcesSpec
@@ -53,11 +54,6 @@ def parent(backend: VertexBackendSpec) -> str:
 
 def trial_dir_uri(backend: VertexBackendSpec, experiment: str, trial_id: str) -> str:
     return f"{backend.staging_uri}/{experiment}/{trial_id}"
-
-
-def stage_resources(backend: VertexBackendSpec, stage: str) -> VertexResourcesSpec:
-    """Stage 2 runs on the train machine; every other stage (search, proxy-task tools) on the search one."""
-    return backend.train_resources if stage == TRAIN else backend.search
 
 
 def nas_job_dir_uri(backend: VertexBackendSpec, experiment: str) -> str:
