@@ -20,6 +20,13 @@ def fuse_path(gs_uri: str) -> str:
     return FUSE_PREFIX + gs_uri[len("gs://"):]
 
 
+def gs_uri(fuse: str) -> str:
+    """The ``gs://`` location of a ``/gcs/`` path (the inverse of :func:`fuse_path`)."""
+    if not fuse.startswith(FUSE_PREFIX):
+        raise ValueError(f"expected a {FUSE_PREFIX} path, got {fuse!r}")
+    return "gs://" + fuse[len(FUSE_PREFIX):]
+
+
 def local_path(path: str | Path) -> Path:
     """`path` on this machine: a ``gs://`` or ``/gcs/`` location through the FUSE mount (or its stand-in)."""
     text = str(path)

@@ -4,7 +4,8 @@ Vertex's controller runs the trainer image with nasctl's args (``--experiment-fi
 ``--stage``) plus ``--nas_params_str`` (the proposed architecture as PyGlove decision parameters); it
 reads the reward from the hypertune metrics file. This entry turns that into the ordinary nasctl
 protocol: it materialises the architecture from the experiment's search space, writes ``trial.json``
-into the trial directory ``<job dir>/<stage>-<trial id>`` (a ``/gcs/`` path, see trial.fuse), runs the
+into the trial directory ``<job dir>/<stage>-<trial id>`` (a ``/gcs/`` path, see trial.fuse; each NasJob has a
+job dir of its own, so a resumed job's trials never reuse an earlier job's folders), runs the
 trainer with ``trial.runner``, and reports the reward in hypertune's format. In a multi-replica trial
 every replica runs this entry (the trainer joins them with jax.distributed) and exits by its own result,
 but only the chief writes ``trial.json`` and reports: Vertex takes the chief's metric as the trial's, and
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from trial.dirs import LocalTrialDir
 
 EXPERIMENT_ARG = "--experiment-file"
+JOB_DIR_ARG = "--job-dir"  # the NasJob's own directory: its trials' folders are under it
 # The trial's own time limit: the NasJob's trial specs carry Vertex's 14 days (see backends.vertex.requests).
 TRIAL_TIMEOUT_ARG = "--trial-timeout-seconds"
 # cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
@@ -39,6 +41,11 @@ HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
 # How long a replica other than the chief waits for the chief's trial.json (the chief writes it at start).
 CHIEF_SPEC_WAIT_SECONDS = 600.0
 CHIEF_SPEC_POLL_SECONDS = 1.0
+
+
+def trial_folder(stage: str, trial_id: str) -> str:
+    """The folder of Vertex's trial `trial_id` of `stage` in its NasJob's job dir, e.g. ``search-0003``."""
+    return f"{stage}-{int(trial_id):04d}" if trial_id.isdigit() else f"{stage}-{trial_id}"
 
 
 def report_metric(tag: str, value: float, step: int = 1) -> None:
@@ -109,12 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(EXPERIMENT_ARG, required=True, help="The experiment spec as JSON (a FUSE path).")
     parser.add_argument("--stage", choices=(SEARCH, TRAIN), required=True)
     parser.add_argument("--nas_params_str", required=True)
-    parser.add_argument("--job-dir", "--job_dir", dest="job_dir", required=True)
+    parser.add_argument(JOB_DIR_ARG, "--job_dir", dest="job_dir", required=True)
     parser.add_argument(TRIAL_TIMEOUT_ARG, dest="timeout_seconds", type=float, default=None)
     args, _ = parser.parse_known_args(argv)  # Vertex adds flags of its own; they are not ours
 
     experiment = NASExperiment.model_validate_json(local_path(args.experiment_file).read_text(encoding="utf-8"))
-    trial_id = f"{args.stage}-{int(os.environ.get('CLOUD_ML_TRIAL_ID', '0')):04d}"
+    trial_id = trial_folder(args.stage, os.environ.get("CLOUD_ML_TRIAL_ID", "0"))
     directory = LocalTrialDir(local_path(args.job_dir) / trial_id)
     spec = trial_spec(experiment, args.stage, trial_id, json.loads(args.nas_params_str))
     primary = is_primary_replica(os.environ)

@@ -15,7 +15,7 @@ from vertex_emulator.custom import CustomJobDriver
 from vertex_emulator.errors import ApiError
 from vertex_emulator.jobs import CANCELLING, FAILED, RUNNING, TERMINAL, Job, new_job
 from vertex_emulator.listing import page, parse_filter
-from vertex_emulator.nas import NasJobDriver
+from vertex_emulator.nas import CONTINUE, NasJobDriver
 from vertex_emulator.quota import Quota, demand
 from vertex_emulator.validation import check_custom_job, check_encryption, check_nas_job, not_found
 
@@ -33,6 +33,7 @@ class Context:
     image_entrypoints: dict[str, list[str]]
     seed: int = 0
     nas_limit_state: str = "JOB_STATE_FAILED"  # how a NasJob ends at 14 days (see nas.py)
+    nas_resume_numbering: str = CONTINUE  # how a resumed NasJob numbers its trials (see nas.py)
     capacity: Capacity = field(default_factory=Capacity)
 
 

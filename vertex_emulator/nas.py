@@ -38,7 +38,9 @@
   state (the proposals are replayed, so no architecture is proposed twice by GRID_SEARCH), lists the old
   job's finished trials among its own, numbers new trials after them, and runs up to its own
   ``max_trial_count`` new search trials (the docs do not say which; nasctl copes with either). A resumed
-  job cannot be resumed again (engine.py refuses it: NAS client docs).
+  job cannot be resumed again (engine.py refuses it: NAS client docs). With the emulator's
+  ``nas_resume_numbering`` RESTART, the resumed job lists only its own trials and numbers them from 1 again
+  (the docs do not say which the service does; nasctl copes with both).
 """
 from __future__ import annotations
 
@@ -57,6 +59,7 @@ from vertex_emulator.runner import JobRun, Outcome
 
 NAS_JOB_LIMIT_SECONDS = 14 * 24 * 3600
 REQUESTED, ACTIVE, TRIAL_SUCCEEDED, INFEASIBLE = "REQUESTED", "ACTIVE", "SUCCEEDED", "INFEASIBLE"
+CONTINUE, RESTART = "continue", "restart"  # how a resumed job numbers its trials (``nas_resume_numbering``)
 CHIEF = "workerpool0-0"  # the replica whose metric is the trial's
 
 
@@ -138,7 +141,8 @@ class NasJobDriver:
             self.space, self.algorithm = previous.space, previous.algorithm
             self.metric_id, self.minimize, self.seed = previous.metric_id, previous.minimize, previous.seed
             self.proposed = previous.proposed
-            self.trials = [Trial(**{**t.__dict__, "run": None, "inherited": True}) for t in previous.trials]
+            self.trials = [Trial(**{**t.__dict__, "run": None, "inherited": True}) for t in previous.trials
+                           if ctx.nas_resume_numbering == CONTINUE]
         else:
             try:
                 self.space = pg.from_json_str(spec.search_space_spec)

@@ -25,6 +25,7 @@ from vertex_emulator.errors import ApiError, invalid
 from vertex_emulator.faults import Faults
 from vertex_emulator.jobs import CANCELLED, FAILED
 from vertex_emulator.listing import page
+from vertex_emulator.nas import CONTINUE, RESTART
 from vertex_emulator.quota import Key, Quota
 from vertex_emulator.validation import NAS_REGIONS, TRAINING_REGIONS, check_location, not_found, parse
 
@@ -67,7 +68,9 @@ class VertexEmulator:
     without ``container_spec.command``; ``seed``: the random controller's and fault fractions' seed;
     ``nas_limit_state``: the state a NasJob ends in at its 14-day limit, ``JOB_STATE_FAILED`` (with
     DEADLINE_EXCEEDED) or ``JOB_STATE_CANCELLED`` (Google's NAS client says a job past its scheduling
-    timeout "gets cancelled"; which one the service uses is not documented).
+    timeout "gets cancelled"; which one the service uses is not documented); ``nas_resume_numbering``: how
+    a resumed NasJob numbers its trials, ``continue`` (it lists the earlier job's trials and numbers new ones
+    after them) or ``restart`` (only its own, from 1 again; the service's way is not documented either).
     Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``quota`` (its ``limits`` may be changed
     while running), ``capacity`` (capacity.py: ``stockout(region, accelerator, jobs)``), ``clock``,
     ``requests`` (every request received: HTTP method, path, query, JSON body).
@@ -77,7 +80,7 @@ class VertexEmulator:
                  gcs_root: str | Path | None = None, work_dir: str | Path | None = None, seed: int = 0,
                  image_entrypoints: dict[str, list[str]] | None = None,
                  nas_regions: frozenset[str] = NAS_REGIONS, training_regions: frozenset[str] = TRAINING_REGIONS,
-                 tick_seconds: float = 0.02, nas_limit_state: str = FAILED):
+                 tick_seconds: float = 0.02, nas_limit_state: str = FAILED, nas_resume_numbering: str = CONTINUE):
         self._tmp = None if work_dir else tempfile.TemporaryDirectory(prefix="vertex-emulator-")
         self.work_dir = Path(work_dir or self._tmp.name)  # type: ignore[union-attr]
         env = {GCS_FUSE_ROOT_ENV: str(Path(gcs_root).resolve())} if gcs_root else {}
@@ -86,9 +89,11 @@ class VertexEmulator:
         self.faults = Faults(seed)
         if nas_limit_state not in (FAILED, CANCELLED):
             raise ValueError(f"nas_limit_state must be {FAILED} or {CANCELLED}, not {nas_limit_state}")
+        if nas_resume_numbering not in (CONTINUE, RESTART):
+            raise ValueError(f"nas_resume_numbering must be {CONTINUE} or {RESTART}, not {nas_resume_numbering}")
         self.capacity = Capacity()
         self.engine = Engine(Context(self.clock, self.quota, self.work_dir, env, dict(image_entrypoints or {}), seed,
-                                     nas_limit_state, self.capacity), tick_seconds=tick_seconds)
+                                     nas_limit_state, nas_resume_numbering, self.capacity), tick_seconds=tick_seconds)
         self.regions = {"customJobs": training_regions, "nasJobs": nas_regions}
         self.requests: list[Request] = []
         self.httpd = _QuietServer(("127.0.0.1", 0), self._handler())

@@ -18,6 +18,12 @@ the one whose creation the state recorded as intent (``nasctl-key``, fresh for e
 from an earlier life of the state (state deleted, same spec applied again) is never adopted: its key
 is not in the new state. The intent is written before the create, and a create whose answer is lost
 is found again by that key, so a crash or a retried call never starts a second NasJob.
+
+A resumed job's trials: the emulator (and, most likely, the service) lists the earlier job's trials among
+its own and numbers new ones after them; but if the service numbered them from 1 again, their ids would
+name the earlier job's trials. Each NasJob therefore writes its trials' folders in a job dir of its own,
+and a job whose trial ids name earlier trials of other architectures has its trials numbered after every
+earlier one (:func:`merged_trials`), so nothing recorded is overwritten either way.
 """
 from __future__ import annotations
 
@@ -32,13 +38,16 @@ from typing import TYPE_CHECKING, Any
 from adaptors import gcp
 from backends.vertex.calls import CallPolicy, cancel_job
 from backends.vertex.custom_jobs import LIVE_JOB_STATES, timestamp_seconds
-from backends.vertex.requests import make_job_client, nas_experiment_uri, nas_job, nas_job_dir_uri, parent
+from backends.vertex.requests import (
+    make_job_client, nas_dir_uri, nas_experiment_uri, nas_job, nas_trials_dir_uri, parent,
+)
 from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identity, job_key, job_labels, label_filter
 from state.records import (
     FAILED, PENDING, REASON_DELETED, REASON_JOB_ENDED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH,
     STOPPED, SUCCEEDED, TRAIN, TrialRecord,
 )
 from specs.model import VERTEX_ALGORITHMS, NASExperiment, VertexBackendSpec
+from trial.nas_entry import trial_folder
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import JobServiceClient, NasJob, NasTrial
@@ -68,6 +77,7 @@ class NasTrialView:
     finished_at: float | None
     reason: str | None = None
     job: str = ""  # the NasJob it was listed from
+    folder: str = ""  # where it wrote its protocol files (trial.json, result.json): gs://.../<stage>-<id>
 
 
 @dataclass
@@ -101,16 +111,43 @@ def _metric(trial: "NasTrial", metric: str) -> float | None:
     return None
 
 
-def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str, job: str) -> NasTrialView:
+def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str, job: str, job_dir: str) -> NasTrialView:
     state = trial.state.name
     status = NAS_TRIAL_STATUS.get(state, PENDING)
+    folder = trial_folder(stage, str(trial.id))
     return NasTrialView(
-        id=f"{stage}-{int(trial.id):04d}" if str(trial.id).isdigit() else f"{stage}-{trial.id}",
-        stage=stage, status=status, reward=_metric(trial, metric) if status == SUCCEEDED else None,
+        id=folder, stage=stage, status=status, reward=_metric(trial, metric) if status == SUCCEEDED else None,
         parameters=parameters, started_at=timestamp_seconds(trial.start_time),
         finished_at=timestamp_seconds(trial.end_time),
-        reason="infeasible" if state == "INFEASIBLE" else None, job=job,
+        reason="infeasible" if state == "INFEASIBLE" else None, job=job, folder=f"{job_dir}/{folder}",
     )
+
+
+def _number(trial_id: str) -> int:
+    suffix = trial_id.rsplit("-", 1)[1]
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def merged_trials(jobs_trials: list[list[NasTrialView]]) -> list[NasTrialView]:
+    """The search's trials from each of its jobs' listings (oldest job first), each under one id.
+
+    A resumed job's listing of an earlier trial (same id, same architecture) replaces the earlier copy
+    but keeps the folder it ran in. A job whose trial ids name earlier trials of other architectures
+    numbers its own from 1 again: all its trials (a train trial shares its search trial's number) are
+    numbered after every earlier one, so no earlier record is overwritten. Only a job whose every trial
+    repeats the architecture under its id cannot be told from a listing of the earlier ones (a chance of
+    about one in the space's size per trial); once one differs, the job's trials get their own ids.
+    """
+    views: dict[str, NasTrialView] = {}
+    for job_trials in jobs_trials:
+        renumbers = any(view.id in views and views[view.id].parameters != view.parameters for view in job_trials)
+        offset = max(map(_number, views), default=0) if renumbers else 0
+        for view in job_trials:
+            if offset:
+                view = replace(view, id=f"{view.stage}-{_number(view.id) + offset:04d}")
+            earlier = views.get(view.id)
+            views[view.id] = view if earlier is None else replace(view, folder=earlier.folder)
+    return sorted(views.values(), key=lambda v: (v.stage != SEARCH, v.id))
 
 
 @dataclass(frozen=True)
@@ -191,10 +228,10 @@ class VertexNasSearch:
         """The search's live job when it is itself a resume (what cannot be resumed once cancelled)."""
         return [job.name for job in self.jobs(record)[-1:] if job.state.name in LIVE_JOB_STATES and _is_resume(job)]
 
-    def _request(self, search_space_json: str, key: str, resume_from: str | None) -> "NasJob":
+    def _request(self, search_space_json: str, run: str, key: str, resume_from: str | None) -> "NasJob":
         search, train = self.experiment.spec.search, self.experiment.spec.train
         return nas_job(
-            self.backend, self.name, algorithm=search.algorithm, search_space_json=search_space_json,
+            self.backend, self.name, run, algorithm=search.algorithm, search_space_json=search_space_json,
             metric=self.experiment.spec.reward.metric, max_trials=search.max_trials,
             parallel_trials=search.parallel_trials, max_failed_trials=search.failure_budget,
             labels=job_labels(self.name, self.identity, key, SEARCH),
@@ -204,20 +241,22 @@ class VertexNasSearch:
         )
 
     def _create(self, search_space_json: str, jobs: list["NasJob"], record: NasJobsRecord,
-                save_record: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
+                save_record: Callable[[NasJobsRecord], None]) -> tuple[NasSearchStatus, "NasJob"]:
         resume_from = jobs[-1].name.rsplit("/", 1)[1] if jobs else None
-        key = job_key(self.name, f"search-{uuid.uuid4().hex[:12]}")
+        run = f"search-{uuid.uuid4().hex[:12]}"  # names the job's key and its job dir
+        key = job_key(self.name, run)
         save_record(replace(record, jobs=[job.name for job in jobs], intent=key))  # intent before action
         self._write_experiment()
-        request = self._request(search_space_json, key, resume_from)
+        request = self._request(search_space_json, run, key, resume_from)
 
         def found() -> "NasJob | None":
             return next((job for job in self.labelled_jobs() if job.labels.get(KEY_LABEL) == key), None)
 
         created = self.calls.create(lambda timeout: self._client.create_nas_job(
             parent=parent(self.backend), nas_job=request, timeout=timeout), found)
-        return NasSearchStatus(created.name, created.state.name, [j.name for j in jobs] + [created.name],
-                               created=True, resumed_from=resume_from, resumes_left=0 if resume_from else 1)
+        status = NasSearchStatus(created.name, created.state.name, [j.name for j in jobs] + [created.name],
+                                 created=True, resumed_from=resume_from, resumes_left=0 if resume_from else 1)
+        return status, created
 
     def reconcile(self, search_space_json: str, record: NasJobsRecord,
                   save_record: Callable[[NasJobsRecord], None]) -> NasSearchStatus:
@@ -227,8 +266,9 @@ class VertexNasSearch:
         jobs = self.jobs(record)
         status = self._latest(jobs, record)
         if status is None:
-            status = self._create(search_space_json, jobs, record, save_record)
-        status.trials = self._views(status.jobs, jobs, record)
+            status, created = self._create(search_space_json, jobs, record, save_record)
+            jobs = [*jobs, created]
+        status.trials = self._views(jobs, record)
         if not status.created:
             self._end_at_max_trials(jobs[-1], status, record, save_record)
         return status
@@ -240,7 +280,7 @@ class VertexNasSearch:
         status = self._latest(jobs, record)
         if status is None:
             return SearchPreview(None, jobs[-1].name if jobs else None)
-        status.trials = self._views(status.jobs, jobs, record)
+        status.trials = self._views(jobs, record)
         _end(status, self._surplus(jobs[-1], status))
         return SearchPreview(status)
 
@@ -260,7 +300,7 @@ class VertexNasSearch:
                                ends_by=None if started is None else started + NAS_JOB_LIMIT_SECONDS,
                                resumes_left=0 if _is_resume(latest) else 1)
 
-    def _views(self, job_names: list[str], jobs: list["NasJob"], record: NasJobsRecord) -> list[NasTrialView]:
+    def _views(self, jobs: list["NasJob"], record: NasJobsRecord) -> list[NasTrialView]:
         """The search's trials; a failure is a stop when the delete, the 14-day limit or nasctl ended it, and a
         trial its job's end left unfinished is stopped."""
         limit_jobs = {job.name: timestamp_seconds(job.end_time) or 0.0 for job in jobs
@@ -268,7 +308,7 @@ class VertexNasSearch:
         ended = {job.name for job in jobs if job.state.name not in LIVE_JOB_STATES}
         return [replace(view, status=STOPPED, reason=reason)
                 if (reason := stop_reason(view, record, ended, limit_jobs)) else view
-                for view in self.trials(job_names, ended)]
+                for view in self.trials(jobs, ended)]
 
     def _end_at_max_trials(self, latest: "NasJob", status: NasSearchStatus, record: NasJobsRecord,
                            save_record: Callable[[NasJobsRecord], None]) -> None:
@@ -302,7 +342,7 @@ class VertexNasSearch:
         from trial.dirs import GcsTrialDir  # noqa: PLC0415
         from trial.protocol import failure_reason  # noqa: PLC0415
 
-        result = GcsTrialDir(f"{nas_job_dir_uri(self.backend, self.name)}/{view.id}", self._storage).read_result()
+        result = GcsTrialDir(view.folder, self._storage).read_result()
         return (view.reason or "infeasible", "") if result is None else (failure_reason(result.status), result.message)
 
     def _write_experiment(self) -> None:
@@ -329,23 +369,25 @@ class VertexNasSearch:
         started, ended = timestamp_seconds(job.start_time), timestamp_seconds(job.end_time)
         return started is not None and ended is not None and ended - started >= LIMIT_REACHED_SECONDS
 
-    def trials(self, job_names: list[str], ended: Collection[str] = ()) -> list[NasTrialView]:
-        """Every search and train trial of the given jobs; a resumed job's trial replaces the earlier copy.
+    def trials(self, jobs: list["NasJob"], ended: Collection[str] = ()) -> list[NasTrialView]:
+        """Every search and train trial of the search's `jobs` (oldest first), merged by :func:`merged_trials`.
         The trials of the `ended` jobs (seen in a final state before their trials are read) are kept."""
-        views: dict[str, NasTrialView] = {}
-        for name in job_names:
-            job_trials = self._ended_job_trials.get(name)
+        listings = []
+        for job in jobs:
+            job_trials = self._ended_job_trials.get(job.name)
             if job_trials is None:
-                job_trials = self._job_trials(name)
-                if name in ended:
-                    self._ended_job_trials[name] = job_trials
-            views |= {view.id: view for view in job_trials}
-        return sorted(views.values(), key=lambda v: (v.stage != SEARCH, v.id))
+                job_trials = self._job_trials(job)
+                if job.name in ended:
+                    self._ended_job_trials[job.name] = job_trials
+            listings.append(job_trials)
+        return merged_trials(listings)
 
-    def _job_trials(self, name: str) -> list[NasTrialView]:
+    def _job_trials(self, job: "NasJob") -> list[NasTrialView]:
         metric = self.experiment.spec.reward.metric
-        details = self.calls.run(lambda timeout: list(self._client.list_nas_trial_details(parent=name, timeout=timeout)))
-        return [_trial_view(stage, trial, detail.parameters, metric, name)
+        job_dir = nas_trials_dir_uri(job) or nas_dir_uri(self.backend, self.name)  # a job from before job dirs
+        details = self.calls.run(lambda timeout: list(self._client.list_nas_trial_details(parent=job.name,
+                                                                                          timeout=timeout)))
+        return [_trial_view(stage, trial, detail.parameters, metric, job.name, job_dir)
                 for detail in details
                 for stage, trial in ((SEARCH, detail.search_trial), (TRAIN, detail.train_trial)) if trial.id]
 
@@ -356,10 +398,12 @@ class VertexNasSearch:
     def stop_all(self, record_deleting: Callable[[list[str], list[str]], None]) -> list[str]:
         """Cancel every live NasJob labelled with this experiment's identity, recorded or not (`nasctl delete`).
         `record_deleting(jobs, unfinished trials)` saves what is cancelled first, for `apply --undelete`."""
-        live = [job for job in self.labelled_jobs() if job.state.name in LIVE_JOB_STATES]
+        labelled = self.labelled_jobs()
+        live = [job for job in labelled if job.state.name in LIVE_JOB_STATES]
         if live:
-            names = [job.name for job in live]
-            record_deleting(names, [view.id for view in self.trials(names) if view.status in (PENDING, RUNNING)])
+            unfinished = [view.id for job in live for view in self.trials(_lineage(job, labelled))
+                          if view.job == job.name and view.status in (PENDING, RUNNING)]
+            record_deleting([job.name for job in live], unfinished)
         return self._cancel(live)
 
     def _cancel(self, jobs: list["NasJob"]) -> list[str]:
@@ -392,6 +436,13 @@ def stop_reason(view: NasTrialView, record: NasJobsRecord, ended: Collection[str
 
 def _is_resume(job: "NasJob") -> bool:
     return bool(job.nas_job_spec.resume_nas_job_id)
+
+
+def _lineage(job: "NasJob", jobs: list["NasJob"]) -> list["NasJob"]:
+    """`job` and, when it is a resume, the job it resumes (Vertex resumes a search once), oldest first:
+    the jobs whose trials give `job`'s trials their ids."""
+    resumed = job.nas_job_spec.resume_nas_job_id
+    return [*(earlier for earlier in jobs if resumed and earlier.name.rsplit("/", 1)[1] == resumed), job]
 
 
 def _end(status: NasSearchStatus, surplus: list[str]) -> None:

@@ -29,8 +29,8 @@ from pricing.catalog import stage_resources
 from specs.vertex import MAX_JOB_SECONDS, max_job_seconds
 from state.records import SEARCH, TRAIN
 from specs.model import VertexBackendSpec, VertexResourcesSpec
-from trial.fuse import fuse_path
-from trial.nas_entry import EXPERIMENT_ARG, TRIAL_TIMEOUT_ARG
+from trial.fuse import fuse_path, gs_uri
+from trial.nas_entry import EXPERIMENT_ARG, JOB_DIR_ARG, TRIAL_TIMEOUT_ARG
 
 if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import (CustomJob, CustomJobSpec, EncryptionSpec, JobServiceClient, NasJob,
@@ -56,14 +56,31 @@ def trial_dir_uri(backend: VertexBackendSpec, experiment: str, trial_id: str) ->
     return f"{backend.staging_uri}/{experiment}/{trial_id}"
 
 
-def nas_job_dir_uri(backend: VertexBackendSpec, experiment: str) -> str:
-    """The NasJob trials' directory: trial ``<stage>-<id>`` writes its protocol files under it (trial.nas_entry)."""
+def nas_dir_uri(backend: VertexBackendSpec, experiment: str) -> str:
+    """The experiment's NasJobs' directory: the spec their trials read, and one job dir per NasJob."""
     return f"{backend.staging_uri}/{experiment}/nas"
+
+
+def nas_job_dir_uri(backend: VertexBackendSpec, experiment: str, run: str) -> str:
+    """One NasJob's job dir: its trial ``<stage>-<id>`` writes its protocol files under it (trial.nas_entry).
+    A dir per job, as Google's NAS client gives a resumed job a new output directory: whichever way Vertex
+    numbers a resumed job's trials, they never write into an earlier job's trial folders."""
+    return f"{nas_dir_uri(backend, experiment)}/{run}"
 
 
 def nas_experiment_uri(backend: VertexBackendSpec, experiment: str) -> str:
     """Where the NasJob's trials read the experiment spec (written before the job is created)."""
-    return f"{nas_job_dir_uri(backend, experiment)}/experiment.json"
+    return f"{nas_dir_uri(backend, experiment)}/experiment.json"
+
+
+def nas_trials_dir_uri(job: "NasJob") -> str | None:
+    """The job dir a NasJob's trials write under, from its own search trial spec (``--job-dir``); None when
+    the job carries no such spec."""
+    spec = job.nas_job_spec.multi_trial_algorithm_spec.search_trial_spec.search_trial_job_spec
+    args = list(spec.worker_pool_specs[0].container_spec.args) if spec.worker_pool_specs else []
+    if JOB_DIR_ARG not in args[:-1]:
+        return None
+    return gs_uri(args[args.index(JOB_DIR_ARG) + 1])
 
 
 def job_timeout_seconds(resources: VertexResourcesSpec, timeout_seconds: float | None) -> int:
@@ -166,15 +183,16 @@ def vertex_failure_limit(failure_budget: int) -> int:
     return failure_budget + 1
 
 
-def nas_job(backend: VertexBackendSpec, experiment: str, *, algorithm: str, search_space_json: str, metric: str,
-            max_trials: int, parallel_trials: int, max_failed_trials: int, labels: dict[str, str],
+def nas_job(backend: VertexBackendSpec, experiment: str, run: str, *, algorithm: str, search_space_json: str,
+            metric: str, max_trials: int, parallel_trials: int, max_failed_trials: int, labels: dict[str, str],
             train_trials: int | None = None, train_frequency: int | None = None,
             search_timeout_seconds: float | None = None, train_timeout_seconds: float | None = None,
             resume_nas_job_id: str | None = None) -> "NasJob":
     """Stage 1 as one Vertex NasJob driven by Vertex's own controller (REINFORCEMENT_LEARNING, GRID_SEARCH).
 
     Trials run :mod:`trial.nas_entry`, which reads the experiment from :func:`nas_experiment_uri`, takes
-    the architecture Vertex proposes and reports the reward back. With `train_trials` (``train.topN``),
+    the architecture Vertex proposes and reports the reward back; they write under this job's own dir,
+    named by `run` (:func:`nas_job_dir_uri`). With `train_trials` (``train.topN``),
     stage 2 trains that many of the best inside the same job (Vertex trains the top
     ``max_parallel_trial_count``) every `train_frequency` search trials (default: once, after the search).
     `max_failed_trials` is nasctl's failure budget (see :func:`vertex_failure_limit`). A resumed job
@@ -184,8 +202,8 @@ def nas_job(backend: VertexBackendSpec, experiment: str, *, algorithm: str, sear
     v1 = gcp.aiplatform()
 
     algo = v1.NasJobSpec.MultiTrialAlgorithmSpec
-    output = nas_job_dir_uri(backend, experiment)
-    common = [EXPERIMENT_ARG, fuse_path(nas_experiment_uri(backend, experiment)), "--job-dir", fuse_path(output)]
+    output = nas_job_dir_uri(backend, experiment, run)
+    common = [EXPERIMENT_ARG, fuse_path(nas_experiment_uri(backend, experiment)), JOB_DIR_ARG, fuse_path(output)]
 
     def trial_args(stage: str, resources: VertexResourcesSpec, timeout_seconds: float | None) -> list[str]:
         return [*common, "--stage", stage, TRIAL_TIMEOUT_ARG, str(job_timeout_seconds(resources, timeout_seconds))]

@@ -80,7 +80,7 @@ def test_every_request_carries_the_options_and_the_service_keeps_them(make_emula
     _assert_job_spec(latency.job_spec, "STRATEGY_UNSPECIFIED", 1, ("pd-ssd", 100))
 
     space = pg.dna_spec(pg.oneof([1, 2])).to_json_str()
-    request = nas_job(experiment.spec.backend, "demo", algorithm="GRID_SEARCH", search_space_json=space,
+    request = nas_job(experiment.spec.backend, "demo", "search-1", algorithm="GRID_SEARCH", search_space_json=space,
                       metric="reward", max_trials=2, parallel_trials=1, max_failed_trials=0, labels={},
                       train_trials=1)
     created = client.create_nas_job(parent=parent(experiment.spec.backend), nas_job=request)

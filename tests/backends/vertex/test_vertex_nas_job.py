@@ -21,6 +21,8 @@ from state.records import (
     STOPPED, SUCCEEDED, TRIALS_KEY,
 )
 from state.uri import open_store
+from trial.dirs import GcsTrialDir
+from trial.fuse import gs_uri
 from tests.support.vertex_emulated import vertex_experiment
 
 MONTH = 30 * 24 * 3600
@@ -117,8 +119,9 @@ def test_the_intent_is_recorded_before_the_create_and_a_lost_create_answer_adopt
 
 
 @pytest.mark.slow
-def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex, gcs_bucket) -> None:
-    vertex = make_vertex(time_scale=14 * 24 * 3600 / 10)  # 14 days of job time in 10 s
+@pytest.mark.parametrize("numbering", ["continue", "restart"])  # how the service numbers them is not documented
+def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex, gcs_bucket, numbering: str) -> None:
+    vertex = make_vertex(time_scale=14 * 24 * 3600 / 10, nas_resume_numbering=numbering)  # 14 days of job time in 10 s
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="REINFORCEMENT_LEARNING",
                                    max_trials=40, parallel=2, search={"timeoutSeconds": MONTH})
     reconciler = _reconciler(experiment)
@@ -142,7 +145,38 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
     fresh = _reconciler(experiment).run_pass()  # another process (a cron apply) reads them once too
     assert len(_trial_listings(vertex, first)) == listed_before + 1
     assert {t.id for t in fresh.state.trials.values()} >= {t.id for t in result.state.trials.values()}
-    vertex.client().cancel_nas_job(name=summary["jobs"][1])
+
+    # each job's trials keep their own ids and folders, whichever way the resumed job numbers them
+    resumed = summary["jobs"][1]
+    deadline = time.monotonic() + 60
+    while not any(d.search_trial.state.name == "SUCCEEDED" for d in _own_trials(vertex, first, resumed, numbering)):
+        assert time.monotonic() < deadline, "the resumed job finished no trial"
+        time.sleep(0.2)
+    vertex.client().cancel_nas_job(name=resumed)
+    _wait_state(vertex, resumed, {"JOB_STATE_CANCELLED"})
+    trials = _reconciler(experiment).run_pass().state.trials
+    first_ids = {f"search-{int(d.search_trial.id):04d}" for d in vertex.client().list_nas_trial_details(parent=first)}
+    earlier = {t.id: t for t in result.state.trials.values() if t.id in first_ids}
+    assert {i: trials[i].backend_ref["parameters"] for i in earlier} == {
+        i: t.backend_ref["parameters"] for i, t in earlier.items()}, "the first job's trials are not overwritten"
+    own = _own_trials(vertex, first, resumed, numbering)
+    later = sorted(t.id for t in trials.values() if t.stage == "search" and t.id not in earlier)
+    assert len(later) == len(own) and min(later) > max(earlier), (later, sorted(earlier))
+    job_dirs = [c["nasJobSpec"]["multiTrialAlgorithmSpec"]["searchTrialSpec"]["searchTrialJobSpec"]["workerPoolSpecs"][0]
+                ["containerSpec"]["args"] for c in _creates(vertex)]
+    first_dir, resumed_dir = (args[args.index("--job-dir") + 1] for args in job_dirs)
+    assert first_dir != resumed_dir, "each NasJob writes its trials' folders in a job dir of its own"
+    folder = GcsTrialDir(gs_uri(first_dir) + "/search-0001")
+    assert json.loads(folder.read_bytes("trial.json"))["dna"] == earlier["search-0001"].dna
+
+
+def _own_trials(vertex, first: str, resumed: str, numbering: str) -> list:  # noqa: ANN001
+    """The resumed job's own trials (not its listing of the first job's)."""
+    listed = list(vertex.client().list_nas_trial_details(parent=resumed))
+    if numbering == "restart":
+        return listed
+    inherited = {d.search_trial.id for d in vertex.client().list_nas_trial_details(parent=first)}
+    return [d for d in listed if d.search_trial.id not in inherited]
 
 
 @pytest.mark.slow

@@ -6,13 +6,17 @@ import random
 from dataclasses import replace
 
 import pyglove as pg
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, NasTrialView, stop_reason, trial_records
+from backends.vertex.nas_search import (
+    NasJobsRecord, NasSearchStatus, NasTrialView, merged_trials, stop_reason, trial_records,
+)
 from search_spaces.registry import build_search_space
 from specs.model import SearchSpaceSpec
 from state.records import (
     FAILED, PENDING, REASON_DELETED, REASON_JOB_ENDED, REASON_JOB_TIME_LIMIT, REASON_MAX_TRIALS, RUNNING, SEARCH,
-    SUCCEEDED,
+    SUCCEEDED, TRAIN,
 )
 
 JOB = "projects/p/locations/us-central1/nasJobs/1"
@@ -91,3 +95,37 @@ def test_a_trial_stopped_from_outside_is_told_from_its_own_failure() -> None:
     assert reason(SUCCEEDED, first, finished_at=999.0) is None
     live = NasTrialView("search-0009", SEARCH, RUNNING, None, "{}", 1.0, None, job="projects/p/nasJobs/3")
     assert stop_reason(live, record, ended={first, second}, limit_ends=limit_ends) is None  # its job still runs
+
+
+def _job_listing(job: str, numbers: list[int], architectures: list[str]) -> list[NasTrialView]:
+    return [NasTrialView(f"{stage}-{n:04d}", stage, SUCCEEDED, 0.5, arch, 1.0, 2.0, job=job, folder=f"{job}/{stage}-{n:04d}")
+            for n, arch in zip(numbers, architectures) for stage in ((SEARCH, TRAIN) if n % 3 == 0 else (SEARCH,))]
+
+
+@given(first=st.integers(1, 12), later=st.integers(1, 12), restart=st.booleans(), seed=st.integers(0, 99))
+def test_a_resumed_job_never_takes_an_earlier_trials_id(first: int, later: int, restart: bool, seed: int) -> None:
+    """Whether the resumed job lists the first job's trials and numbers its own after them, or lists only its own
+    numbered from 1 again (the service's way is not documented), every trial keeps one id of its own: the first
+    job's keep theirs, the resumed job's come after them, a search trial and its train trial share a number."""
+    rng = random.Random(seed)
+    old = [f"arch-{rng.randrange(5)}" for _ in range(first)]  # architectures repeat, as in a small space
+    new = [f"arch-{rng.randrange(5)}" for _ in range(later)]
+    # a resumed job whose every trial repeats the architecture under its id cannot be told from a listing of
+    # the first job's trials (merged_trials' docstring): nothing tells it numbers from 1 again
+    assume(not restart or old[:later] != new[:first])
+    one, two = f"{JOB[:-1]}1", f"{JOB[:-1]}2"
+    earlier = _job_listing(one, list(range(1, first + 1)), old)
+    if restart:
+        resumed = _job_listing(two, list(range(1, later + 1)), new)
+    else:  # it lists the first job's trials (as they ran there) and numbers its own after them
+        resumed = [replace(v, job=two, folder=f"{two}/{v.id}") for v in earlier] + _job_listing(
+            two, list(range(first + 1, first + later + 1)), new)
+    merged = merged_trials([earlier, resumed])
+    by_id = {view.id: view for view in merged}
+    assert len(by_id) == len(merged) == len(earlier) + len(resumed) - (0 if restart else len(earlier))
+    assert all(by_id[v.id].parameters == v.parameters and by_id[v.id].folder == v.folder for v in earlier)
+    own = [view for view in merged if view.id not in {v.id for v in earlier}]
+    assert sorted(view.parameters for view in own if view.stage == SEARCH) == sorted(new)
+    assert all(int(view.id[-4:]) > first for view in own)
+    assert {int(v.id[-4:]) for v in own if v.stage == TRAIN} <= {int(v.id[-4:]) for v in own if v.stage == SEARCH}
+    assert all(view.folder.startswith(two) for view in own), "each trial is read from the folder it ran in"
