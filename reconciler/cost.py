@@ -217,12 +217,14 @@ def _stage_cost(plan: _StagePlan, hours: float | None, source: str) -> StageCost
     )
 
 
-def quota_metric(accelerator: str) -> str:
+def quota_metric(accelerator: str, scheduling_strategy: str | None = None) -> str:
     """The Vertex quota metric of an accelerator type, as the service names it in its quota errors
-    (NVIDIA_TESLA_T4 → aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus)."""
+    (NVIDIA_TESLA_T4 → aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus). Spot machines count
+    against a quota of their own (…_preemptible_nvidia_t4_gpus)."""
     name = accelerator.lower().replace("_tesla_", "_")
     suffix = "" if name.startswith("tpu_") else "_gpus"
-    return f"aiplatform.googleapis.com/custom_model_training_{name}{suffix}"
+    spot = "preemptible_" if scheduling_strategy == "SPOT" else ""
+    return f"aiplatform.googleapis.com/custom_model_training_{spot}{name}{suffix}"
 
 
 def _warnings(plan: _StagePlan, stage: StageCost, catalog: PriceCatalog | None) -> list[str]:
@@ -231,14 +233,15 @@ def _warnings(plan: _StagePlan, stage: StageCost, catalog: PriceCatalog | None) 
         warnings.append(f"{plan.name}: hours per trial unknown; set hoursPerTrial (vertex) or timeoutSeconds")
     if catalog is not None and stage.quota_gpus > catalog.default_gpu_quota:
         replicas = plan.resources.replica_count if plan.resources is not None else 1
+        strategy = plan.resources.scheduling_strategy if plan.resources is not None else None
         per_trial = f"{stage.gpus_per_trial} per trial" + (f" on {replicas} replicas" if replicas > 1 else "")
         never = (" (one trial alone needs more: Vertex refuses its job)"
                  if stage.gpus_per_trial > catalog.default_gpu_quota else "")
         warnings.append(
             f"{plan.name}: needs {stage.quota_gpus} {stage.accelerator} GPUs at once ({per_trial} × "
             f"{stage.parallel_trials} parallel), more than the quota of {catalog.default_gpu_quota} in "
-            f"{catalog.region}{never}; request more quota ({quota_metric(stage.accelerator)} in Google Cloud console, "
-            "IAM & Admin > Quotas) or lower parallelTrials, acceleratorCount or replicaCount")
+            f"{catalog.region}{never}; request more quota ({quota_metric(stage.accelerator, strategy)} in Google Cloud "
+            "console, IAM & Admin > Quotas) or lower parallelTrials, acceleratorCount or replicaCount")
     if plan.in_nas_job and plan.name == SEARCH and stage.runtime_hours and stage.runtime_hours > NAS_JOB_LIMIT_HOURS:
         warnings.append(_time_limit_warning(plan, stage))
     return warnings

@@ -225,7 +225,8 @@ class VertexBackendSpec(SpecModel):
     latency: VertexResourcesSpec | None = Field(
         None, description="Latency-calculator machine (a CustomJob driven by apply); none = no calculator job."
     )
-    gpu_quota: int | None = Field(None, ge=0, description="GPUs of the accelerator type this project may use at once.")
+    gpu_quota: int | None = Field(None, ge=0, description=(
+        "GPUs of the accelerator type this project may use at once (Spot GPUs have a quota of their own)."))
     prices: PriceOverridesSpec = Field(default_factory=PriceOverridesSpec, description="Overrides of the price catalog.")
     api_endpoint: str | None = Field(None, description="Vertex API endpoint override (private endpoints, tests).")
     poll_seconds: float = Field(60.0, gt=0, description="How often `apply` polls Vertex jobs.")

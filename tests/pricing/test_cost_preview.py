@@ -142,6 +142,8 @@ def test_the_quota_warning_counts_replicas_and_names_the_quota_to_request() -> N
     (warning,) = [w for w in estimate_cost(experiment).warnings if "quota" in w]
     assert "needs 36 NVIDIA_TESLA_T4 GPUs at once (6 per trial on 3 replicas × 6 parallel)" in warning
     assert "request more quota (aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus" in warning
+    (spot,) = [w for w in estimate_cost(_vertex_spec(replicaCount=3, schedulingStrategy="SPOT")).warnings if "quota" in w]
+    assert "(aiplatform.googleapis.com/custom_model_training_preemptible_nvidia_t4_gpus" in spot, "Spot's own quota"
 
 
 def test_nas_job_trial_hours_cost_the_catalog_multiplier() -> None:

@@ -34,6 +34,30 @@ def test_a_job_larger_than_the_whole_quota_is_resource_exhausted(make_emulator) 
                                                                                  replicas=3))
 
 
+def _spot(job: v1.CustomJob) -> v1.CustomJob:
+    job.job_spec.scheduling = v1.Scheduling(strategy="SPOT")
+    return job
+
+
+def test_spot_gpus_count_against_their_own_quota(make_emulator) -> None:
+    """As on Google Cloud: Spot GPUs use the preemptible quota, on-demand GPUs the other; each waits for its own."""
+    emulator = make_emulator(quotas={("us-central1", "NVIDIA_TESLA_T4"): 2,
+                                     ("us-central1", "PREEMPTIBLE_NVIDIA_TESLA_T4"): 2})
+    client = emulator.client()
+    on_demand = client.create_custom_job(parent=PARENT, custom_job=custom_job(HOLD, accelerators=2)).name
+    spot = client.create_custom_job(parent=PARENT, custom_job=_spot(custom_job(HOLD, accelerators=2))).name
+    wait_for(client, on_demand, "JOB_STATE_RUNNING")
+    wait_for(client, spot, "JOB_STATE_RUNNING")  # the on-demand job's GPUs are not the Spot quota's
+    waiting = client.create_custom_job(parent=PARENT, custom_job=_spot(custom_job("pass", accelerators=1))).name
+    assert wait_for(client, waiting, "JOB_STATE_PENDING").state.name == "JOB_STATE_PENDING"
+    (emulator.job_dir(spot) / "go").touch()
+    assert wait_for(client, waiting).state.name == "JOB_STATE_SUCCEEDED"  # Spot GPUs freed: it runs
+    assert client.get_custom_job(name=on_demand).state.name == "JOB_STATE_RUNNING"
+    with pytest.raises(exceptions.TooManyRequests, match="custom_model_training_preemptible_nvidia_t4_gpus"):
+        client.create_custom_job(parent=PARENT, custom_job=_spot(custom_job("pass", accelerators=4)))
+    (emulator.job_dir(on_demand) / "go").touch()
+
+
 def test_a_stockout_fails_the_next_jobs_needing_that_accelerator_without_running_them(make_emulator) -> None:
     emulator = make_emulator(time_scale=600)
     emulator.capacity.stockout("us-central1", "NVIDIA_TESLA_T4", jobs=1, wait_seconds=1800)

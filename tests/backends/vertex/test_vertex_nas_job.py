@@ -162,8 +162,8 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
     own = _own_trials(vertex, first, resumed, numbering)
     later = sorted(t.id for t in trials.values() if t.stage == "search" and t.id not in earlier)
     assert len(later) == len(own) and min(later) > max(earlier), (later, sorted(earlier))
-    job_dirs = [c["nasJobSpec"]["multiTrialAlgorithmSpec"]["searchTrialSpec"]["searchTrialJobSpec"]["workerPoolSpecs"][0]
-                ["containerSpec"]["args"] for c in _creates(vertex)]
+    job_dirs = [c["nasJobSpec"]["multiTrialAlgorithmSpec"]["searchTrialSpec"]["searchTrialJobSpec"]
+                ["workerPoolSpecs"][0]["containerSpec"]["args"] for c in _creates(vertex)]
     first_dir, resumed_dir = (args[args.index("--job-dir") + 1] for args in job_dirs)
     assert first_dir != resumed_dir, "each NasJob writes its trials' folders in a job dir of its own"
     folder = GcsTrialDir(gs_uri(first_dir) + "/search-0001")

@@ -98,7 +98,8 @@ def test_a_trial_stopped_from_outside_is_told_from_its_own_failure() -> None:
 
 
 def _job_listing(job: str, numbers: list[int], architectures: list[str]) -> list[NasTrialView]:
-    return [NasTrialView(f"{stage}-{n:04d}", stage, SUCCEEDED, 0.5, arch, 1.0, 2.0, job=job, folder=f"{job}/{stage}-{n:04d}")
+    return [NasTrialView(f"{stage}-{n:04d}", stage, SUCCEEDED, 0.5, arch, 1.0, 2.0, job=job,
+                         folder=f"{job}/{stage}-{n:04d}")
             for n, arch in zip(numbers, architectures) for stage in ((SEARCH, TRAIN) if n % 3 == 0 else (SEARCH,))]
 
 
