@@ -1,7 +1,9 @@
 """A CustomJob's life: quota, workers, outcome, ``scheduling.timeout``, cancel.
 
-QUEUED just after its create; PENDING until its accelerators fit the region's quota and its workers
-start (design anchors: "jobs wait in PENDING without it"), or until it fails for lack of machines in a
+QUEUED from its create until its accelerators fit the region's quota (the training service's page,
+"Queue a new job": "if your Google Cloud project does not have sufficient remaining custom training
+quotas for your job, then Vertex AI keeps the job queued until you have sufficient quotas"; the design
+anchors said PENDING); PENDING while its machines are found, or until it fails for lack of them in a
 stockout (capacity.py; a FLEX_START job queues through one, up to its max wait); RUNNING with every
 worker up; then the processes decide SUCCEEDED or FAILED (runner.py). ``scheduling.timeout``
 ("The maximum job running time. The default is 7 days.") counts job time from ``start_time``; past it
@@ -36,7 +38,8 @@ class CustomJobDriver:
     def step(self, now: float) -> None:
         state = self.job.state
         if state == QUEUED:
-            self.job.move(PENDING, now)
+            if self.ctx.quota.try_acquire(self.job.name, self.job.region, demand(self.spec)):
+                self.job.move(PENDING, now)  # else it stays queued until GPUs free up
         elif state == PENDING:
             machines = self.machines.ask(self.ctx.capacity, now)
             if machines == TURNED_AWAY:
@@ -44,8 +47,6 @@ class CustomJobDriver:
                 return
             if machines == WAITING:
                 return
-            if not self.ctx.quota.try_acquire(self.job.name, self.job.region, demand(self.spec)):
-                return  # waits for GPUs to free up
             prefix = self.spec.base_output_directory.output_uri_prefix
             self.run = JobRun(self.spec, job_id=self.job.id, work_dir=self.ctx.work_dir / self.job.id,
                               env=self.ctx.env, output_uri=prefix or None,

@@ -1,6 +1,6 @@
 """Per-region accelerator quotas: a job (or NAS trial) starts only when its GPUs fit.
 
-Vertex keeps a job waiting (PENDING) while the project lacks the remaining custom-training quota
+Vertex keeps a job waiting (QUEUED) while the project lacks the remaining custom-training quota
 (https://cloud.google.com/vertex-ai/docs/training/understanding-training-service, "Queue a new job").
 A job that needs more than the whole limit can never start; the service answers its create with
 RESOURCE_EXHAUSTED ("The following quota metrics exceed quota limits"), and so does the emulator.

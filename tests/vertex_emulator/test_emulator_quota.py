@@ -1,5 +1,7 @@
-"""Per-region accelerator quota: a job waits PENDING until GPUs free up; one that can never fit is refused."""
+"""Per-region accelerator quota: a job waits QUEUED until GPUs free up; one that can never fit is refused."""
 from __future__ import annotations
+
+import time
 
 import pytest
 from emulator_jobs import PARENT, custom_job, wait_for
@@ -20,7 +22,7 @@ def test_a_job_waits_for_quota_until_another_finishes(make_emulator) -> None:
     other_region = client.create_custom_job(parent="projects/proj/locations/europe-west4",
                                             custom_job=custom_job("pass", accelerators=2)).name
     assert wait_for(client, other_region).state.name == "JOB_STATE_SUCCEEDED"  # quota is per region
-    assert client.get_custom_job(name=second).state.name == "JOB_STATE_PENDING"
+    assert client.get_custom_job(name=second).state.name == "JOB_STATE_QUEUED"  # the service's word for it
     (emulator.job_dir(first) / "go").touch()
     assert wait_for(client, first).state.name == "JOB_STATE_SUCCEEDED"
     done = wait_for(client, second)
@@ -49,7 +51,8 @@ def test_spot_gpus_count_against_their_own_quota(make_emulator) -> None:
     wait_for(client, on_demand, "JOB_STATE_RUNNING")
     wait_for(client, spot, "JOB_STATE_RUNNING")  # the on-demand job's GPUs are not the Spot quota's
     waiting = client.create_custom_job(parent=PARENT, custom_job=_spot(custom_job("pass", accelerators=1))).name
-    assert wait_for(client, waiting, "JOB_STATE_PENDING").state.name == "JOB_STATE_PENDING"
+    time.sleep(0.3)
+    assert client.get_custom_job(name=waiting).state.name == "JOB_STATE_QUEUED"
     (emulator.job_dir(spot) / "go").touch()
     assert wait_for(client, waiting).state.name == "JOB_STATE_SUCCEEDED"  # Spot GPUs freed: it runs
     assert client.get_custom_job(name=on_demand).state.name == "JOB_STATE_RUNNING"
