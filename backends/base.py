@@ -24,7 +24,8 @@ class TrialObservation:
     cycles: list[dict[str, Any]] = field(default_factory=list)  # per-cycle metrics reported so far
     elapsed_seconds: float | None = None
     stop_signal: StopSignal | None = None  # the stop.json in force (None: none written)
-    message: str = ""  # NO_CAPACITY: the cloud's words
+    message: str = ""  # NO_CAPACITY: the cloud's words; ALIVE and queued: which job is held
+    queued_seconds: float | None = None  # ALIVE: how long the cloud has held its job for quota (Vertex: QUEUED)
 
 
 class Backend(ABC):

@@ -5,10 +5,11 @@ import time
 from typing import Any
 
 from objective.pareto import pareto_front
-from pricing.catalog import machine_field
+from pricing.catalog import machine_field, stage_resources
 from reconciler.budget import budget_view
 from reconciler.graph import enabled_stages
-from reconciler.plan import STOCKOUT_NOTE
+from reconciler.cost import quota_metric
+from reconciler.plan import QUOTA_NOTE, STOCKOUT_NOTE
 from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
 from objective.ranking import rank_trials
@@ -51,7 +52,8 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         if best else None,
         "paretoFront": _front(experiment, state),
         "cost": budget_view(experiment, enabled_stages(experiment), trials, time.time()),
-        "warnings": _reward_warnings(experiment, trials) + _stockout_warnings(experiment, trials),
+        "warnings": (_reward_warnings(experiment, trials) + _stockout_warnings(experiment, trials)
+                     + _quota_warnings(experiment, trials)),
     }
 
 
@@ -72,6 +74,20 @@ def _stockout_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> 
     return [f"{len(turned_away)} unfinished trial(s) were {STOCKOUT_NOTE} (no machines in the region; each is "
             f"relaunched until it gets some), e.g. {turned_away[0].id}: "
             f"{turned_away[0].message[len(STOCKOUT_NOTE) + 2:]}{hint}"]
+
+
+def _quota_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:
+    """One line while running trials' jobs wait in the cloud's queue for quota: they count as running, so
+    without it a search short of quota would only show as slower than its cost preview."""
+    queued = [t for t in trials if t.status == RUNNING and t.message.startswith(QUOTA_NOTE)]
+    if not queued:
+        return []
+    backend = experiment.spec.backend
+    machines = [stage_resources(backend, t.stage) for t in queued] if isinstance(backend, VertexBackendSpec) else []
+    metrics = sorted({quota_metric(m.accelerator_type, m.scheduling_strategy) for m in machines if m.accelerator_type})
+    request = f"request more quota ({', '.join(metrics)}) or " if metrics else ""
+    return [f"{len(queued)} running trial(s) are {QUOTA_NOTE}: the cloud holds their jobs until the project has "
+            f"the quota (e.g. {queued[0].id}: {queued[0].message[len(QUOTA_NOTE) + 2:]}); {request}lower parallelTrials"]
 
 
 def _reward_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:

@@ -36,6 +36,9 @@ SYMBOLS = {RECORD: "~", CREATE: "+", REOPEN: "~", SIGNAL: "~", LAUNCH: "~", ADOP
            START_HELPER: "+"}
 LIFECYCLE = (CREATE, REOPEN, LAUNCH, ADOPT, RELAUNCH, STOP)  # at most one of these per trial and pass
 STOCKOUT_NOTE = "relaunched after a stockout"  # the message of a trial the cloud turned away, until it runs
+QUOTA_NOTE = "queued for quota"  # the message of a running trial whose job the cloud holds for quota
+# A job queued this long waits for the project's quota (Vertex queues every new job briefly).
+QUOTA_WAIT_SECONDS = 600.0
 MAX_ATTEMPTS = 2  # a trial that vanished without a result (e.g. reboot) is relaunched once
 
 
@@ -183,6 +186,9 @@ def _trial_actions(ctx: StageContext, stage: Stage, now: float) -> list[Action]:
                 actions.append(Action(STOP, trial.id, stage.name, True, REASON_TIMEOUT, record=record))
             elif trial.status == PENDING:
                 actions.append(Action(ADOPT, trial.id, stage.name, True, "already running"))
+            elif (noted := quota_noted(trial, observation.queued_seconds, observation.message)) is not None:
+                why = noted.message or "no longer queued for quota"
+                actions.append(Action(RECORD, trial.id, stage.name, True, why, record=noted))
         elif observation.state == NOT_LAUNCHED:
             actions.append(Action(LAUNCH, trial.id, stage.name, True, "recorded, not launched"))
         elif observation.state == LOST:
@@ -203,6 +209,17 @@ def reopened(trial: TrialRecord) -> TrialRecord:
     again = copy.deepcopy(trial)
     again.status, again.reason, again.message = PENDING, None, ""
     again.attempt, again.finished_at = 0, None
+    return again
+
+
+def quota_noted(trial: TrialRecord, queued_seconds: float | None, message: str) -> TrialRecord | None:
+    """The running trial with the note that the cloud holds its job for quota (or without it, once its job
+    left the queue), when that changed; else None. A queue shorter than QUOTA_WAIT_SECONDS is not noted."""
+    queued = queued_seconds is not None and queued_seconds >= QUOTA_WAIT_SECONDS
+    if queued == trial.message.startswith(QUOTA_NOTE):
+        return None
+    again = copy.deepcopy(trial)
+    again.message = f"{QUOTA_NOTE}: {message}"[:500] if queued else ""
     return again
 
 

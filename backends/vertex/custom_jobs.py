@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 LIVE_JOB_STATES = frozenset({"JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_CANCELLING",
                              "JOB_STATE_PAUSED", "JOB_STATE_UPDATING"})
 FAILED_JOB_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_EXPIRED"})
+QUEUED_STATE = "JOB_STATE_QUEUED"  # briefly after a create, or for as long as the project lacks the quota
 # google.rpc.Code RESOURCE_EXHAUSTED on a failed job: the region had no machines for it ("Resources are
 # insufficient in region"), a stockout. The project's quota is refused at create instead (calls.py).
 STOCKOUT_CODE = 8
@@ -150,6 +151,10 @@ class VertexCustomJobBackend(Backend):
         elapsed = None if started is None else (ended or time.time()) - started
         directory = self.trial_dir(trial_id)
         cycles, stop = directory.read_metrics(), directory.read_stop()
+        if state == QUEUED_STATE:  # Vertex keeps a job QUEUED while the project lacks the quota for it
+            created = timestamp_seconds(job.create_time)
+            return TrialObservation(ALIVE, None, cycles, elapsed, stop, message=f"Vertex keeps {job.name} queued",
+                                    queued_seconds=None if created is None else max(0.0, time.time() - created))
         if state in LIVE_JOB_STATES:
             return TrialObservation(ALIVE, None, cycles, elapsed, stop)
         result = directory.final_result()

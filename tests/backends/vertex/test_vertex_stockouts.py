@@ -9,6 +9,7 @@ import pytest
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from nasctl.views import status_view
 from reconciler.apply import Reconciler
+from reconciler import plan
 from reconciler.plan import RELAUNCH
 from state.records import PHASE_FAILED, PHASE_SUCCEEDED, SUCCEEDED
 from state.uri import open_store
@@ -63,3 +64,29 @@ def test_flex_start_trials_queue_through_a_stockout_without_a_relaunch(make_vert
     assert all(job.job_spec.scheduling.strategy.name == "FLEX_START" for job in jobs)
     queued = max(job.start_time.timestamp() - job.create_time.timestamp() for job in jobs)
     assert queued >= 0.5, "a job waited out the stockout in PENDING"
+
+
+def test_trials_whose_jobs_vertex_queues_for_quota_are_noted_until_they_start(make_vertex, gcs_bucket,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Vertex keeps a job QUEUED while the project lacks its quota: such a trial counts as running, so `status` says
+    it waits and names the quota to request; the note goes once the job starts."""
+    monkeypatch.setattr(plan, "QUOTA_WAIT_SECONDS", 0.5)  # Vertex queues every job briefly; the test cannot wait 10 min
+    vertex = make_vertex(quotas={("us-central1", "NVIDIA_TESLA_T4"): 1})  # one T4 for two parallel trials
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, max_trials=2, parallel=2,
+                                   search={"trainerArgs": {"mode": "proxy", "delaySeconds": 3}})
+    reconciler = Reconciler(experiment, open_store(experiment.spec.state_uri, experiment.metadata.name),
+                            VertexCustomJobBackend(experiment))
+    notes, warnings, deadline = [], [], time.monotonic() + 120
+    while (result := reconciler.run_pass()).state.experiment.phase not in (PHASE_SUCCEEDED, PHASE_FAILED):
+        notes += [a.record.message for a in result.plan.actions if a.kind == plan.RECORD and a.record.status == "running"]
+        warnings += status_view(experiment, result.state)["warnings"]
+        assert time.monotonic() < deadline, "the experiment did not finish"
+        time.sleep(0.2)
+
+    assert result.state.experiment.phase == PHASE_SUCCEEDED, result.state.experiment.conditions
+    assert len(notes) == 2 and notes[0].startswith("queued for quota: Vertex keeps projects/") and notes[1] == "", notes
+    assert any("1 running trial(s) are queued for quota" in line and
+               "(aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus) or lower parallelTrials" in line
+               for line in warnings), warnings
+    assert status_view(experiment, result.state)["warnings"] == []
+    assert all(t.status == SUCCEEDED and t.message == "" for t in result.state.trials.values())
