@@ -124,6 +124,7 @@ def _trial_view(stage: str, trial: "NasTrial", parameters: str, metric: str, job
 
 
 def _number(trial_id: str) -> int:
+    """The number of a trial id such as ``search-0012`` (Vertex numbers trials from 1); 0 if it has none."""
     suffix = trial_id.rsplit("-", 1)[1]
     return int(suffix) if suffix.isdigit() else 0
 
@@ -486,7 +487,7 @@ def trial_records(status: NasSearchStatus, space: "SearchSpace | None",
                 reason, message = before.reason, before.message
             elif explain is not None:
                 reason, message = explain(view)
-        index = int(view.id.rsplit("-", 1)[1]) if view.id.rsplit("-", 1)[1].isdigit() else len(records)
+        index = _number(view.id) or len(records)
         records.append(TrialRecord(
             id=view.id, stage=view.stage, index=index, dna=dna, arch=arch, status=view.status, reason=reason,
             message=message, reward=view.reward, launched_at=view.started_at, finished_at=view.finished_at,
