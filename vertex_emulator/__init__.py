@@ -33,10 +33,10 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
   FAILED_PRECONDITION and INVALID_ARGUMENT both arrive as ``BadRequest`` (HTTP 400), as from the service.
 * States (jobs.py, custom.py): QUEUED -> PENDING -> RUNNING -> SUCCEEDED | FAILED, cancel -> CANCELLING
   -> CANCELLED (error code 1); cancelling a finished job is FAILED_PRECONDITION; unknown job is 404;
-  create/start/end/update times as the proto docs define them. A job waits in **PENDING** while its
-  region lacks accelerator quota (design anchors; the training service "keeps the job queued until you
-  have sufficient quotas", and ``JobState`` keeps QUEUED for a job whose processing "has not yet begun");
-  one needing more than the whole limit is refused with RESOURCE_EXHAUSTED (quota.py).
+  create/start/end/update times as the proto docs define them. A job waits in **QUEUED** while its
+  region lacks accelerator quota (the training service "keeps the job queued until you have sufficient
+  quotas"; the design anchors said PENDING), then in PENDING while its machines are found; Spot GPUs have a
+  quota of their own. One needing more than the whole limit is refused with RESOURCE_EXHAUSTED (quota.py).
 * Lists (listing.py): page_size / page_token / next_page_token; filters ``labels.k="v"``, ``labels.k:*``,
   ``state``, ``display_name`` joined by AND (the documented filter language's subset nasctl needs).
 * Time (clock.py): ``scheduling.timeout`` (default 7 days, proto docs) in job time from start_time,
