@@ -63,8 +63,9 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
 
 Not modelled: container images (``image_uri`` is recorded, never pulled: commands run on this machine's
 Python), ``python_package_spec`` pools, the real RL controller, TPU topologies and reservations,
-SPOT scheduling beyond its own GPU quota (quota.py; Spot preemption is what ``preempt()`` injects), networking and encryption beyond the checks above, Vertex's own retries of
-internal errors, the trial early-stopping and ``failed_with_nan_error`` statuses, OR / NOT / create_time filters (they answer 400),
+SPOT scheduling beyond its own GPU quota (quota.py; Spot preemption is what ``preempt()`` injects),
+networking and encryption beyond the checks above, Vertex's own retries of internal errors, the trial
+early-stopping and ``failed_with_nan_error`` statuses, OR / NOT / create_time filters (they answer 400),
 ``read_mask``, delete and other JobService resources (HyperparameterTuningJobs, BatchPredictionJobs,
 ...; they answer 501), IAM, the exact wording of messages the service was not seen to use (timeout and
 14-day messages are the emulator's own), long-running operations, and the gRPC transport.
