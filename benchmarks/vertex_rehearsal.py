@@ -193,18 +193,18 @@ def rehearse(shape: str, *, faults: bool, vertex: Any, bucket: str, work_dir: Pa
     records = list(state.trials.values())
     search = [r for r in records if r.stage == "search"]
     train = [r for r in records if r.stage == "train"]
-    measured = sum(1 for r in records if r.status == "succeeded" and "latency_ms" in _metrics(r, work_dir, bucket))
+    measured = sum(1 for r in records if r.status == "succeeded" and "latency_ms" in _metrics(r))
     return RunReport(shape, state.experiment.phase, len(search), len(train), experiment.spec.train.top_n, measured,
                      _duplicates(vertex, shape), _lost(vertex, shape, records), round(time.monotonic() - started, 1))
 
 
-def _metrics(record: Any, work_dir: Path, bucket: str) -> dict[str, float]:
-    """A trial's final metrics: recorded ones (CustomJobs), else its result.json in the bucket (NasJob trials)."""
+def _metrics(record: Any) -> dict[str, float]:
+    """A trial's final metrics: recorded ones (CustomJobs), else its result.json in its folder (NasJob trials)."""
     if record.metrics:
         return record.metrics
     from trial.dirs import GcsTrialDir  # noqa: PLC0415
 
-    result = GcsTrialDir(f"gs://{bucket}/nasctl-trials/poc-nas-job/nas/{record.id}").read_result()
+    result = GcsTrialDir(record.backend_ref["folder"]).read_result()
     return result.metrics if result else {}
 
 

@@ -467,7 +467,8 @@ def trial_records(status: NasSearchStatus, space: "SearchSpace | None",
     and architecture. Without a `space` (`nasctl diff`, which runs no user code) nothing is decoded: each
     DNA is a key made from the parameters' digest, which tells architectures apart as well, and a recorded
     trial keeps its architecture. A failed trial's reason and message come from `explain` once (Vertex
-    says only INFEASIBLE), then from its record.
+    says only INFEASIBLE), then from its record. `backend_ref["folder"]` is where the trial wrote its files
+    (its NasJob's job dir: not derivable from the trial id).
     """
     records = []
     for view in status.trials:
@@ -491,7 +492,7 @@ def trial_records(status: NasSearchStatus, space: "SearchSpace | None",
         records.append(TrialRecord(
             id=view.id, stage=view.stage, index=index, dna=dna, arch=arch, status=view.status, reason=reason,
             message=message, reward=view.reward, launched_at=view.started_at, finished_at=view.finished_at,
-            backend_ref={"nas_job": status.job, "parameters": digest},
+            backend_ref={"nas_job": status.job, "parameters": digest, "folder": view.folder},
         ))
     return records
 

@@ -168,6 +168,7 @@ def test_a_job_ended_by_the_14_day_limit_is_resumed_as_the_api_says(make_vertex,
     assert first_dir != resumed_dir, "each NasJob writes its trials' folders in a job dir of its own"
     folder = GcsTrialDir(gs_uri(first_dir) + "/search-0001")
     assert json.loads(folder.read_bytes("trial.json"))["dna"] == earlier["search-0001"].dna
+    assert trials["search-0001"].backend_ref["folder"] == folder.uri, "the record says where the trial's files are"
 
 
 def _own_trials(vertex, first: str, resumed: str, numbering: str) -> list:  # noqa: ANN001
