@@ -157,7 +157,10 @@ def test_undelete_resumes_the_nas_job_the_delete_cancelled_keeping_finished_tria
     client.cancel_nas_job(name=jobs[1])
 
 
-def test_a_resumed_nas_job_cancelled_by_a_delete_ends_the_search_vertex_resumes_once(vertex, gcs_bucket):
+@pytest.mark.parametrize("numbering", ["continue", "restart"])  # how Vertex numbers a resumed job's trials
+def test_a_resumed_nas_job_cancelled_by_a_delete_ends_the_search_vertex_resumes_once(make_vertex, gcs_bucket,
+                                                                                     numbering: str):
+    vertex = make_vertex(quotas={("us-central1", "NVIDIA_TESLA_T4"): 4}, nas_resume_numbering=numbering)
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, algorithm="GRID_SEARCH", max_trials=4, parallel=1,
                                    search=SLOW_TRIALS)
     store = open_store(experiment.spec.state_uri, experiment.metadata.name)
@@ -178,6 +181,7 @@ def test_a_resumed_nas_job_cancelled_by_a_delete_ends_the_search_vertex_resumes_
     assert (record.phase, record.conditions[0].reason) == (PHASE_FAILED, "CannotResume")
     assert f"it resumed {first}" in record.conditions[0].message and "0 of 4 search trials" in record.conditions[0].message
     assert {(t.status, t.reason) for t in result.state.trials.values()} == {(STOPPED, REASON_DELETED)}
+    assert sorted(result.state.trials) == ["search-0001", "search-0002"], "the resumed job's trial has an id of its own"
     assert reconciler.run_pass().state.experiment.conditions[0].reason == "CannotResume"  # and stays so
 
 
