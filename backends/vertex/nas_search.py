@@ -385,7 +385,9 @@ class VertexNasSearch:
 
     def _job_trials(self, job: "NasJob") -> list[NasTrialView]:
         metric = self.experiment.spec.reward.metric
-        job_dir = nas_trials_dir_uri(job) or nas_dir_uri(self.backend, self.name)  # a job from before job dirs
+        # every job nasctl created names its dir in its spec (those from before job dirs: the shared nas/ dir);
+        # the fallback is for a labelled job that does not
+        job_dir = nas_trials_dir_uri(job) or nas_dir_uri(self.backend, self.name)
         details = self.calls.run(lambda timeout: list(self._client.list_nas_trial_details(parent=job.name,
                                                                                           timeout=timeout)))
         return [_trial_view(stage, trial, detail.parameters, metric, job.name, job_dir)
