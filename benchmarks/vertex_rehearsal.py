@@ -13,7 +13,8 @@ moment and started again, and a "cron" apply started every few seconds beside it
     python -m benchmarks.vertex_rehearsal [--faults] [--shape nas-job] --json
 
 The last line of ``--json`` is ``{"runs": [{"shape", "phase", "trials", "stage2Trials", "topN",
-"latencyMeasured", "duplicateJobs", "lostResults", "seconds"}, ...], "callsMade", "faultsInjected"}``.
+"latencyMeasured", "duplicateJobs", "lostResults", "seconds"}, ...], "callsMade", "faultsInjected", "rateLimited"}``
+(``rateLimited``: calls the emulator refused for Vertex's request rate quotas, 429s nasctl retried).
 """
 from __future__ import annotations
 
@@ -250,8 +251,9 @@ def _run_on(shapes: list[str], faults: bool, tmp: Path, entrypoint: list[str], e
     with emulator as vertex:
         reports = [rehearse(shape, faults=faults, vertex=vertex, bucket=bucket, work_dir=tmp / shape)
                    for shape in shapes]
-        calls = len(vertex.requests)
-    return {"runs": [asdict(r) for r in reports], "callsMade": calls, "faultsInjected": injected["faults"]}
+        calls, rate_limited = len(vertex.requests), sum(vertex.rates.refused.values())
+    return {"runs": [asdict(r) for r in reports], "callsMade": calls, "faultsInjected": injected["faults"],
+            "rateLimited": rate_limited}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -267,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         for report in result["runs"]:
             print(" ".join(f"{k}={v}" for k, v in report.items()))
-        print(f"calls={result['callsMade']} faults={result['faultsInjected']}")
+        print(f"calls={result['callsMade']} faults={result['faultsInjected']} rate-limited={result['rateLimited']}")
     ok = all(r["phase"] == "Succeeded" and not r["duplicateJobs"] and not r["lostResults"] for r in result["runs"])
     return 0 if ok else 1
 

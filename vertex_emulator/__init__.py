@@ -42,6 +42,9 @@ https://cloud.google.com/vertex-ai/docs/training/understanding-training-service)
 * Time (clock.py): ``scheduling.timeout`` (default 7 days, proto docs) in job time from start_time,
   then FAILED with DEADLINE_EXCEEDED; ``time_scale`` job seconds per wall second; a NasJob stops at 14
   days (seed doc) and FAILS with DEADLINE_EXCEEDED, to be resumed with ``resume_nas_job_id``.
+* Request rates (rates.py): per project and region, 60 job submissions (creates) and 600 other requests
+  a minute (https://cloud.google.com/vertex-ai/docs/quotas), over a sliding window of wall time; a request
+  over its quota is a 429 "Quota exceeded for quota metric ... per minute per region", and uses none of it.
 * Faults (faults.py): 429 / 500 / 503 for the next N calls or a seeded fraction, per RPC or all; delays.
   Preemption: ``preempt()`` kills a worker; it restarts (all workers with
   ``restart_job_on_worker_restart``), at most 5 times per worker (training service), then the job fails.

@@ -4,7 +4,7 @@ Rules are matched per call by RPC method name (e.g. ``"GetCustomJob"``, ``"Creat
 every method; a rule fails either its next `count` calls or a `fraction` of calls (seeded), and
 may delay its answers. The aiplatform_v1 client sets no retry or deadline on job calls, so each
 injected error reaches the caller as ``ServiceUnavailable`` / ``ResourceExhausted`` /
-``InternalServerError``.
+``InternalServerError``. An injected 429 says what a spent request rate quota says (rates.py).
 """
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ import threading
 from dataclasses import dataclass
 
 from vertex_emulator.errors import ApiError, status_for_http
+from vertex_emulator.rates import rate_exceeded, request_kind
 
-MESSAGES = {
-    429: "Quota exceeded for aiplatform.googleapis.com/online_prediction_requests_per_base_model.",
-    500: "Internal error encountered.",
-    503: "The service is currently unavailable.",
-}
+INJECTABLE = (429, 500, 503)
+MESSAGES = {500: "Internal error encountered.", 503: "The service is currently unavailable."}
 
 
 @dataclass
@@ -53,8 +51,8 @@ class Faults:
             self._rules.clear()
 
     def _add(self, rule: FaultRule) -> None:
-        if rule.http is not None and rule.http not in MESSAGES:
-            raise ValueError(f"injectable HTTP errors are {sorted(MESSAGES)}")
+        if rule.http is not None and rule.http not in INJECTABLE:
+            raise ValueError(f"injectable HTTP errors are {list(INJECTABLE)}")
         with self._lock:
             self._rules.append(rule)
 
@@ -71,6 +69,12 @@ class Faults:
                     rule.count -= 1
                 delay += rule.delay_s
                 if rule.http is not None and error is None:
-                    error = ApiError(status_for_http(rule.http), MESSAGES[rule.http])
+                    error = _error(rule.http, method)
             self._rules = [rule for rule in self._rules if rule.count != 0]
         return delay, error
+
+
+def _error(http: int, method: str) -> ApiError:
+    if http == 429:
+        return rate_exceeded(request_kind(method))
+    return ApiError(status_for_http(http), MESSAGES[http])

@@ -1,6 +1,7 @@
 """The loopback HTTP front end (JobService v1 REST) and :class:`VertexEmulator`, its public handle."""
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -8,6 +9,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,10 +29,12 @@ from vertex_emulator.jobs import CANCELLED, FAILED
 from vertex_emulator.listing import page
 from vertex_emulator.nas import CONTINUE, RESTART
 from vertex_emulator.quota import Key, Quota
+from vertex_emulator.rates import DEFAULT_RATE_LIMITS, RateQuotas
 from vertex_emulator.validation import NAS_REGIONS, TRAINING_REGIONS, check_location, not_found, parse
 
 GCS_FUSE_ROOT_ENV = "NASCTL_GCS_FUSE_ROOT"
 _PARENT = r"projects/[^/]+/locations/([^/]+)"
+_PROJECT_REGION = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)")
 _COLLECTION = re.compile(rf"^/v1/({_PARENT})/(customJobs|nasJobs)$")
 _ITEM = re.compile(rf"^/v1/({_PARENT}/(customJobs|nasJobs)/[^/:]+)(:cancel)?$")
 _DETAILS = re.compile(rf"^/v1/({_PARENT}/nasJobs/[^/:]+)/nasTrialDetails(?:/([^/]+))?$")
@@ -70,9 +74,11 @@ class VertexEmulator:
     DEADLINE_EXCEEDED) or ``JOB_STATE_CANCELLED`` (Google's NAS client says a job past its scheduling
     timeout "gets cancelled"; which one the service uses is not documented); ``nas_resume_numbering``: how
     a resumed NasJob numbers its trials, ``continue`` (it lists the earlier job's trials and numbers new ones
-    after them) or ``restart`` (only its own, from 1 again; the service's way is not documented either).
-    Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``quota`` (its ``limits`` may be changed
-    while running), ``capacity`` (capacity.py: ``stockout(region, accelerator, jobs)``), ``clock``,
+    after them) or ``restart`` (only its own, from 1 again; the service's way is not documented either);
+    ``rate_limits`` / ``rate_window_s``: requests per window per project and region (rates.py; the service's
+    60 job submissions and 600 other requests a minute by default).
+    Attributes for tests: ``endpoint``, ``faults`` (faults.py), ``rates`` (rates.py: ``refused`` counts its
+    429s), ``quota`` (its ``limits`` may be changed while running), ``capacity`` (capacity.py: ``stockout(region, accelerator, jobs)``), ``clock``,
     ``requests`` (every request received: HTTP method, path, query, JSON body).
     """
 
@@ -80,13 +86,15 @@ class VertexEmulator:
                  gcs_root: str | Path | None = None, work_dir: str | Path | None = None, seed: int = 0,
                  image_entrypoints: dict[str, list[str]] | None = None,
                  nas_regions: frozenset[str] = NAS_REGIONS, training_regions: frozenset[str] = TRAINING_REGIONS,
-                 tick_seconds: float = 0.02, nas_limit_state: str = FAILED, nas_resume_numbering: str = CONTINUE):
+                 tick_seconds: float = 0.02, nas_limit_state: str = FAILED, nas_resume_numbering: str = CONTINUE,
+                 rate_limits: Mapping[str, int] = DEFAULT_RATE_LIMITS, rate_window_s: float = 60.0):
         self._tmp = None if work_dir else tempfile.TemporaryDirectory(prefix="vertex-emulator-")
         self.work_dir = Path(work_dir or self._tmp.name)  # type: ignore[union-attr]
         env = {GCS_FUSE_ROOT_ENV: str(Path(gcs_root).resolve())} if gcs_root else {}
         self.clock = Clock(time_scale)
         self.quota = Quota(quotas)
         self.faults = Faults(seed)
+        self.rates = RateQuotas(rate_limits, rate_window_s)
         if nas_limit_state not in (FAILED, CANCELLED):
             raise ValueError(f"nas_limit_state must be {FAILED} or {CANCELLED}, not {nas_limit_state}")
         if nas_resume_numbering not in (CONTINUE, RESTART):
@@ -132,16 +140,17 @@ class VertexEmulator:
         """The JSON answer to one request; raises ApiError for error answers."""
         engine = self.engine
         first = {key: values[0] for key, values in query.items()}
+        call = functools.partial(self._call, path=path)
         if match := _COLLECTION.match(path):
             parent, location, collection = match.groups()
             kind = _KIND[collection]
             if method == "POST":
-                self._call(f"Create{kind}")
+                call(f"Create{kind}")
                 check_location(location, self.regions[collection])
                 resource = parse(body, getattr(types, kind).pb())
                 return engine.read(engine.create(parent, collection, resource), _render)
             if method == "GET":
-                self._call(f"List{kind}s")
+                call(f"List{kind}s")
                 check_location(location, self.regions[collection])
                 jobs, token = engine.list(parent, collection, first.get("filter", ""), *_page_args(first))
                 items = ",".join(engine.read(job, _render).decode() for job in jobs)
@@ -150,7 +159,7 @@ class VertexEmulator:
             name, _location, detail_id = match.groups()
             detail_class = types.NasTrialDetail.pb()
             if detail_id is None and method == "GET":
-                self._call("ListNasTrialDetails")
+                call("ListNasTrialDetails")
                 driver = engine.nas_driver(name)
                 with driver.job.lock:
                     details = driver.details(detail_class)
@@ -158,7 +167,7 @@ class VertexEmulator:
                 items = ",".join(_render(d).decode() for d in chunk)
                 return f'{{"nasTrialDetails": [{items}], "nextPageToken": "{token}"}}'.encode()
             if method == "GET":
-                self._call("GetNasTrialDetail")
+                call("GetNasTrialDetail")
                 driver = engine.nas_driver(name)
                 with driver.job.lock:
                     found = [d for d in driver.details(detail_class) if d.name.endswith(f"/{detail_id}")]
@@ -169,21 +178,23 @@ class VertexEmulator:
             name, _location, collection, cancel = match.groups()
             kind = _KIND[collection]
             if cancel and method == "POST":
-                self._call(f"Cancel{kind}")
+                call(f"Cancel{kind}")
                 engine.cancel(name, collection)
                 return b"{}"
             if not cancel and method == "GET":
-                self._call(f"Get{kind}")
+                call(f"Get{kind}")
                 return engine.read(engine.get(name, collection), _render)
         raise ApiError("UNIMPLEMENTED", f"The emulator does not model {method} {path}.")
 
-    def _call(self, rpc: str) -> None:
-        """Apply injected faults to one call of `rpc` (delay, then maybe an error)."""
+    def _call(self, rpc: str, path: str) -> None:
+        """Apply injected faults to one call of `rpc` (delay, then maybe an error), then its rate quota."""
         delay, error = self.faults.on_call(rpc)
         if delay:
             time.sleep(delay)
         if error is not None:
             raise error
+        if match := _PROJECT_REGION.match(path):
+            self.rates.admit(rpc, *match.groups())
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         emulator = self

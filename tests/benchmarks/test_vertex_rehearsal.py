@@ -32,3 +32,4 @@ def test_the_poc_rehearsal_succeeds_in_both_shapes_with_faults() -> None:
         assert report["latencyMeasured"] == report["trials"] + report["stage2Trials"], report
         assert report["duplicateJobs"] == 0 and report["lostResults"] == 0, report
     assert (result["faultsInjected"] > 0) == faults
+    assert result["rateLimited"] == 0  # polling every 0.5 s, cron applies beside it: within Vertex's request rates

@@ -20,7 +20,7 @@ def test_the_next_calls_of_one_method_answer_503(client, emulator) -> None:
 
 def test_429_and_500_on_create(client, emulator) -> None:
     emulator.faults.fail_next(1, http=429)
-    with pytest.raises(exceptions.TooManyRequests):
+    with pytest.raises(exceptions.TooManyRequests, match="'Job or LRO submission requests' .* per minute"):
         client.create_custom_job(parent=PARENT, custom_job=custom_job("pass"))
     emulator.faults.fail_next(1, http=500, method="CreateCustomJob")
     with pytest.raises(exceptions.InternalServerError):

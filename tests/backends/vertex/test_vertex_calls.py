@@ -10,7 +10,12 @@ from google.api_core import exceptions
 from backends.base import FINISHED
 from backends.vertex.calls import CallPolicy
 from backends.vertex.custom_jobs import VertexCustomJobBackend
+from reconciler.apply import Reconciler
+from reconciler.plan import CREATE
+from state.records import PHASE_FAILED, PHASE_SUCCEEDED
+from state.uri import open_store
 from tests.support.vertex_emulated import vertex_experiment
+from vertex_emulator.rates import CRUD, SUBMISSION
 
 TRIAL_SPEC = {"id": "search-0000", "stage": "search", "experiment": "demo", "arch": None, "dna": [0, 0, 0, 0, 0, 0],
               "args": {"mode": "proxy"}, "seed": 0, "trainer": {"prebuilt": "nb201-tabular"}}
@@ -72,3 +77,23 @@ def test_every_custom_job_has_its_timeout_and_the_service_enforces_it(make_verte
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert seen.result.status == "failed" and "maximum running time" in seen.result.message
+
+
+@pytest.mark.slow  # the emulator runs trial processes
+def test_a_pass_launching_more_jobs_than_the_submission_rate_allows_launches_each_once(make_vertex,
+                                                                                       gcs_bucket) -> None:
+    vertex = make_vertex(quotas={("us-central1", "NVIDIA_TESLA_T4"): 8}, rate_limits={SUBMISSION: 2, CRUD: 600},
+                         rate_window_s=1.0)  # the service's 60 job submissions a minute, scaled down
+    experiment = vertex_experiment(vertex.endpoint, gcs_bucket, max_trials=6, parallel=6)
+    backend = VertexCustomJobBackend(experiment)
+    reconciler = Reconciler(experiment, open_store(experiment.spec.state_uri, experiment.metadata.name), backend)
+    launches, deadline = [], time.monotonic() + 120
+    while (result := reconciler.run_pass()).state.experiment.phase not in (PHASE_SUCCEEDED, PHASE_FAILED):
+        launches.append(sum(action.kind == CREATE for action in result.plan.actions))
+        assert time.monotonic() < deadline, "the experiment did not finish"
+        time.sleep(0.2)
+    assert result.state.experiment.phase == PHASE_SUCCEEDED, result.state.experiment.conditions
+    assert max(launches) == sum(launches) == 6  # all in one pass: 429s past the 2nd, retried within the pass
+    assert vertex.rates.refused[SUBMISSION] >= 2 and backend.calls.retries >= 2
+    jobs = _custom_jobs(vertex)
+    assert len(jobs) == 6 and len({job.labels["nasctl-key"] for job in jobs}) == 6
