@@ -33,6 +33,8 @@ def render_cost(name: str, report: dict[str, Any]) -> None:
             notes.append(f"* {stage['name']}: hours per trial from {stage['hoursSource']}")
         if stage.get("note"):
             notes.append(f"* {stage['name']}: {stage['note']}")
+        if stage["quotaCpus"]:
+            notes.append(f"* {stage['name']}: quota also {stage['quotaCpus']:,} vCPUs ({stage['cpuQuotaMetric']})")
         row = [stage["name"], f"{stage['trials']:,}", _gpus(stage), hours, str(stage["parallelTrials"]),
                _number(stage["runtimeHours"], 1), _number(stage["gpuHours"]), str(stage["quotaGpus"]),
                _money(stage["costUsd"])]

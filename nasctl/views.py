@@ -8,7 +8,6 @@ from objective.pareto import pareto_front
 from pricing.catalog import machine_field, stage_resources
 from reconciler.budget import budget_view
 from reconciler.graph import enabled_stages
-from reconciler.cost import quota_metric
 from reconciler.plan import QUOTA_NOTE, STOCKOUT_NOTE
 from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
@@ -16,6 +15,7 @@ from objective.ranking import rank_trials
 from state.snapshot import ExperimentState
 from specs.model import NASExperiment, VertexBackendSpec
 from specs.vertex_machines import flex_start_problem
+from specs.vertex_quotas import accelerator_quota_metric, cpu_quota_metric
 
 
 def leaderboard(experiment: NASExperiment, state: ExperimentState) -> list[TrialRecord]:
@@ -77,16 +77,18 @@ def _stockout_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> 
 
 
 def _quota_warnings(experiment: NASExperiment, trials: list[TrialRecord]) -> list[str]:
-    """One line while running trials' jobs wait in the cloud's queue for quota: they count as running, so
-    without it a search short of quota would only show as slower than its cost preview."""
-    queued = [t for t in trials if t.status == RUNNING and t.message.startswith(QUOTA_NOTE)]
+    """One line while trials wait in the cloud's queue for quota (a CustomJob trial counts as running, a NasJob
+    trial as pending): without it a search short of quota would only show as slower than its cost preview."""
+    queued = [t for t in trials if not t.terminal and t.message.startswith(QUOTA_NOTE)]
     if not queued:
         return []
     backend = experiment.spec.backend
     machines = [stage_resources(backend, t.stage) for t in queued] if isinstance(backend, VertexBackendSpec) else []
-    metrics = sorted({quota_metric(m.accelerator_type, m.scheduling_strategy) for m in machines if m.accelerator_type})
-    request = f"request more quota ({', '.join(metrics)}) or " if metrics else ""
-    return [f"{len(queued)} running trial(s) are {QUOTA_NOTE}: the cloud holds their jobs until the project has "
+    metrics = sorted({accelerator_quota_metric(m.accelerator_type, spot=m.scheduling_strategy == "SPOT")
+                      for m in machines if m.accelerator_type}
+                     | {metric for m in machines if (metric := cpu_quota_metric(m.machine_type))})
+    request = f"request more of the quota they lack ({' or '.join(metrics)}) or " if metrics else ""
+    return [f"{len(queued)} unfinished trial(s) are {QUOTA_NOTE}: the cloud holds them until the project has "
             f"the quota (e.g. {queued[0].id}: {queued[0].message[len(QUOTA_NOTE) + 2:]}); {request}lower parallelTrials"]
 
 

@@ -2,9 +2,11 @@
 
 Formulas (Vertex AI NAS overview): runtime = trials × hours ÷ parallel trials; GPU-hours =
 trials × hours × GPUs per trial; quota needed = GPUs per trial × parallel trials, where a trial's GPUs
-and price count every replica (``replicaCount``). Dollars come from an offline, dated price catalog
-(``pricing/prices.json``) that the spec may override: machines and accelerators (× the Spot multiplier
-for ``schedulingStrategy: SPOT``) plus what each replica's boot disk costs beyond Vertex's default.
+and price count every replica (``replicaCount``). The vCPUs needed at once are counted the same way,
+for machines whose vCPUs count against a CPU quota (specs.vertex_quotas). Dollars come from an offline,
+dated price catalog (``pricing/prices.json``) that the spec may override: machines and accelerators (× the
+Spot multiplier for ``schedulingStrategy: SPOT``) plus what each replica's boot disk costs beyond Vertex's
+default.
 Hours per trial come from the spec, or are measured from finished trials once there are some.
 Nothing here imports a cloud SDK: the preview works offline.
 """
@@ -15,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from backends.vertex.calls import CRUD_REQUESTS_PER_MINUTE, JOB_SUBMISSIONS_PER_MINUTE
 from backends.vertex.nas_search import NAS_JOB_LIMIT_SECONDS
 from pricing.catalog import (
     LATENCY, PriceCatalog, load_catalog, role_resources, runs_in_nas_job, trial_hourly_usd,
@@ -22,12 +25,14 @@ from pricing.catalog import (
 from reconciler.graph import enabled_stages
 from state.records import SEARCH, TRAIN, TrialRecord
 from specs.model import NASExperiment, VertexBackendSpec, VertexResourcesSpec
+from specs.vertex_quotas import accelerator_quota_metric, cpu_quota_metric, machine_vcpus
 
 if TYPE_CHECKING:
     from state.store import StateStore
 
 NAS_JOB_LIMIT_HOURS = NAS_JOB_LIMIT_SECONDS / 3600  # a Vertex NasJob ends after 14 days (resumable)
 SEARCH_LIMIT_HOURS = 2 * NAS_JOB_LIMIT_HOURS  # and is resumed once (a resumed job cannot be resumed)
+POLLING_SHARE = 0.5  # of the project's CRUD rate quota that apply's polling may take before the preview warns
 
 
 @dataclass
@@ -45,6 +50,8 @@ class StageCost:
     cost_usd: float | None
     hourly_usd: float
     note: str = ""  # how the trial count was estimated, when it is an estimate
+    quota_cpus: int = 0  # vCPUs at once, where the machine's vCPUs count against a CPU quota
+    cpu_quota_metric: str | None = None  # that quota (custom_model_training_cpus for N1 and E2)
     finished_trials: int = 0
     spent_usd: float = 0.0
 
@@ -58,6 +65,7 @@ class StageCost:
             "gpusPerTrial": self.gpus_per_trial, "hoursPerTrial": self.hours_per_trial,
             "hoursSource": self.hours_source, "parallelTrials": self.parallel_trials,
             "runtimeHours": self.runtime_hours, "gpuHours": self.gpu_hours, "quotaGpus": self.quota_gpus,
+            "quotaCpus": self.quota_cpus, "cpuQuotaMetric": self.cpu_quota_metric,
             "costUsd": _money(self.cost_usd), "spentUsd": _money(self.spent_usd),
             "remainingUsd": _money(self.remaining_usd), "finishedTrials": self.finished_trials, "note": self.note,
         }
@@ -168,7 +176,8 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
     source = f"{catalog.region}, recorded {catalog.recorded_on}" if catalog else None
     report = CostReport(stages=[], price_catalog=source)
     stage_hours: dict[str, float | None] = {}
-    for plan in _stage_plans(experiment, catalog):
+    plans = _stage_plans(experiment, catalog)
+    for plan in plans:
         finished, running = _trial_hours([t for t in trials or [] if t.stage == plan.name], now)
         spec_hours = plan.resources.hours_per_trial if plan.resources is not None else None
         hours, source = expected_hours(finished, spec_hours, plan.timeout_seconds)
@@ -181,6 +190,7 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
         report.stages.append(stage)
         report.warnings.extend(_warnings(plan, stage, catalog))
     report.warnings.extend(_last_stage2_warning(experiment, stage_hours.get(SEARCH)))
+    report.warnings.extend(_request_rate_warnings(experiment, plans))
     return report
 
 
@@ -201,30 +211,53 @@ def _last_stage2_warning(experiment: NASExperiment, search_runtime_hours: float 
             "set train.frequency to have Vertex train them during the search instead"]
 
 
+def _request_rate_warnings(experiment: NASExperiment, plans: list[_StagePlan]) -> list[str]:
+    """Vertex meters requests per project and region (:data:`CRUD_REQUESTS_PER_MINUTE`,
+    :data:`JOB_SUBMISSIONS_PER_MINUTE`). With nasctl's controllers every pass gets each running trial's
+    CustomJob (and its latency calculator's), and a stage's first pass creates `parallelTrials` jobs at once.
+    Requests over a quota are answered 429 and retried, so nothing fails, but polling that takes most of the
+    quota slows every pass and whatever else the project runs in the region."""
+    backend = experiment.spec.backend
+    stages = [plan for plan in plans if plan.resources is not None and not plan.in_nas_job and plan.name != LATENCY]
+    if not isinstance(backend, VertexBackendSpec) or not stages:
+        return []
+    warnings = []
+    widest = max(stages, key=lambda plan: plan.parallel)
+    jobs = widest.parallel * (2 if backend.latency is not None else 1)
+    per_minute = jobs * 60 / backend.poll_seconds
+    if per_minute > POLLING_SHARE * CRUD_REQUESTS_PER_MINUTE:
+        fitting_poll = math.ceil(jobs * 60 / (POLLING_SHARE * CRUD_REQUESTS_PER_MINUTE))
+        warnings.append(
+            f"{widest.name}: each apply pass asks Vertex about up to {jobs} running jobs; every "
+            f"{backend.poll_seconds:g} s that is about {per_minute:,.0f} requests a minute, of the "
+            f"{CRUD_REQUESTS_PER_MINUTE} a minute Vertex allows the project in {backend.region} (requests over it are "
+            f"refused with 429 and retried, slowing every pass); set backend.pollSeconds to {fitting_poll} or more")
+    if widest.parallel > JOB_SUBMISSIONS_PER_MINUTE:
+        warnings.append(
+            f"{widest.name}: apply creates up to {widest.parallel} CustomJobs at once, more than the "
+            f"{JOB_SUBMISSIONS_PER_MINUTE} job submissions a minute Vertex allows the project in {backend.region}: "
+            f"those over it are refused with 429 and retried, so launching them takes about "
+            f"{math.ceil(widest.parallel / JOB_SUBMISSIONS_PER_MINUTE)} minutes")
+    return warnings
+
+
 def _stage_cost(plan: _StagePlan, hours: float | None, source: str) -> StageCost:
     hourly = plan.hourly_usd
     if plan.resources is None:  # local: trialHourUsd, 0 unless the machine is rented
-        accelerator, gpus = "local", 0
+        accelerator, gpus, vcpus, cpu_metric = "local", 0, 0, None
     else:
         accelerator = plan.resources.accelerator_type or "none"
         gpus = plan.resources.gpus  # every replica's
+        vcpus = (machine_vcpus(plan.resources.machine_type) or 0) * plan.resources.replica_count
+        cpu_metric = cpu_quota_metric(plan.resources.machine_type)
     runtime = None if hours is None else plan.trainings * hours / plan.parallel
     return StageCost(
         name=plan.name, trials=plan.trials, accelerator=accelerator, gpus_per_trial=gpus,
         hours_per_trial=hours, hours_source=source, parallel_trials=plan.parallel, runtime_hours=runtime,
         gpu_hours=None if hours is None else plan.trainings * hours * gpus, quota_gpus=gpus * plan.parallel,
         cost_usd=None if hours is None else plan.trainings * hours * hourly, hourly_usd=hourly, note=plan.note,
+        quota_cpus=vcpus * plan.parallel, cpu_quota_metric=cpu_metric,
     )
-
-
-def quota_metric(accelerator: str, scheduling_strategy: str | None = None) -> str:
-    """The Vertex quota metric of an accelerator type, as the service names it in its quota errors
-    (NVIDIA_TESLA_T4 → aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus). Spot machines count
-    against a quota of their own (…_preemptible_nvidia_t4_gpus)."""
-    name = accelerator.lower().replace("_tesla_", "_")
-    suffix = "" if name.startswith("tpu_") else "_gpus"
-    spot = "preemptible_" if scheduling_strategy == "SPOT" else ""
-    return f"aiplatform.googleapis.com/custom_model_training_{spot}{name}{suffix}"
 
 
 def _warnings(plan: _StagePlan, stage: StageCost, catalog: PriceCatalog | None) -> list[str]:
@@ -237,10 +270,11 @@ def _warnings(plan: _StagePlan, stage: StageCost, catalog: PriceCatalog | None) 
         per_trial = f"{stage.gpus_per_trial} per trial" + (f" on {replicas} replicas" if replicas > 1 else "")
         never = (" (one trial alone needs more: Vertex refuses its job)"
                  if stage.gpus_per_trial > catalog.default_gpu_quota else "")
+        metric = accelerator_quota_metric(stage.accelerator, spot=strategy == "SPOT")
         warnings.append(
             f"{plan.name}: needs {stage.quota_gpus} {stage.accelerator} GPUs at once ({per_trial} × "
             f"{stage.parallel_trials} parallel), more than the quota of {catalog.default_gpu_quota} in "
-            f"{catalog.region}{never}; request more quota ({quota_metric(stage.accelerator, strategy)} in Google Cloud "
+            f"{catalog.region}{never}; request more quota ({metric} in Google Cloud "
             "console, IAM & Admin > Quotas) or lower parallelTrials, acceleratorCount or replicaCount")
     if plan.in_nas_job and plan.name == SEARCH and stage.runtime_hours and stage.runtime_hours > NAS_JOB_LIMIT_HOURS:
         warnings.append(_time_limit_warning(plan, stage))

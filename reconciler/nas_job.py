@@ -19,11 +19,11 @@ from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
 from reconciler.nas_stage2 import NasStage2, is_own
-from reconciler.plan import CREATE, STOP, Action, Plan
+from reconciler.plan import CREATE, QUOTA_NOTE, QUOTA_WAIT_SECONDS, STOP, Action, Plan
 from reconciler.spec_changes import load_spec_state
 from reconciler.stages.base import count_by_status
 from state.records import (
-    CUSTOM_JOB_RUNNER, FAILED, RUNNER_LABEL, SEARCH, SUCCEEDED, TRAIN,
+    CUSTOM_JOB_RUNNER, FAILED, PENDING, RUNNER_LABEL, SEARCH, SUCCEEDED, TRAIN,
     PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, Condition, ExperimentRecord, TrialRecord,
 )
 from state.snapshot import ExperimentState, save_experiment, save_trials
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 _FAILED_JOB_STATES = ("JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED")
 NAS_JOB_ID = "nasjob"
+REQUESTED_AT = "requested_at"  # backend_ref key: when a pass first saw the trial requested and not started
 
 
 def _stage2_note(status: NasSearchStatus, train: TrainStageSpec | None) -> str:
@@ -100,6 +101,25 @@ def _record(experiment: ExperimentRecord, status: NasSearchStatus, generation: s
     experiment.stages = {SEARCH: {"phase": experiment.phase, "summary": {
         "nasJob": status.job, "state": status.state, "jobs": status.jobs, "generation": job_generation,
         **_time_limit(status), **jobs.kept_summary()}}}
+
+
+def wait_noted(record: TrialRecord, before: TrialRecord | None, now: float) -> TrialRecord:
+    """A trial Vertex requested and has not started (pending), with when a pass first saw it so and, once it has
+    waited QUOTA_WAIT_SECONDS, the quota note. Vertex shows a NasJob trial's own job to no one: a trial short of
+    quota (or, with FLEX_START, of machines) only stays requested, and without the note a search short of quota
+    would only look slower than its cost preview. The note says since when, so it is written once."""
+    if record.status != PENDING:
+        return record
+    since = now
+    if (before is not None and before.status == PENDING
+            and before.backend_ref.get("parameters") == record.backend_ref.get("parameters")):
+        since = float(before.backend_ref.get(REQUESTED_AT, now))
+    message = record.message
+    if now - since >= QUOTA_WAIT_SECONDS:
+        requested = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(since))
+        message = (f"{QUOTA_NOTE}: Vertex has not started it since {requested} (a NasJob trial waits so for its "
+                   "quota, or with FLEX_START for machines)")
+    return replace(record, message=message, backend_ref={**record.backend_ref, REQUESTED_AT: since})
 
 
 def _time_limit(status: NasSearchStatus) -> dict[str, Any]:
@@ -228,6 +248,8 @@ class NasJobReconciler:
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
         own = {t.id: t for t in state.trials.values() if is_own(t)}
+        now = time.time()
+        records = [wait_noted(record, state.trials.get(record.id), now) for record in records]
         state.trials = {**own, **{record.id: record for record in records}}
         _record(state.experiment, status, self.generation, job_generation, self.experiment.spec, jobs)
 

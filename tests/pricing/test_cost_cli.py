@@ -40,6 +40,7 @@ def test_dry_run_shows_the_preview_and_writes_nothing(spec: Path, tmp_path: Path
     result = runner.invoke(app, ["apply", "-f", str(spec), "--dry-run"], env={"COLUMNS": "120"})
     assert result.exit_code == 0, result.output
     assert "12.5" in result.output and "$185" in result.output and "Dry run: nothing was applied." in result.output
+    assert "* search: quota also 96 vCPUs (aiplatform.googleapis.com/custom_model_training_cpus)" in result.output
     assert not (tmp_path / "state").exists()
 
 

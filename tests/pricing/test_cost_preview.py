@@ -35,6 +35,8 @@ def test_mnasnet_poc_gives_the_seed_figures() -> None:
     assert search["accelerator"] == "NVIDIA_TESLA_T4"
     assert search["costUsd"] == pytest.approx(15_000, rel=0.25)
     assert train["gpuHours"] == 8_960 and train["quotaGpus"] == 40 and train["runtimeHours"] == 224
+    assert search["quotaCpus"] == 160  # n1-highmem-16 × 10 parallel
+    assert search["cpuQuotaMetric"] == "aiplatform.googleapis.com/custom_model_training_cpus"
     assert train["costUsd"] == pytest.approx(8_000, rel=0.25)
     assert report["totalCostUsd"] == pytest.approx(23_000, rel=0.25)
     assert report["totalCostUsd"] == pytest.approx(sum(s["costUsd"] for s in report["stages"]), abs=0.05)
@@ -144,6 +146,30 @@ def test_the_quota_warning_counts_replicas_and_names_the_quota_to_request() -> N
     assert "request more quota (aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus" in warning
     (spot,) = [w for w in estimate_cost(_vertex_spec(replicaCount=3, schedulingStrategy="SPOT")).warnings if "quota" in w]
     assert "(aiplatform.googleapis.com/custom_model_training_preemptible_nvidia_t4_gpus" in spot, "Spot's own quota"
+
+
+def _rate_warnings(parallel: int, poll_seconds: float, **backend: Any) -> list[str]:
+    data = _vertex_spec(**CPU).model_dump(by_alias=True)
+    data["spec"]["search"].update(maxTrials=max(parallel, 100), parallelTrials=parallel)
+    data["spec"]["backend"].update(pollSeconds=poll_seconds, **backend)
+    return [w for w in estimate_cost(NASExperiment.model_validate(data)).warnings if "a minute" in w]
+
+
+def test_polling_and_launching_are_held_against_vertex_request_rates() -> None:
+    assert _rate_warnings(10, 60) == []  # the POC's shape at the default poll: 10 requests a minute
+    (polling,) = _rate_warnings(50, 5)  # 600 a minute: all of the project's CRUD requests in the region
+    assert "up to 50 running jobs; every 5 s that is about 600 requests a minute, of the 600" in polling
+    assert "set backend.pollSeconds to 10 or more" in polling
+    assert _rate_warnings(50, 10) == []  # at half of it
+    (with_latency,) = _rate_warnings(50, 10, latency=CPU)  # each trial's latency calculator is polled too
+    assert "up to 100 running jobs" in with_latency and "pollSeconds to 20 or more" in with_latency
+    (burst,) = _rate_warnings(150, 60)
+    assert "creates up to 150 CustomJobs at once, more than the 60 job submissions a minute" in burst
+    assert "about 3 minutes" in burst
+    nas = _example("test-drive-vertex.yaml").model_dump(by_alias=True)  # Vertex polls its own NasJob trials
+    nas["spec"]["backend"]["pollSeconds"] = 1
+    nas["spec"]["search"].update(maxTrials=100, parallelTrials=80)
+    assert [w for w in estimate_cost(NASExperiment.model_validate(nas)).warnings if "a minute" in w] == []
 
 
 def test_nas_job_trial_hours_cost_the_catalog_multiplier() -> None:

@@ -7,7 +7,7 @@ The emulator runs it as the image's entrypoint (``VertexEmulator(image_entrypoin
   argument), or runs until it is cancelled when none is given;
 * a NasJob trial (the emulator sets ``CLOUD_ML_HP_METRIC_FILE``) reports the metric Vertex asks for
   (``CLOUD_ML_HP_METRIC_TAG``) as ``trial id / 100`` (later trials score higher), as google/vertex-ai-nas's
-  metrics reporter writes it, and exits 0.
+  metrics reporter writes it, after ``nas_seconds``, and exits 0.
 """
 from __future__ import annotations
 
@@ -18,9 +18,10 @@ import time
 from pathlib import Path
 
 
-def scripted_entrypoint(exit_codes: dict[str, int] | None = None) -> list[str]:
-    """The emulator's command for the scripted image: `exit_codes` maps trial ids to exit codes."""
-    return [sys.executable, str(Path(__file__).resolve()), json.dumps(exit_codes or {})]
+def scripted_entrypoint(exit_codes: dict[str, int] | None = None, nas_seconds: float = 0.0) -> list[str]:
+    """The emulator's command for the scripted image: `exit_codes` maps trial ids to exit codes; a NasJob
+    trial runs `nas_seconds`."""
+    return [sys.executable, str(Path(__file__).resolve()), json.dumps(exit_codes or {}), str(nas_seconds)]
 
 
 def nas_reward(trial_id: str) -> float:
@@ -28,9 +29,10 @@ def nas_reward(trial_id: str) -> float:
 
 
 def main(argv: list[str]) -> int:
-    exit_codes, job_args = json.loads(argv[0]), argv[1:]
+    exit_codes, nas_seconds, job_args = json.loads(argv[0]), float(argv[1]), argv[2:]
     metric_file = os.environ.get("CLOUD_ML_HP_METRIC_FILE")
     if metric_file:
+        time.sleep(nas_seconds)
         trial_id = os.environ["CLOUD_ML_TRIAL_ID"]
         record = {os.environ["CLOUD_ML_HP_METRIC_TAG"]: str(nas_reward(trial_id)), "global_step": "1"}
         with open(metric_file, "a", encoding="utf-8") as out:

@@ -1,4 +1,4 @@
-"""Per-region accelerator quota: a job waits QUEUED until GPUs free up; one that can never fit is refused."""
+"""Per-region training quota: a job waits QUEUED until GPUs and vCPUs free up; one that can never fit is refused."""
 from __future__ import annotations
 
 import time
@@ -59,6 +59,31 @@ def test_spot_gpus_count_against_their_own_quota(make_emulator) -> None:
     with pytest.raises(exceptions.TooManyRequests, match="custom_model_training_preemptible_nvidia_t4_gpus"):
         client.create_custom_job(parent=PARENT, custom_job=_spot(custom_job("pass", accelerators=4)))
     (emulator.job_dir(on_demand) / "go").touch()
+
+
+def _on(machine_type: str, job: v1.CustomJob) -> v1.CustomJob:
+    job.job_spec.worker_pool_specs[0].machine_spec.machine_type = machine_type
+    return job
+
+
+def test_vcpus_count_against_the_cpu_quota_of_their_machine_family(make_emulator) -> None:
+    """N1 and E2 vCPUs share custom_model_training_cpus (the quota public reports show refusing a new project's
+    first n1-standard-4 job), other CPU families have their own."""
+    emulator = make_emulator(quotas={("us-central1", "CPUS"): 6, ("us-central1", "NVIDIA_TESLA_T4"): 1})
+    client = emulator.client()
+    first = client.create_custom_job(parent=PARENT, custom_job=custom_job(HOLD)).name  # n1-standard-4: 4 vCPUs
+    wait_for(client, first, "JOB_STATE_RUNNING")
+    waiting = client.create_custom_job(parent=PARENT, custom_job=_on("e2-standard-4", custom_job("pass"))).name
+    n2 = client.create_custom_job(parent=PARENT, custom_job=_on("n2-standard-8", custom_job("pass"))).name
+    assert wait_for(client, n2).state.name == "JOB_STATE_SUCCEEDED"  # N2 vCPUs are not the N1/E2 quota's
+    assert client.get_custom_job(name=waiting).state.name == "JOB_STATE_QUEUED"
+    (emulator.job_dir(first) / "go").touch()
+    assert wait_for(client, waiting).state.name == "JOB_STATE_SUCCEEDED"
+    with pytest.raises(exceptions.TooManyRequests, match=(
+            "exceed quota limits: aiplatform.googleapis.com/custom_model_training_cpus "
+            "\\(region us-central1: 8 > 6\\), "
+            "aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus \\(region us-central1: 2 > 1\\)")):
+        client.create_custom_job(parent=PARENT, custom_job=custom_job("pass", replicas=2, accelerators=1))
 
 
 def test_a_stockout_fails_the_next_jobs_needing_that_accelerator_without_running_them(make_emulator) -> None:

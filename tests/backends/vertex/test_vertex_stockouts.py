@@ -66,12 +66,14 @@ def test_flex_start_trials_queue_through_a_stockout_without_a_relaunch(make_vert
     assert queued >= 0.5, "a job waited out the stockout in PENDING"
 
 
-def test_trials_whose_jobs_vertex_queues_for_quota_are_noted_until_they_start(make_vertex, gcs_bucket,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("short", [("NVIDIA_TESLA_T4", 1), ("CPUS", 4)], ids=["gpus", "cpus"])
+def test_trials_whose_jobs_vertex_queues_for_quota_are_noted_until_they_start(
+        make_vertex, gcs_bucket, monkeypatch: pytest.MonkeyPatch, short: tuple[str, int]) -> None:
     """Vertex keeps a job QUEUED while the project lacks its quota: such a trial counts as running, so `status` says
-    it waits and names the quota to request; the note goes once the job starts."""
+    it waits and names the quotas to request; the note goes once the job starts."""
     monkeypatch.setattr(plan, "QUOTA_WAIT_SECONDS", 0.5)  # Vertex queues every job briefly; the test cannot wait 10 min
-    vertex = make_vertex(quotas={("us-central1", "NVIDIA_TESLA_T4"): 1})  # one T4 for two parallel trials
+    quota, limit = short
+    vertex = make_vertex(quotas={("us-central1", quota): limit})  # one trial's T4, or n1-standard-4's vCPUs
     experiment = vertex_experiment(vertex.endpoint, gcs_bucket, max_trials=2, parallel=2,
                                    search={"trainerArgs": {"mode": "proxy", "delaySeconds": 3}})
     reconciler = Reconciler(experiment, open_store(experiment.spec.state_uri, experiment.metadata.name),
@@ -85,8 +87,9 @@ def test_trials_whose_jobs_vertex_queues_for_quota_are_noted_until_they_start(ma
 
     assert result.state.experiment.phase == PHASE_SUCCEEDED, result.state.experiment.conditions
     assert len(notes) == 2 and notes[0].startswith("queued for quota: Vertex keeps projects/") and notes[1] == "", notes
-    assert any("1 running trial(s) are queued for quota" in line and
-               "(aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus) or lower parallelTrials" in line
+    assert any("1 unfinished trial(s) are queued for quota" in line and
+               "request more of the quota they lack (aiplatform.googleapis.com/custom_model_training_cpus or "
+               "aiplatform.googleapis.com/custom_model_training_nvidia_t4_gpus) or lower parallelTrials" in line
                for line in warnings), warnings
     assert status_view(experiment, result.state)["warnings"] == []
     assert all(t.status == SUCCEEDED and t.message == "" for t in result.state.trials.values())
