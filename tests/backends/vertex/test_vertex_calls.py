@@ -12,9 +12,12 @@ from backends.vertex.calls import CallPolicy
 from backends.vertex.custom_jobs import VertexCustomJobBackend
 from reconciler.apply import Reconciler
 from reconciler.plan import CREATE
-from state.records import PHASE_FAILED, PHASE_SUCCEEDED
+from specs.loader import spec_generation
+from state.records import PHASE_FAILED, PHASE_RUNNING, PHASE_SUCCEEDED, SUCCEEDED, ExperimentRecord, TrialRecord
+from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.uri import open_store
-from tests.support.vertex_emulated import vertex_experiment
+from tests.support.scripted_trainer import scripted_entrypoint
+from tests.support.vertex_emulated import IMAGE, vertex_experiment
 from vertex_emulator.rates import CRUD, SUBMISSION
 
 TRIAL_SPEC = {"id": "search-0000", "stage": "search", "experiment": "demo", "arch": None, "dna": [0, 0, 0, 0, 0, 0],
@@ -97,3 +100,33 @@ def test_a_pass_launching_more_jobs_than_the_submission_rate_allows_launches_eac
     assert vertex.rates.refused[SUBMISSION] >= 2 and backend.calls.retries >= 2
     jobs = _custom_jobs(vertex)
     assert len(jobs) == 6 and len({job.labels["nasctl-key"] for job in jobs}) == 6
+
+
+def _finished_search(experiment, finished: int) -> Reconciler:  # noqa: ANN001
+    """A reconciler of `experiment` whose state already records `finished` succeeded search trials."""
+    store = open_store(experiment.spec.state_uri, experiment.metadata.name)
+    state = ExperimentState(ExperimentRecord(name=experiment.metadata.name, generation=spec_generation(experiment),
+                                             phase=PHASE_RUNNING))
+    state.add([TrialRecord(id=f"search-{index:04d}", stage="search", index=index, dna=[index % 5] * 6, arch=None,
+                           status=SUCCEEDED, reward=0.5, launched_at=1.0, finished_at=2.0, attempt=1)
+               for index in range(finished)])
+    save_trials(store, state)
+    save_experiment(store, state)
+    return Reconciler(experiment, store, VertexCustomJobBackend(experiment))
+
+
+@pytest.mark.slow  # the emulator runs trial processes
+def test_a_pass_asks_vertex_about_its_running_trials_only_however_many_have_finished(make_emulator,
+                                                                                      gcs_bucket) -> None:
+    """Vertex allows a project 600 requests a minute per region: a pass's requests must not grow with the search."""
+    vertex = make_emulator(image_entrypoints={IMAGE: scripted_entrypoint()})  # trials run until cancelled
+    requests = {}
+    for finished in (3, 300):
+        experiment = vertex_experiment(vertex.endpoint, gcs_bucket, name=f"done-{finished}",
+                                       max_trials=finished + 2, parallel=2)
+        reconciler = _finished_search(experiment, finished)
+        assert sum(action.kind == CREATE for action in reconciler.run_pass().plan.actions) == 2
+        before = len(vertex.requests)
+        reconciler.run_pass()
+        requests[finished] = sorted((r.method, r.path.rsplit("/", 2)[1]) for r in vertex.requests[before:])
+    assert requests[3] == requests[300] == [("GET", "customJobs")] * 2  # one GetCustomJob per running trial
