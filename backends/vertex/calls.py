@@ -38,8 +38,8 @@ class QuotaExhausted(RuntimeError):
     def __init__(self, detail: str):
         super().__init__(
             f"Vertex AI quota exhausted: {detail}. Request more quota for that metric in this region "
-            "(Google Cloud console, IAM & Admin > Quotas) or need less at once: lower parallelTrials, "
-            "acceleratorCount or replicaCount, or set gpuQuota so apply runs fewer jobs at a time.")
+            "(Google Cloud console, IAM & Admin > Quotas) or make one trial need less of it: a lower "
+            "acceleratorCount or replicaCount, or a smaller machineType (one job alone is over the limit).")
         self.detail = detail
 
 
