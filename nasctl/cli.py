@@ -20,6 +20,12 @@ from specs.loader import SpecError
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Declarative Neural Architecture Search: apply a NASExperiment spec, idempotently.")
 
+
+@app.callback()
+def _every_command() -> None:
+    render.show_logged_warnings("backends")  # e.g. a Vertex call retried: `apply` is not silently stuck
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 SpecOption = typer.Option(..., "--file", "-f", help="NASExperiment YAML file.", exists=False)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from typing import Any
 
@@ -137,6 +138,22 @@ def render_spaces(rows: list[dict[str, Any]]) -> None:
 def warning(message: str) -> None:
     """One line on stdout, text never markup."""
     console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+class WarningLines(logging.Handler):
+    """A package's logged warning (a Vertex call retried after a 429 or 503) as a `warning:` line on stderr,
+    printed by rich so that a progress bar there stays whole."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        err_console.print(f"[yellow]warning:[/] {escape(record.getMessage())}", highlight=False)
+
+
+def show_logged_warnings(*packages: str) -> None:
+    """Show the warnings these packages log (once, however often it is called)."""
+    for name in packages:
+        logger = logging.getLogger(name)
+        if not any(isinstance(handler, WarningLines) for handler in logger.handlers):
+            logger.addHandler(WarningLines(logging.WARNING))
 
 
 def error(message: str) -> None:

@@ -15,6 +15,7 @@ same) never passes: it is raised at once as :class:`QuotaExhausted`, which says 
 """
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -25,6 +26,8 @@ from adaptors import gcp
 from specs.model import VertexRetrySpec
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+_HTTP_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 QUOTA_LIMIT_MESSAGE = "exceed quota limits"  # the service's words for a job larger than the project's quota
 # Vertex AI's request rate quotas per project and region (its quotas page): what a pass's calls share with
 # everything else the project runs there.
@@ -76,7 +79,9 @@ class CallPolicy:
                 if time.monotonic() + backoff > deadline:
                     raise
                 self.retries += 1
-                time.sleep(backoff * random.uniform(0.5, 1.0))
+                wait = backoff * random.uniform(0.5, 1.0)
+                log.warning("Vertex answered %s (retrying in %.1f s)", _described(error), wait)
+                time.sleep(wait)
                 backoff = min(self.max_backoff_s, backoff * 2)
 
     def create(self, create: Callable[[float], T], find: Callable[[], T | None]) -> T:
@@ -102,6 +107,16 @@ class CallPolicy:
             if found is None:
                 raise
             return found
+
+
+def _described(error: BaseException) -> str:
+    """One line for a transient error: its kind and the service's message (a 429 names the quota), without the
+    request line the REST transport puts first ("GET https://...: ")."""
+    message = " ".join(str(getattr(error, "message", None) or error).split())
+    verb, _, rest = message.partition(" ")
+    if verb in _HTTP_VERBS and ": " in rest:
+        message = rest.split(": ", 1)[1]
+    return f"{type(error).__name__}: {message}"[:300]
 
 
 def cancel_job(calls: CallPolicy, cancel: Any, name: str) -> None:

@@ -2,6 +2,7 @@
 503s and stalls, through the real REST client)."""
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
@@ -36,6 +37,19 @@ def test_transient_errors_are_retried_and_a_create_is_never_doubled(vertex, gcs_
     backend.launch("search-0000", TRIAL_SPEC)
     backend.observe("search-0000")
     assert len(_custom_jobs(vertex)) == 1 and backend.calls.retries == 6
+
+
+def test_each_retry_is_logged_with_what_the_service_answered(vertex, caplog: pytest.LogCaptureFixture) -> None:
+    policy = CallPolicy(call_timeout_s=5, initial_backoff_s=0.01, max_backoff_s=0.02, total_s=10)
+    client = vertex.client()
+    vertex.faults.fail_next(1, http=429, method="ListCustomJobs")
+    with caplog.at_level(logging.WARNING, logger="backends.vertex.calls"):
+        policy.run(lambda timeout: list(client.list_custom_jobs(parent="projects/proj/locations/us-central1",
+                                                                timeout=timeout)))
+    (line,) = [record.getMessage() for record in caplog.records]
+    assert line.startswith("Vertex answered TooManyRequests: Quota exceeded for quota metric 'Resource management "
+                           "(CRUD) requests' and limit 'Resource management (CRUD) requests per minute per region'")
+    assert line.endswith(" (retrying in 0.0 s)")
 
 
 def test_a_stalled_answer_hits_the_deadline_and_is_retried(vertex, gcs_bucket) -> None:
