@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from backends.vertex.calls import CRUD_REQUESTS_PER_MINUTE, JOB_SUBMISSIONS_PER_MINUTE
 from backends.vertex.nas_search import NAS_JOB_LIMIT_SECONDS
 from pricing.catalog import (
     LATENCY, PriceCatalog, load_catalog, role_resources, runs_in_nas_job, trial_hourly_usd,
@@ -25,7 +24,9 @@ from pricing.catalog import (
 from reconciler.graph import enabled_stages
 from state.records import SEARCH, TRAIN, TrialRecord
 from specs.model import NASExperiment, VertexBackendSpec, VertexResourcesSpec
-from specs.vertex_quotas import accelerator_quota_metric, cpu_quota_metric, machine_vcpus
+from specs.vertex_quotas import (
+    CRUD_REQUESTS_PER_MINUTE, JOB_SUBMISSIONS_PER_MINUTE, accelerator_quota_metric, cpu_quota_metric, machine_vcpus,
+)
 
 if TYPE_CHECKING:
     from state.store import StateStore

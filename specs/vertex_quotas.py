@@ -7,6 +7,9 @@ quota errors ("The following quota metrics exceed quota limits: aiplatform.googl
   own (``custom_model_training_n2_cpus``, ``..._c2_cpus``): the names public quota errors and quota listings
   show. Accelerator-optimised machines (A2, A3, G2, ...) and TPUs are counted by their accelerators only
   here: whether the service also meters their vCPUs is not documented.
+
+Requests are metered too, per project and region and minute (the Vertex AI quotas page): job submissions
+(creating or deleting a job) and every other request (resource management, "CRUD": gets, lists, cancels).
 """
 from __future__ import annotations
 
@@ -14,6 +17,8 @@ from specs.vertex_machines import CPU_FAMILIES, family
 
 METRIC_PREFIX = "aiplatform.googleapis.com/custom_model_training_"
 SHARED_CPU_FAMILIES = ("n1", "e2")  # their vCPUs share one quota, custom_model_training_cpus
+JOB_SUBMISSIONS_PER_MINUTE = 60
+CRUD_REQUESTS_PER_MINUTE = 600
 
 
 def accelerator_quota_metric(accelerator_type: str, spot: bool = False) -> str:

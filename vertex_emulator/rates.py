@@ -18,10 +18,11 @@ import time
 from collections import Counter, deque
 from collections.abc import Mapping
 
+from specs.vertex_quotas import CRUD_REQUESTS_PER_MINUTE, JOB_SUBMISSIONS_PER_MINUTE
 from vertex_emulator.errors import ApiError
 
 SUBMISSION, CRUD = "submission", "crud"
-DEFAULT_RATE_LIMITS: Mapping[str, int] = {SUBMISSION: 60, CRUD: 600}
+DEFAULT_RATE_LIMITS: Mapping[str, int] = {SUBMISSION: JOB_SUBMISSIONS_PER_MINUTE, CRUD: CRUD_REQUESTS_PER_MINUTE}
 QUOTA_NAMES = {SUBMISSION: "Job or LRO submission requests", CRUD: "Resource management (CRUD) requests"}
 
 

@@ -29,10 +29,6 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 _HTTP_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 QUOTA_LIMIT_MESSAGE = "exceed quota limits"  # the service's words for a job larger than the project's quota
-# Vertex AI's request rate quotas per project and region (its quotas page): what a pass's calls share with
-# everything else the project runs there.
-CRUD_REQUESTS_PER_MINUTE = 600  # gets, lists, cancels
-JOB_SUBMISSIONS_PER_MINUTE = 60  # creates (and deletes) of jobs
 
 
 class QuotaExhausted(RuntimeError):
