@@ -81,10 +81,21 @@ def test_apply_on_a_failed_experiment_exits_non_zero_every_time(write_spec, nasc
 
 
 
+def _stall(process: subprocess.Popen, mutex: Path) -> None:
+    """SIGSTOP the process at a moment it does not hold the state's mutex (stopped inside a write, it would
+    block the takeover for good)."""
+    while True:
+        process.send_signal(signal.SIGSTOP)
+        if not _held(mutex):
+            return
+        process.send_signal(signal.SIGCONT)
+        time.sleep(0.01)
+
+
 def test_an_apply_whose_lock_was_taken_over_stops_without_writing(write_spec, nasctl, tmp_path):
     """A human force-unlocks a running apply and another holder takes the lock: the deposed apply's next
     write (recording its finished trials) is refused, it exits 1 with one line, the state is the new holder's."""
-    from state.local import LocalStore  # noqa: PLC0415
+    from state.local import _MUTEX, LocalStore  # noqa: PLC0415
 
     spec = write_spec(nb201_spec(max_trials=4, parallel=4, top_n=None, trainerArgs={"delaySeconds": 3}))
     apply = subprocess.Popen([*NASCTL, "apply", "-f", str(spec), "--yes", "--no-progress"], cwd=tmp_path,
@@ -97,9 +108,11 @@ def test_an_apply_whose_lock_was_taken_over_stops_without_writing(write_spec, na
         if trials and sum(t["status"] == "running" for t in trials.data["trials"]) == 4:
             break
         time.sleep(0.05)
+    _stall(apply, store.root / _MUTEX)  # a stalled process: its next write comes after the whole takeover
     store.force_unlock()
     intruder = store.acquire_lock("intruder:1", lease_seconds=600)
     taken_over = store.get("trials.json")
+    apply.send_signal(signal.SIGCONT)
     _, stderr = apply.communicate(timeout=60)
     assert apply.returncode == 1 and "Traceback" not in stderr, stderr
     assert "was taken over by intruder:1" in stderr, stderr
