@@ -96,3 +96,16 @@ def timeout_errors() -> tuple[type[BaseException], ...]:
     from requests import exceptions as http  # noqa: PLC0415
 
     return api_exceptions().DeadlineExceeded, api_exceptions().GatewayTimeout, http.Timeout
+
+
+_HTTP_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a Google API error: its kind and the service's message (a 429 names the quota), without the
+    request line the REST transports put first ("GET https://...: ")."""
+    message = " ".join(str(getattr(error, "message", None) or error).split())
+    verb, _, rest = message.partition(" ")
+    if verb in _HTTP_VERBS and ": " in rest:
+        message = rest.split(": ", 1)[1]
+    return f"{type(error).__name__}: {message}"[:300]

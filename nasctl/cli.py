@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 @app.callback()
 def _every_command() -> None:
-    render.show_logged_warnings("backends")  # e.g. a Vertex call retried: `apply` is not silently stuck
+    render.show_logged_warnings("backends", "state")  # a Vertex or GCS call retried: `apply` is not silently stuck
 
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -18,7 +18,8 @@ generation precondition, never for unconditional writes: a retried conditional w
 twice. A conditional write whose first attempt did land answers 412 on its retry: for documents
 that is a spurious conflict the caller resolves by re-reading; for the lock, the store recognises
 its own write and keeps the lock: an acquisition by its random nonce, a renewal by its token (which
-also covers a renewal that landed though the whole call failed).
+also covers a renewal that landed though the whole call failed). Each retry is logged as a warning (the
+CLI prints it), so an `apply` waiting out a GCS outage says so instead of looking stuck.
 
 Reads of large documents are revalidated: the store keeps the last copy it read or wrote of a document
 of at least 32 KB (the trial index: about 1 MB at 2,000 trials) with its generation, and reads its
@@ -35,6 +36,7 @@ google-cloud-storage is imported lazily: ``nasctl status`` on a local store neve
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from functools import cached_property
@@ -57,7 +59,31 @@ from state.store import (
 )
 
 if TYPE_CHECKING:
+    from google.api_core.retry import Retry
     from google.cloud.storage import Blob, Bucket, Client
+    from google.cloud.storage.retry import ConditionalRetryPolicy
+
+log = logging.getLogger(__name__)
+
+
+def _log_retry(error: Exception) -> None:
+    response = getattr(error, "response", None)  # a media download's error carries GCS's answer unparsed
+    if response is not None and hasattr(response, "status_code"):
+        error = gcp.api_exceptions().from_http_response(response)
+    log.warning("GCS answered %s (retrying)", gcp.describe_error(error))
+
+
+def _retry() -> Retry:
+    """The storage client's default retry (reads, idempotent writes), logging each retried error."""
+    retry = gcp.storage_retry().DEFAULT_RETRY
+    return type(retry)(predicate=retry._predicate, initial=retry._initial, maximum=retry._maximum,
+                       multiplier=retry._multiplier, timeout=retry._timeout, on_error=_log_retry)
+
+
+def _retry_if_generation_specified() -> ConditionalRetryPolicy:
+    """Retry a write or delete only when it carries a generation precondition (see the module docstring)."""
+    module = gcp.storage_retry()
+    return module.ConditionalRetryPolicy(_retry(), module.is_generation_specified, ["query_params"])
 
 _TAKEOVER_ATTEMPTS = 5
 _REVALIDATE_BYTES = 32 * 1024  # a document at least this large is downloaded again only when it changed
@@ -115,31 +141,27 @@ class GcsStore(StateStore):
 
     def _download(self, key: str) -> tuple[bytes, int]:
         """The document's payload and generation: the kept copy when its generation is still current."""
-        DEFAULT_RETRY = gcp.storage_retry().DEFAULT_RETRY
-
         copy = self._copies.get(key)
         if copy is not None:
             current = self._blob(key)
-            current.reload(retry=DEFAULT_RETRY)  # metadata only
+            current.reload(retry=_retry())  # metadata only
             if current.generation == copy[1]:
                 return copy
         blob = self._blob(key)  # no generation pinned: a concurrent overwrite reads as the newer document
-        raw = blob.download_as_bytes(retry=DEFAULT_RETRY)
+        raw = blob.download_as_bytes(retry=_retry())
         self._keep(key, raw, int(blob.generation))
         return raw, int(blob.generation)
 
     def _write(self, key: str, payload: bytes, if_generation: int | None) -> int:
         """Upload; a precondition makes the write retryable. Raises PreconditionFailed on 412."""
         exceptions = gcp.api_exceptions()
-        DEFAULT_RETRY_IF_GENERATION_SPECIFIED = gcp.storage_retry().DEFAULT_RETRY_IF_GENERATION_SPECIFIED
-
         blob = self._blob(key)
         try:
             blob.upload_from_string(
                 payload,
                 content_type="application/json",
                 if_generation_match=if_generation,
-                retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED,
+                retry=_retry_if_generation_specified(),
             )
         except exceptions.PreconditionFailed:
             current = self._read_raw(key)
@@ -165,11 +187,9 @@ class GcsStore(StateStore):
 
     def _delete(self, key: str, if_generation: int | None) -> None:
         exceptions = gcp.api_exceptions()
-        DEFAULT_RETRY_IF_GENERATION_SPECIFIED = gcp.storage_retry().DEFAULT_RETRY_IF_GENERATION_SPECIFIED
-
         self._copies.pop(key, None)
         try:
-            self._blob(key).delete(if_generation_match=if_generation, retry=DEFAULT_RETRY_IF_GENERATION_SPECIFIED)
+            self._blob(key).delete(if_generation_match=if_generation, retry=_retry_if_generation_specified())
         except exceptions.NotFound:
             if if_generation:
                 raise PreconditionFailed(key, if_generation, 0) from None
@@ -189,18 +209,16 @@ class GcsStore(StateStore):
     def put_artifact(self, key: str, payload: bytes) -> None:
         self._check_fence()
         # An artifact is rewritten whole and only by the lock holder: a retried upload cannot do harm.
-        self._blob(key).upload_from_string(payload, retry=gcp.storage_retry().DEFAULT_RETRY)
+        self._blob(key).upload_from_string(payload, retry=_retry())
 
     def get_artifact(self, key: str) -> bytes | None:
         try:
-            return self._blob(key).download_as_bytes(retry=gcp.storage_retry().DEFAULT_RETRY)
+            return self._blob(key).download_as_bytes(retry=_retry())
         except gcp.api_exceptions().NotFound:
             return None
 
     def list(self, prefix: str = "") -> list[str]:
-        DEFAULT_RETRY = gcp.storage_retry().DEFAULT_RETRY
-
-        blobs = self._client.list_blobs(self._bucket, prefix=self._prefix + prefix, retry=DEFAULT_RETRY)
+        blobs = self._client.list_blobs(self._bucket, prefix=self._prefix + prefix, retry=_retry())
         return sorted(blob.name[len(self._prefix):] for blob in blobs)
 
     def delete(self, key: str, if_generation: int | None = None) -> None:

@@ -27,7 +27,6 @@ from specs.model import VertexRetrySpec
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
-_HTTP_VERBS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 QUOTA_LIMIT_MESSAGE = "exceed quota limits"  # the service's words for a job larger than the project's quota
 
 
@@ -76,7 +75,7 @@ class CallPolicy:
                     raise
                 self.retries += 1
                 wait = backoff * random.uniform(0.5, 1.0)
-                log.warning("Vertex answered %s (retrying in %.1f s)", _described(error), wait)
+                log.warning("Vertex answered %s (retrying in %.1f s)", gcp.describe_error(error), wait)
                 time.sleep(wait)
                 backoff = min(self.max_backoff_s, backoff * 2)
 
@@ -103,16 +102,6 @@ class CallPolicy:
             if found is None:
                 raise
             return found
-
-
-def _described(error: BaseException) -> str:
-    """One line for a transient error: its kind and the service's message (a 429 names the quota), without the
-    request line the REST transport puts first ("GET https://...: ")."""
-    message = " ".join(str(getattr(error, "message", None) or error).split())
-    verb, _, rest = message.partition(" ")
-    if verb in _HTTP_VERBS and ": " in rest:
-        message = rest.split(": ", 1)[1]
-    return f"{type(error).__name__}: {message}"[:300]
 
 
 def cancel_job(calls: CallPolicy, cancel: Any, name: str) -> None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import http.client
+import json
+import logging
 import subprocess
 import sys
 import threading
@@ -18,6 +20,9 @@ from state.gcs import GcsStore
 from state.store import PreconditionFailed
 from state.uri import open_store
 from specs.model import NASExperiment
+
+
+OUTAGE = "We encountered an internal error. Please try again."  # GCS's words for a 503
 
 
 class FlakyProxy:
@@ -37,12 +42,15 @@ class FlakyProxy:
                 pass
 
             def _fail(self) -> None:
-                """Answer 503 and count one injected failure."""
+                """Answer 503 as GCS does (a JSON error body) and count one injected failure."""
                 proxy.failures -= 1
                 proxy.seen.append((self.command, self.path, 503))
+                body = json.dumps({"error": {"code": 503, "message": OUTAGE}}).encode()
                 self.send_response(503)
-                self.send_header("Content-Length", "0")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                self.wfile.write(body)
 
             def _handle(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -123,13 +131,19 @@ def test_spec_accepts_gs_and_rejects_bucketless_uri() -> None:
     assert "needs a bucket" in str(info.value)
 
 
-def test_conditional_write_is_retried_after_503(flaky: tuple[FlakyProxy, str]) -> None:
+def _retry_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [record.getMessage() for record in caplog.records
+            if record.name == "state.gcs" and record.levelno == logging.WARNING]
+
+
+def test_conditional_write_is_retried_after_503(flaky: tuple[FlakyProxy, str], caplog: pytest.LogCaptureFixture) -> None:
     proxy, bucket = flaky
     store = GcsStore(f"gs://{bucket}/p")
     proxy.failures = 1
     generation = store.put("trials.json", {"n": 1}, if_generation=0)
     statuses = [status for method, _, status in proxy.seen if method == "POST"]
     assert statuses == [503, 200]
+    assert _retry_warnings(caplog) == [f"GCS answered ServiceUnavailable: {OUTAGE} (retrying)"]
     got = store.get("trials.json")
     assert got is not None and got.generation == generation
 
@@ -145,13 +159,19 @@ def test_unconditional_write_is_not_retried(flaky: tuple[FlakyProxy, str]) -> No
     assert [status for method, _, status in proxy.seen if method == "POST"] == [503]
 
 
-def test_reads_are_retried(flaky: tuple[FlakyProxy, str]) -> None:
+def test_reads_are_retried(flaky: tuple[FlakyProxy, str], caplog: pytest.LogCaptureFixture) -> None:
     proxy, bucket = flaky
     store = GcsStore(f"gs://{bucket}/p")
     store.put("experiment.json", {"phase": "Running"})
-    proxy.method, proxy.failures = "GET", 1
+    assert not _retry_warnings(caplog)
+    proxy.method, proxy.failures = "GET", 2
     got = store.get("experiment.json")
     assert got is not None and got.data == {"phase": "Running"}
+    # Each retry of ours is said, so a long outage does not look like a hang. (The storage client's own
+    # background fetch of the bucket's metadata may take one of the 503s; it is not a state request.)
+    object_outages = [path for _, path, status in proxy.seen if status == 503 and "/o/" in path]
+    assert object_outages and len(_retry_warnings(caplog)) == len(object_outages)
+    assert set(_retry_warnings(caplog)) == {f"GCS answered ServiceUnavailable: {OUTAGE} (retrying)"}
 
 
 def test_lock_acquire_survives_a_lost_response(flaky: tuple[FlakyProxy, str]) -> None:
