@@ -2,8 +2,10 @@
 
 Each pass records the normalised spec it applied (``experiment.json``: ``spec``). A change to a field
 that recorded trials depend on (the search space, the controller and its seed, the trainer of finished
-trials, fewer trials than exist) would mix results of two experiments under one name: like Terraform's
-"forces replacement", it is shown and refused, with the way out.
+trials and the stage's trainer arguments, i.e. its proxy task, the reward of recorded rewards, fewer
+trials than exist) would mix results of two experiments under one name: the controller and the top-N
+ranking compare rewards across trials. Like Terraform's "forces replacement", it is shown and refused,
+with the way out.
 
 A field the recorded spec lacks while the new spec holds its schema default is no change: the spec was
 recorded by a nasctl release that did not have the field yet (the schema grows by fields with defaults),
@@ -20,7 +22,7 @@ from pydantic import BaseModel
 
 from specs.loader import is_generation_of, spec_generation
 from specs.model import NASExperiment
-from state.records import SEARCH
+from state.records import SEARCH, TRAIN
 from state.snapshot import ExperimentState, load_state
 from state.store import StateStore
 
@@ -83,6 +85,15 @@ def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | Non
         return f"the controller's proposals for {len(search)} recorded search trials came from the old value"
     if path.startswith("spec.trainer") and any(t.terminal for t in trials):
         return "finished trials were trained by the old trainer"
+    for stage, field in ((SEARCH, "spec.search.trainerArgs"), (TRAIN, "spec.train.trainerArgs")):
+        # Failed trials have no reward: changing the args to get past a failure (a smaller batch) mixes nothing.
+        rewarded = sum(t.reward is not None for t in trials if t.stage == stage)
+        if path.startswith(field) and rewarded:
+            return (f"{rewarded} finished {stage} trials were trained with the old value: their rewards and the "
+                    "new ones would not compare")
+    if path.startswith("spec.reward") and any(t.reward is not None for t in trials):
+        return (f"the rewards of {sum(t.reward is not None for t in trials)} finished trials were computed with "
+                "the old reward")
     if path == "spec.search.maxTrials" and isinstance(new, int) and new < len(search):
         return f"{len(search)} search trials are recorded already; results are never deleted"
     return None

@@ -286,7 +286,10 @@ def test_diff_shows_every_changed_field_and_refuses_replacements(write_spec, nas
 
     for edit, path in ((lambda s: s["spec"]["search"].update(maxTrials=2), "spec.search.maxTrials"),
                        (lambda s: s["spec"]["search"].update(seed=99), "spec.search.seed"),
-                       (lambda s: s["spec"]["searchSpace"].update(prebuilt="mnasnet"), "spec.searchSpace.prebuilt")):
+                       (lambda s: s["spec"]["searchSpace"].update(prebuilt="mnasnet"), "spec.searchSpace.prebuilt"),
+                       (lambda s: s["spec"]["search"].update(trainerArgs={"mode": "full"}),
+                        "spec.search.trainerArgs.mode"),
+                       (lambda s: s["spec"].update(reward={"limit": "soft"}), "spec.reward.limit")):
         changed = json.loads(json.dumps(nb201_spec(max_trials=4, parallel=2, top_n=None)))
         edit(changed)
         write_spec(changed)

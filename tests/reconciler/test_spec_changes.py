@@ -1,0 +1,65 @@
+"""Which spec changes `diff` and `apply` refuse: those that would make recorded rewards and new ones incomparable
+(a stage's proxy task, the reward), and only once there is something recorded to mix with."""
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from reconciler.spec_changes import normalised_spec, spec_changes
+from specs.loader import parse_experiment
+from specs.model import NASExperiment
+from state.records import FAILED, RUNNING, SEARCH, SUCCEEDED, TRAIN, ExperimentRecord, TrialRecord
+from state.snapshot import ExperimentState
+from tests.conftest import nb201_spec
+
+
+def _experiment(edit: Any = None) -> NASExperiment:
+    spec = nb201_spec(max_trials=4, parallel=2, top_n=2)
+    if edit is not None:
+        edit(spec)
+    return parse_experiment(yaml.safe_dump(spec))
+
+
+def _state(*trials: tuple[str, str, float | None]) -> ExperimentState:
+    """Applied with the unedited spec, with trials (stage, status, reward) recorded."""
+    applied = _experiment()
+    record = ExperimentRecord(name="exp", generation="g", spec=normalised_spec(applied))
+    return ExperimentState(record, {f"{stage}-{i}": TrialRecord(f"{stage}-{i}", stage, i, [i], None, status=status,
+                                                                reward=reward)
+                                    for i, (stage, status, reward) in enumerate(trials)})
+
+
+def _refusals(edit: Any, state: ExperimentState) -> dict[str, str | None]:
+    return {change.path: change.refused for change in spec_changes(_experiment(edit), state)}
+
+
+def _search_args(spec: dict) -> None:
+    spec["spec"]["search"]["trainerArgs"] = {"mode": "full"}
+
+
+def _train_args(spec: dict) -> None:
+    spec["spec"]["train"]["trainerArgs"] = {"mode": "proxy"}
+
+
+def _reward(spec: dict) -> None:
+    spec["spec"]["reward"] = {"limit": "soft"}
+
+
+@pytest.mark.parametrize(("edit", "path", "why"), [
+    (_search_args, "spec.search.trainerArgs.mode", "1 finished search trials were trained with the old value"),
+    (_train_args, "spec.train.trainerArgs.mode", "1 finished train trials were trained with the old value"),
+    (_reward, "spec.reward.limit", "the rewards of 2 finished trials were computed with the old reward"),
+])
+def test_a_change_that_would_mix_rewards_is_refused_once_results_are_recorded(edit: Any, path: str, why: str) -> None:
+    recorded = _state((SEARCH, SUCCEEDED, 0.9), (SEARCH, RUNNING, None), (TRAIN, SUCCEEDED, 0.93))
+    refused = _refusals(edit, recorded)[path]
+    assert refused is not None and refused.startswith(why) and "new metadata.name" in refused
+
+
+@pytest.mark.parametrize("edit", [_search_args, _train_args, _reward])
+def test_the_same_change_applies_in_place_while_nothing_it_affects_has_finished(edit: Any) -> None:
+    running = _state((SEARCH, RUNNING, None), (TRAIN, RUNNING, None), (SEARCH, FAILED, None))
+    refusals = _refusals(edit, running)
+    assert refusals and set(refusals.values()) == {None}
