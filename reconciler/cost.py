@@ -125,9 +125,12 @@ def _stage_plans(experiment: NASExperiment, catalog: PriceCatalog | None) -> lis
     plans = []
     for stage in enabled_stages(experiment):
         shape = stage.cost_shape(experiment)
-        plans.append(_StagePlan(stage.name, shape.trials, shape.trainings,
-                                max(1, min(stage.parallel_trials(experiment), shape.trials)),
-                                role_resources(experiment, shape.role), runs_in_nas_job(experiment, shape.role),
+        in_nas_job = runs_in_nas_job(experiment, shape.role)
+        # Inside a NasJob, Vertex trains the top N at once: TrainTrialSpec.max_parallel_trial_count is both.
+        parallel = experiment.spec.train.top_n if in_nas_job and shape.role == TRAIN else stage.parallel_trials(
+            experiment)
+        plans.append(_StagePlan(stage.name, shape.trials, shape.trainings, max(1, min(parallel, shape.trials)),
+                                role_resources(experiment, shape.role), in_nas_job,
                                 stage.timeout_seconds(experiment), trial_hourly_usd(experiment, shape.role, catalog),
                                 shape.note))
     latency = role_resources(experiment, LATENCY)
@@ -191,6 +194,8 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
         report.stages.append(stage)
         report.warnings.extend(_warnings(plan, stage, catalog))
     report.warnings.extend(_last_stage2_warning(experiment, stage_hours.get(SEARCH)))
+    report.warnings.extend(_nas_job_stage2_parallel_warning(experiment))
+    report.warnings.extend(_overlapping_quota_warning(experiment, report.stages, catalog))
     report.warnings.extend(_request_rate_warnings(experiment, plans))
     return report
 
@@ -210,6 +215,35 @@ def _last_stage2_warning(experiment: NASExperiment, search_runtime_hours: float 
             f"because the resumed job counts only its own trials). Then nasctl trains the top {train.top_n} itself, "
             "as CustomJobs after the search (billed without the NAS multiplier, so at most the stage-2 cost shown); "
             "set train.frequency to have Vertex train them during the search instead"]
+
+
+def _nas_job_stage2_parallel_warning(experiment: NASExperiment) -> list[str]:
+    """A NasJob cannot train fewer than its top N at once; a `parallelTrials` the user set says otherwise."""
+    train = experiment.spec.train
+    if (train is None or not runs_in_nas_job(experiment, TRAIN) or "parallel_trials" not in train.model_fields_set
+            or train.parallel_trials == train.top_n):
+        return []
+    return [f"{TRAIN}: Vertex trains the top {train.top_n} inside the NasJob all at once (its "
+            "max_parallel_trial_count is both the N and the parallelism), so parallelTrials "
+            f"{train.parallel_trials} applies only if nasctl trains them after the search; to train fewer at once, "
+            "lower topN, or search with one of nasctl's algorithms"]
+
+
+def _overlapping_quota_warning(experiment: NASExperiment, stages: list[StageCost],
+                               catalog: PriceCatalog | None) -> list[str]:
+    """With `train.frequency`, stage 2 runs beside the search: their GPUs count against one quota at once."""
+    named = {stage.name: stage for stage in stages}
+    search, train = named.get(SEARCH), named.get(TRAIN)
+    if (catalog is None or search is None or train is None or experiment.spec.train.frequency is None
+            or not search.quota_gpus or search.accelerator != train.accelerator):
+        return []
+    together = search.quota_gpus + train.quota_gpus
+    if together <= catalog.default_gpu_quota or max(search.quota_gpus, train.quota_gpus) > catalog.default_gpu_quota:
+        return []  # fits, or a stage alone is over the quota (warned above)
+    return [f"{TRAIN}: with train.frequency, stage 2 runs beside the search: {search.quota_gpus} + "
+            f"{train.quota_gpus} = {together} {search.accelerator} GPUs at once, more than the quota of "
+            f"{catalog.default_gpu_quota} in {catalog.region}; stage-2 trials wait for search trials to end "
+            "(request more quota, or lower parallelTrials or topN)"]
 
 
 def _request_rate_warnings(experiment: NASExperiment, plans: list[_StagePlan]) -> list[str]:

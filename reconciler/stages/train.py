@@ -1,6 +1,7 @@
 """Stage 2: the top-N stage-1 architectures trained fully, scored by the same reward."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from state.records import SEARCH, TRAIN, TrialRecord
@@ -73,7 +74,16 @@ class TrainStage(Stage):
         return experiment.spec.train.timeout_seconds
 
     def cost_shape(self, experiment: NASExperiment) -> CostShape:
-        return CostShape(experiment.spec.train.top_n, float(experiment.spec.train.top_n), TRAIN)
+        """The top N; with `frequency` K, up to N a round (a new architecture in the top N is trained in the
+        round it got there), one round every K search trials: the worst case is what a budget must allow for."""
+        train, searched = experiment.spec.train, experiment.spec.search.max_trials
+        if train.frequency is None:
+            return CostShape(train.top_n, float(train.top_n), TRAIN)
+        most = min(searched, train.top_n * math.ceil(searched / train.frequency))
+        note = "" if most == train.top_n else (
+            f"up to {most:,} trials, beside the search: the top {train.top_n} every {train.frequency:,} search "
+            f"trials, each architecture new to the top trained once (at least {train.top_n})")
+        return CostShape(most, float(most), TRAIN, note)
 
     def summary(self, ctx: StageContext) -> dict[str, Any]:
         return {**super().summary(ctx), "topN": ctx.spec.train.top_n}

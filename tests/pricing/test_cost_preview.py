@@ -82,6 +82,52 @@ def test_a_search_past_14_days_with_stage_2_only_at_max_trials_is_told_who_train
     assert not [w for w in estimate_cost(short).warnings if "set train.frequency" in w]
 
 
+def _poc_with_train(**train: Any) -> NASExperiment:
+    """The POC spec with stage-2 fields set as a user writes them (so that they count as set)."""
+    import yaml  # noqa: PLC0415
+
+    data = yaml.safe_load((EXAMPLES / "mnasnet-poc-vertex.yaml").read_text(encoding="utf-8"))
+    data["spec"]["train"].update(train)
+    return parse_experiment(yaml.safe_dump(data))
+
+
+@pytest.mark.parametrize(("frequency", "trained"), [(200, 100), (500, 40), (1_500, 20), (2_000, 10)])
+def test_stage_2_during_the_search_is_priced_for_every_round(frequency: int, trained: int) -> None:
+    """Each round trains the top 10 not trained yet: up to 10 new ones a round, one round every `frequency`."""
+    once = _stages(estimate_cost(_poc_with_train()).to_json())["train"]
+    report = estimate_cost(_poc_with_train(frequency=frequency)).to_json()
+    train = _stages(report)["train"]
+    assert train["trials"] == trained and train["gpuHours"] == once["gpuHours"] * trained / 10
+    assert train["costUsd"] == pytest.approx(once["costUsd"] * trained / 10)
+    assert (f"up to {trained} trials, beside the search" in train["note"]) == (trained > 10)
+
+
+def test_a_nas_job_trains_its_top_n_at_once_whatever_parallel_trials_says() -> None:
+    once = _stages(estimate_cost(_poc_with_train(parallelTrials=10)).to_json())["train"]
+    report = estimate_cost(_poc_with_train(parallelTrials=5))
+    train = _stages(report.to_json())["train"]
+    assert (train["parallelTrials"], train["quotaGpus"], train["runtimeHours"]) == (10, 40, 224) == (
+        once["parallelTrials"], once["quotaGpus"], once["runtimeHours"])
+    (warning,) = [w for w in report.warnings if "parallelTrials 5 applies only" in w]
+    assert "top 10 inside the NasJob all at once" in warning
+    assert not [w for w in estimate_cost(_poc_with_train(parallelTrials=10)).warnings if "applies only" in w]
+
+
+def test_stage_2_beside_the_search_counts_against_the_same_gpu_quota() -> None:
+    """Search 7 × 2 T4 and stage 2 1 × 4 T4 each fit the quota of 16; with frequency they run together (18)."""
+    import yaml  # noqa: PLC0415
+
+    data = yaml.safe_load((EXAMPLES / "mnasnet-poc-vertex.yaml").read_text(encoding="utf-8"))
+    data["spec"]["search"]["parallelTrials"] = 7
+    data["spec"]["train"].update(topN=1, parallelTrials=1)
+    alone = estimate_cost(parse_experiment(yaml.safe_dump(data))).warnings
+    data["spec"]["train"]["frequency"] = 500
+    beside = estimate_cost(parse_experiment(yaml.safe_dump(data))).warnings
+    assert not [w for w in alone if "GPUs at once" in w]
+    (warning,) = [w for w in beside if "GPUs at once" in w]
+    assert "stage 2 runs beside the search: 14 + 4 = 18 NVIDIA_TESLA_T4 GPUs at once, more than the quota of 16" in warning
+
+
 def test_json_has_the_documented_keys() -> None:
     report = estimate_cost(_example("test-drive-vertex.yaml")).to_json()
     assert {"stages", "totalCostUsd", "warnings"} <= report.keys()

@@ -30,3 +30,7 @@ def test_frequency_trains_the_current_top_n_while_the_search_runs(write_spec, na
     assert len({json.dumps(t["dna"]) for t in train}) == len(train)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
     assert status["phase"] == "Succeeded" and status["stages"]["train"]["phase"] == "Succeeded"
+    # the cost preview counted every round: what ran is within its bound, and more than one round's top N
+    preview = json.loads(nasctl("cost", "-f", str(spec), "-o", "json", check=True).stdout)
+    (planned,) = [stage for stage in preview["stages"] if stage["name"] == "train"]
+    assert 2 < len(train) <= planned["trials"] == 6 and "every 4 search trials" in planned["note"]
