@@ -1,10 +1,14 @@
-"""Search algorithms by name. Names are checked without importing PyGlove."""
+"""Search algorithms by name. Names and settings are checked without importing PyGlove."""
 from __future__ import annotations
 
+import ast
+import difflib
 import importlib
+import importlib.util
+from functools import lru_cache
 from typing import Any
 
-from pydantic.alias_generators import to_snake
+from pydantic.alias_generators import to_camel, to_snake
 
 from specs.model import VERTEX_ALGORITHMS
 
@@ -21,6 +25,41 @@ def check_algorithm(name: str) -> str | None:
     if name not in ALGORITHMS and name not in VERTEX_ALGORITHMS:  # Vertex's own run inside a NasJob
         return f"unknown search algorithm {name!r}; expected one of {sorted(ALGORITHMS) + list(VERTEX_ALGORITHMS)}"
     return None
+
+
+def check_algorithm_settings(name: str, settings: dict[str, Any]) -> list[tuple[str, str]]:
+    """(key, problem) for each `algorithmSettings` key the algorithm does not take (a misspelling otherwise
+    surfaces only when `apply` builds the controller)."""
+    if not settings or check_algorithm(name):
+        return []
+    if name in VERTEX_ALGORITHMS:
+        return [(key, f"{name} is Vertex AI NAS's own controller and takes no algorithmSettings") for key in settings]
+    known = setting_names(name)
+    problems = []
+    for key in settings:
+        if to_snake(key) not in known:
+            close = difflib.get_close_matches(key, [to_camel(k) for k in known], n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            problems.append((key, f"{name} has no setting {key!r}{hint} (its settings: "
+                                  f"{', '.join(to_camel(k) for k in known) or 'none'})"))
+    return problems
+
+
+@lru_cache(maxsize=None)
+def setting_names(name: str) -> tuple[str, ...]:
+    """The keyword arguments of the controller's ``__init__`` after (space, seed), read from its source: importing
+    it would import PyGlove and SciPy, which `validate` and `diff` must not pay for."""
+    module_name, _, class_name = ALGORITHMS[name].partition(":")
+    spec = importlib.util.find_spec(module_name)
+    assert spec is not None and spec.origin is not None, module_name
+    with open(spec.origin, encoding="utf-8") as source:
+        tree = ast.parse(source.read())
+    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
+    inits = [node for node in cls.body if isinstance(node, ast.FunctionDef) and node.name == "__init__"]
+    if not inits:
+        return ()
+    arguments = inits[0].args
+    return tuple(arg.arg for arg in [*arguments.args[3:], *arguments.kwonlyargs])
 
 
 def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], reward: Any = None) -> Any:

@@ -13,7 +13,7 @@ from reconciler.observe import Observed
 from reconciler.plan import CREATE, LAUNCH, RECORD, SIGNAL, START_HELPER, compute_plan
 from specs.loader import parse_experiment
 from state.local import LocalStore
-from state.records import PENDING, RUNNING, SUCCEEDED, ExperimentRecord, TrialRecord
+from state.records import PENDING, RUNNING, ExperimentRecord, TrialRecord
 from state.snapshot import ExperimentState, load_state, save_trials
 from tests.conftest import nb201_spec
 from trial.protocol import StopSignal, TrialResult

@@ -91,6 +91,30 @@ def test_unknown_names_are_errors(tmp_path, field, value, needle):
     assert value in path.read_text().splitlines()[issue.line - 1]
 
 
+@pytest.mark.parametrize("algorithm,settings,needle", [
+    ("evolution", {"populationSzie": 30}, "evolution has no setting 'populationSzie'; did you mean 'populationSize'?"),
+    ("bayesopt", {"initialTrial": 5}, "did you mean 'initialTrials'?"),
+    ("random", {"shuffle": True}, "random has no setting 'shuffle'"),
+])
+def test_unknown_algorithm_settings_are_errors_at_their_line(tmp_path, algorithm, settings, needle):
+    spec = nb201_spec(algorithm=algorithm, algorithmSettings=settings)
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(SpecError) as info:
+        load_experiment(path, check_references)
+    [issue] = info.value.issues
+    (key,) = settings
+    assert needle in issue.message and issue.path == f"spec.search.algorithmSettings.{key}"
+    assert key in path.read_text().splitlines()[issue.line - 1]
+
+
+def test_known_algorithm_settings_pass(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(nb201_spec(algorithm="evolution",
+                                              algorithmSettings={"populationSize": 8, "tournamentSize": 3})))
+    assert load_experiment(path, check_references).spec.search.algorithm_settings["populationSize"] == 8
+
+
 def test_exactly_one_search_space_source():
     spec = nb201_spec()
     spec["spec"]["searchSpace"] = {"prebuilt": "nb201", "choices": {"width": [16, 32]}}

@@ -5,7 +5,7 @@ import pytest
 
 from backends.factory import make_backend
 from backends.vertex.custom_jobs import VertexCustomJobBackend
-from reconciler.controllers.registry import check_algorithm, make_controller
+from reconciler.controllers.registry import check_algorithm, check_algorithm_settings, make_controller
 from state.uri import open_store
 from specs.model import NASExperiment
 
@@ -39,3 +39,8 @@ def test_vertex_algorithms_are_known_but_never_built_as_our_controllers() -> Non
 def test_vertex_algorithms_need_the_vertex_backend() -> None:
     with pytest.raises(ValueError, match="needs backend type vertex"):
         _experiment("GRID_SEARCH", backend_type="local")
+
+
+def test_a_nas_job_algorithm_takes_no_settings() -> None:
+    (problem,) = check_algorithm_settings("GRID_SEARCH", {"shuffle": True})
+    assert problem == ("shuffle", "GRID_SEARCH is Vertex AI NAS's own controller and takes no algorithmSettings")

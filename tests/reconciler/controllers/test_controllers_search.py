@@ -1,6 +1,8 @@
 """Controllers through the interface the reconciler uses: determinism, restarts, parallel proposals."""
 from __future__ import annotations
 
+import importlib
+import inspect
 import itertools
 from typing import Callable
 
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 
 from reconciler.controllers.base import Observation
 from reconciler.controllers.encoding import UnsupportedSpaceError, point_at, rank_of
-from reconciler.controllers.registry import ALGORITHMS, make_controller
+from reconciler.controllers.registry import ALGORITHMS, setting_names, make_controller
 from search_spaces.nb201 import canonical
 from search_spaces.nb201 import space as nb201_space
 from search_spaces.space import DNANumbers, SearchSpace
@@ -221,3 +223,12 @@ def test_bayesopt_never_proposes_a_cell_equivalent_to_one_already_evaluated_or_p
     proposed = run_search("bayesopt", nb201(), seed=0, trials=40, parallel=parallel, reward=reward)
     forms = [tuple(row) for row in canonical(proposed).tolist()]
     assert len(set(forms)) == len(forms)
+
+
+@pytest.mark.parametrize("name", sorted(ALGORITHMS))
+def test_the_settings_validate_reads_from_source_are_what_the_controller_takes(name: str) -> None:
+    """`validate` reads each controller's settings from its source, without importing it: the same names."""
+    module_name, _, class_name = ALGORITHMS[name].partition(":")
+    controller = getattr(importlib.import_module(module_name), class_name)
+    parameters = list(inspect.signature(controller.__init__).parameters.values())[3:]  # after self, space, seed
+    assert setting_names(name) == tuple(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD)
