@@ -107,8 +107,8 @@ class VertexResourcesSpec(SpecModel):
     accelerator_count: int = Field(0, ge=0, description="Accelerators per trial.")
     hours_per_trial: float | None = Field(
         None, gt=0, le=MAX_JOB_SECONDS / 3600,
-        description="Expected hours per trial, for the cost preview (measured hours win once trials finish); a "
-                    "Vertex job runs 14 days at most."
+        description="Expected hours per trial, for the cost preview (measured hours win once trials finish); also "
+                    "the job's limit, × 1.5, unless the stage sets timeoutSeconds. A Vertex job runs 14 days at most."
     )
     replica_count: int = Field(
         1, ge=1, description="Machines per trial (multi-host): pool 0 is the chief, pool 1 the other "

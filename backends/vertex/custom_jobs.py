@@ -21,7 +21,7 @@ from backends.vertex.labels import IDENTITY_LABEL, KEY_LABEL, experiment_identit
 from trial.dirs import GcsTrialDir
 from state.records import SEARCH, TRAIN
 from specs.model import NASExperiment, VertexBackendSpec
-from trial.protocol import FAILED, LATENCY_FILE, StopSignal, TrialResult
+from trial.protocol import FAILED, LATENCY_FILE, TIMEOUT, StopSignal, TrialResult
 from trainers_jax.saved_model import MODEL_CONFIG_FILE
 
 if TYPE_CHECKING:
@@ -50,6 +50,13 @@ def job_state(job: "CustomJob") -> str:
 def turned_away(job: "CustomJob") -> bool:
     """Whether Vertex failed the job for lack of machines (it never ran its code)."""
     return job_state(job) in FAILED_JOB_STATES and job.error.code == STOCKOUT_CODE
+
+
+def ran_its_timeout(job: "CustomJob", elapsed: float | None) -> bool:
+    """Whether a failed job ran its whole ``scheduling.timeout`` (hoursPerTrial × 1.5, or timeoutSeconds): Vertex
+    ended it for time, so the trial timed out (whatever words the service uses for it), not failed."""
+    limit = job.job_spec.scheduling.timeout.total_seconds()
+    return bool(limit) and elapsed is not None and elapsed >= limit
 
 
 def timestamp_seconds(timestamp: Any) -> float | None:
@@ -162,7 +169,8 @@ class VertexCustomJobBackend(Backend):
             return TrialObservation(NO_CAPACITY, None, cycles, elapsed, stop, message=job.error.message)
         if result is None and state in FAILED_JOB_STATES:
             message = job.error.message or state
-            result = TrialResult(FAILED, message=f"Vertex job {job.name} {state}: {message}"[:500])
+            status = TIMEOUT if ran_its_timeout(job, elapsed) else FAILED
+            result = TrialResult(status, message=f"Vertex job {job.name} {state}: {message}"[:500])
         if result is None:  # cancelled, or succeeded without writing a result
             return TrialObservation(LOST, None, cycles, elapsed, stop)
         return TrialObservation(FINISHED, result, cycles, elapsed, stop)
