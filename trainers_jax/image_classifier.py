@@ -265,20 +265,23 @@ def _loop(ctx: TrialContext, args: ClassifierArgs, cfg: Any, model: Any, tx: Any
     normalize = training.Normalize(inputs.data.mean, inputs.data.std)
     step_fn = training.make_train_step(model, tx, cfg, inputs.data.num_classes, parallel, normalize)
     evaluate = training.make_evaluator(model, min(args.eval_batch_size, len(inputs.data.test)), parallel, normalize)
-    step, started, trained_seconds = int(state["step"]), time.monotonic(), 0.0
+    # Training time leaves evaluations and checkpoints out, and goes on from the last launch's (seed doc: the
+    # time of a training cycle must not include the validation score's evaluation).
+    step, trained_seconds = int(state["step"]), ctx.resumed_seconds
     metrics: dict[str, Any] = {}
     while step < cfg.steps and (end := _cycle_end(ctx, args, cfg, step)) > step:
+        started = time.monotonic()
         for _ in range(step, end):
             state, loss = step_fn(state, *parallel.shard(next(inputs.train)))
         step = end
-        if not bool(state["finite"]):
+        if not bool(state["finite"]):  # waits for the cycle's last step
             raise TrialFailure(FAILED_NAN, f"training loss became NaN/Inf by step {step} "
                                            f"(learning rate {training.learning_rate(state):.3g}, last loss {float(loss)})")
-        trained_seconds = time.monotonic() - started
+        trained_seconds += time.monotonic() - started
         metrics = {**evaluate(state, inputs.test()), "train_loss": float(loss),
                    "learning_rate": training.learning_rate(state)}
         if is_writer():
-            ctx.report(step, metrics, fraction=step / cfg.steps)
+            ctx.report(step, metrics, fraction=step / cfg.steps, seconds=trained_seconds)
         checkpoints.save(state, inputs.train.get_state())  # every process: orbax coordinates the hosts
     if not metrics:  # relaunched with nothing left to train: still report the restored model's accuracy
         metrics = {**evaluate(state, inputs.test()), "learning_rate": training.learning_rate(state)}

@@ -23,6 +23,10 @@ class TrialContext:
         self.dir = LocalTrialDir(trial_dir)
         self.spec = self.dir.read_spec()
         self.started = time.monotonic()
+        # A relaunched trial (preempted, or its process lost) continues its clock from the last cycle it
+        # reported, as its step count continues from the checkpoint: the seconds per step stay true.
+        recorded = self.dir.read_metrics()
+        self.resumed_seconds = float(recorded[-1].get("seconds") or 0.0) if recorded else 0.0
         # Vertex sets AIP_TENSORBOARD_LOG_DIR when the job names a TensorBoard resource: curves go there too
         self.events = ScalarEvents(self.dir.path, os.environ.get(TENSORBOARD_LOG_DIR_ENV))
 
@@ -56,12 +60,18 @@ class TrialContext:
         return int(self.spec.get("seed", 0))
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.started
+        """Seconds this trial has run, over all its launches."""
+        return self.resumed_seconds + time.monotonic() - self.started
 
-    def report(self, step: int, metrics: dict[str, float], fraction: float | None = None) -> None:
-        """Append one evaluation cycle (metrics.jsonl, TensorBoard); `fraction` = share of the full training done."""
+    def report(self, step: int, metrics: dict[str, float], fraction: float | None = None,
+               seconds: float | None = None) -> None:
+        """Append one evaluation cycle (metrics.jsonl, TensorBoard); `fraction` = share of the full training done.
+
+        `seconds` is the training time so far; a trainer that times its training steps passes it, so that the
+        time of evaluations is left out (the proxy-task tools' hours per step: Vertex's rule). Without it, the
+        wall time of the trial so far (:meth:`elapsed`)."""
         fraction = fraction if fraction is not None else math.nan
-        self.dir.append_metrics(step, fraction, self.elapsed(), metrics)
+        self.dir.append_metrics(step, fraction, self.elapsed() if seconds is None else seconds, metrics)
         self.events.add(step, metrics, fraction)
 
     def stop_signal(self) -> StopSignal:

@@ -52,8 +52,39 @@ def test_resumed_trial_matches_uninterrupted(uninterrupted: LocalTrialDir, make_
     assert second.metrics["accuracy"] == pytest.approx(full["accuracy"], abs=0.02)
     steps = [c["step"] for c in trial.read_metrics()]
     assert steps == [20, 24, 40, 60, 80]  # continued, not restarted at step 0
+    seconds = [c["seconds"] for c in trial.read_metrics()]
+    assert seconds == sorted(seconds) and seconds[2] > seconds[1]  # and so did its training time
     again = run(str(trial.path))  # relaunched with nothing left to train: the same model, evaluated
     assert (again.metrics["steps"], again.metrics["accuracy"]) == (80, second.metrics["accuracy"])
+
+
+@pytest.mark.slow  # real training
+def test_reported_training_time_leaves_evaluations_out(make_trial: MakeTrial, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The seconds of each cycle are training time (the proxy-task tools' hours per step): an evaluation that takes
+    a second adds nothing to them, though it does to the trial's wall time."""
+    import time
+
+    from trainers_jax import training
+
+    make_evaluator = training.make_evaluator
+
+    def slow_evaluator(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        evaluate = make_evaluator(*args, **kwargs)
+
+        def evaluate_slowly(*inner, **named):  # noqa: ANN002, ANN003, ANN202
+            time.sleep(1.0)
+            return evaluate(*inner, **named)
+        return evaluate_slowly
+
+    monkeypatch.setattr(training, "make_evaluator", slow_evaluator)
+    trial = make_trial()
+    started = time.monotonic()
+    assert run(str(trial.path)).status == SUCCEEDED
+    wall = time.monotonic() - started
+    seconds = [c["seconds"] for c in trial.read_metrics()]
+    assert len(seconds) == 4 and wall > 4.0  # four evaluations of a second each
+    assert all(later - earlier < 1.0 for earlier, later in zip(seconds, seconds[1:])), seconds
+    assert seconds[-1] < wall - 4.0
 
 
 @pytest.mark.slow  # real training
