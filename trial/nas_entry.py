@@ -21,10 +21,11 @@ import sys
 import threading
 import time
 from pathlib import Path
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from state.records import SEARCH, TRAIN
-from specs.model import NASExperiment
+from specs.model import NASExperiment, RewardSpec
 from trial.trainers import trial_document
 from trial.fuse import local_path
 
@@ -38,6 +39,7 @@ TRIAL_TIMEOUT_ARG = "--trial-timeout-seconds"
 # cloudml-hypertune's file contract (what Vertex reads a trial's metric from).
 HYPERTUNE_FILE_ENV = "CLOUD_ML_HP_METRIC_FILE"
 HYPERTUNE_DEFAULT_FILE = "/tmp/hypertune/output.metrics"
+MAX_OTHER_METRICS = 5  # "the NAS platform supports at most 5 other_metrics" (seed doc)
 # How long a replica other than the chief waits for the chief's trial.json (the chief writes it at start).
 CHIEF_SPEC_WAIT_SECONDS = 600.0
 CHIEF_SPEC_POLL_SECONDS = 1.0
@@ -48,14 +50,29 @@ def trial_folder(stage: str, trial_id: str) -> str:
     return f"{stage}-{int(trial_id):04d}" if trial_id.isdigit() else f"{stage}-{trial_id}"
 
 
-def report_metric(tag: str, value: float, step: int = 1) -> None:
-    """Append one metric record where Vertex's hypertune reader looks for it."""
+def report_metric(tag: str, value: float, step: int = 1, others: Mapping[str, float] | None = None) -> None:
+    """Append one metric record where Vertex's hypertune reader looks for it; `others` go in as Vertex's
+    other_metrics (``key_i``/``value_i``, at most 5)."""
     path = Path(os.environ.get(HYPERTUNE_FILE_ENV, HYPERTUNE_DEFAULT_FILE))
     path.parent.mkdir(parents=True, exist_ok=True)
     record = {"timestamp": time.time(), "trial": os.environ.get("CLOUD_ML_TRIAL_ID", "0"), tag: str(value),
               "global_step": str(step), "checkpoint_path": ""}
+    for i, (key, other) in enumerate(list((others or {}).items())[:MAX_OTHER_METRICS]):
+        record.update({f"key_{i}": key, f"value_{i}": str(other)})
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(record) + "\n")
+
+
+def reward_parts(metrics: Mapping[str, float], reward: RewardSpec) -> dict[str, float]:
+    """What the reward is made of, for Vertex to show beside it: with a latency or memory term, the metric
+    alone (`<metric>_without_penalty`: the seed asks a trainer whose reward is not its accuracy to report the
+    accuracy too) and each term's measurement. Without a term the reward is the metric: nothing to add."""
+    terms = [term.metric for term in (reward.latency, reward.memory) if term is not None]
+    if not terms:
+        return {}
+    parts = {f"{reward.metric}_without_penalty": metrics.get(reward.metric)}
+    parts.update({name: metrics.get(name) for name in terms})
+    return {name: float(value) for name, value in parts.items() if isinstance(value, (int, float))}
 
 
 def trial_spec(experiment: NASExperiment, stage: str, trial_id: str, nas_params: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     if result.status != SUCCEEDED:
         return 1  # Vertex counts the trial as failed (maxFailedTrialCount)
     if primary:
-        report_metric(experiment.spec.reward.metric, compute_reward(result.metrics, experiment.spec.reward))
+        reward = experiment.spec.reward
+        report_metric(reward.metric, compute_reward(result.metrics, reward), others=reward_parts(result.metrics, reward))
     return 0
 
 

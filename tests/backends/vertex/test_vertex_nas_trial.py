@@ -19,14 +19,14 @@ from search_spaces.registry import build_search_space
 from specs.model import NASExperiment, SearchSpaceSpec
 
 
-def _experiment() -> NASExperiment:
+def _experiment(reward: dict | None = None) -> NASExperiment:
     return NASExperiment.model_validate({
         "kind": "NASExperiment", "metadata": {"name": "poc"},
         "spec": {"backend": {"type": "vertex", "project": "p", "containerImage": "img:1",
                              "stagingUri": "gs://bkt/staging"},
                  "searchSpace": {"prebuilt": "nb201"},
                  "trainer": {"prebuilt": "nb201-tabular", "args": {"mode": "full"}},
-                 "reward": {"metric": "accuracy"},
+                 "reward": reward or {"metric": "accuracy"},
                  "search": {"algorithm": "REINFORCEMENT_LEARNING", "maxTrials": 10,
                             "trainerArgs": {"mode": "proxy"}}},
     })
@@ -38,9 +38,9 @@ def _cluster_spec(pool: int, index: int) -> str:
 
 
 def _run_replica(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cluster_spec: str | None,
-                 params: dict) -> int:
+                 params: dict, reward: dict | None = None) -> int:
     spec_file = tmp_path / "experiment.json"
-    spec_file.write_text(_experiment().model_dump_json(by_alias=True))
+    spec_file.write_text(_experiment(reward).model_dump_json(by_alias=True))
     monkeypatch.setenv("CLOUD_ML_TRIAL_ID", "7")
     monkeypatch.setenv("CLOUD_ML_HP_METRIC_FILE", str(tmp_path / "hypertune" / "output.metrics"))
     if cluster_spec is None:
@@ -89,6 +89,22 @@ def test_trial_runs_the_proposed_architecture_and_the_chief_alone_reports_the_re
     (record,) = [json.loads(line) for line in metric_file.read_text().splitlines()]
     assert record["trial"] == "7"
     assert float(record["accuracy"]) == pytest.approx(result["metrics"]["accuracy"])
+    assert "key_0" not in record  # no penalty: the reward is the accuracy, nothing to add
+
+
+def test_a_penalised_reward_is_reported_with_what_it_is_made_of(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a latency term the reported metric is the reward; the accuracy alone and the latency go beside it as
+    Vertex's other_metrics (key_i/value_i), as the seed asks, so the console does not show the reward as accuracy."""
+    _, params = _params(4)
+    reward = {"metric": "accuracy", "latency": {"metric": "latency_fpga_ms", "target": 0.001}}
+    assert _run_replica(tmp_path, monkeypatch, None, params, reward) == 0
+    metrics = json.loads((tmp_path / "job" / "search-0007" / "result.json").read_text())["metrics"]
+    (record,) = [json.loads(line) for line in (tmp_path / "hypertune" / "output.metrics").read_text().splitlines()]
+    others = {record[f"key_{i}"]: float(record[f"value_{i}"]) for i in range(5) if f"key_{i}" in record}
+    assert others == pytest.approx({"accuracy_without_penalty": metrics["accuracy"],
+                                    "latency_fpga_ms": metrics["latency_fpga_ms"]})
+    assert float(record["accuracy"]) < metrics["accuracy"]  # the reward: penalised, far over a 1 µs target
 
 
 @pytest.mark.parametrize("chief_wrote", [None, 5], ids=["no-spec", "another-trials-spec"])
