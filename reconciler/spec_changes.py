@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from specs.loader import is_generation_of, spec_generation
 from specs.model import NASExperiment
-from state.records import SEARCH, TRAIN
+from state.records import SEARCH
 from state.snapshot import ExperimentState, load_state
 from state.store import StateStore
 
@@ -85,10 +85,11 @@ def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | Non
         return f"the controller's proposals for {len(search)} recorded search trials came from the old value"
     if path.startswith("spec.trainer") and any(t.terminal for t in trials):
         return "finished trials were trained by the old trainer"
-    for stage, field in ((SEARCH, "spec.search.trainerArgs"), (TRAIN, "spec.train.trainerArgs")):
+    stage, _, field = path.removeprefix("spec.").partition(".")
+    if field == "trainerArgs" or field.startswith("trainerArgs."):  # a stage's own args (its proxy task)
         # Failed trials have no reward: changing the args to get past a failure (a smaller batch) mixes nothing.
         rewarded = sum(t.reward is not None for t in trials if t.stage == stage)
-        if path.startswith(field) and rewarded:
+        if rewarded:
             return (f"{rewarded} finished {stage} trials were trained with the old value: their rewards and the "
                     "new ones would not compare")
     if path.startswith("spec.reward") and any(t.reward is not None for t in trials):

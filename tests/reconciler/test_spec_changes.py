@@ -22,9 +22,9 @@ def _experiment(edit: Any = None) -> NASExperiment:
     return parse_experiment(yaml.safe_dump(spec))
 
 
-def _state(*trials: tuple[str, str, float | None]) -> ExperimentState:
-    """Applied with the unedited spec, with trials (stage, status, reward) recorded."""
-    applied = _experiment()
+def _state(*trials: tuple[str, str, float | None], applied_edit: Any = None) -> ExperimentState:
+    """Applied with the unedited spec (or `applied_edit` of it), with trials (stage, status, reward) recorded."""
+    applied = _experiment(applied_edit)
     record = ExperimentRecord(name="exp", generation="g", spec=normalised_spec(applied))
     return ExperimentState(record, {f"{stage}-{i}": TrialRecord(f"{stage}-{i}", stage, i, [i], None, status=status,
                                                                 reward=reward)
@@ -63,3 +63,19 @@ def test_the_same_change_applies_in_place_while_nothing_it_affects_has_finished(
     running = _state((SEARCH, RUNNING, None), (TRAIN, RUNNING, None), (SEARCH, FAILED, None))
     refusals = _refusals(edit, running)
     assert refusals and set(refusals.values()) == {None}
+
+
+def _with_model_selection(spec: dict) -> None:
+    spec["spec"]["modelSelection"] = {"startModels": 4, "finalModels": 2, "trainerArgs": {"mode": "full"}}
+
+
+def _selection_args_changed(spec: dict) -> None:
+    _with_model_selection(spec)
+    spec["spec"]["modelSelection"]["trainerArgs"]["mode"] = "proxy"
+
+
+@pytest.mark.parametrize(("reward", "refused"), [(0.8, True), (None, False)])
+def test_a_proxy_task_stage_is_held_to_its_args_as_well(reward: float | None, refused: bool) -> None:
+    state = _state(("modelSelection", SUCCEEDED if reward else RUNNING, reward), applied_edit=_with_model_selection)
+    why = _refusals(_selection_args_changed, state)["spec.modelSelection.trainerArgs.mode"]
+    assert (why is not None and why.startswith("1 finished modelSelection trials")) == refused
