@@ -54,6 +54,10 @@ class Session:
             from reconciler.nas_job import NasJobReconciler  # noqa: PLC0415
 
             return NasJobReconciler(self.experiment, self.store)
+        if acting:
+            from reconciler.stages.search import check_controller  # noqa: PLC0415
+
+            check_controller(self.experiment)
         return Reconciler(self.experiment, self.store, make_backend(self.experiment, self.store), user_code=acting)
 
 

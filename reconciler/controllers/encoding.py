@@ -32,7 +32,8 @@ def cardinalities(space: SearchSpace, algorithm: str) -> tuple[int, ...]:
         if not flat:
             raise UnsupportedSpaceError(
                 f"{algorithm}: decision {point.id!s} is not a flat pg.oneof "
-                "(nested choices, manyof and floatv are not supported by this algorithm)"
+                "(nested choices, manyof and floatv are not supported by this algorithm; algorithm random "
+                "searches them)"
             )
         sizes.append(len(point.candidates))
     return tuple(sizes)

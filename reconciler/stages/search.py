@@ -25,6 +25,15 @@ def rebuild_controller(ctx: StageContext) -> Controller:
     return controller
 
 
+def check_controller(experiment: NASExperiment) -> None:
+    """Build the search's controller once, before `apply` launches anything: a space the algorithm cannot search
+    (nested choices for bayesopt) or settings it refuses (tournamentSize over populationSize) stop `apply` with
+    that error at once, not when the search starts, after hours of proxy-task stages."""
+    search = experiment.spec.search
+    make_controller(search.algorithm, build_search_space(experiment.spec.search_space), search.seed,
+                    search.algorithm_settings, reward=experiment.spec.reward)
+
+
 class SearchStage(Stage):
     name = SEARCH
 

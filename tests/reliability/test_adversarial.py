@@ -147,6 +147,34 @@ def test_validate_and_diff_never_import_code_the_spec_names(write_spec, nasctl, 
     assert (tmp_path / "ran.txt").exists()
 
 
+CONTINUOUS_SPACE = """
+def space():
+    import pyglove as pg
+    return pg.Dict(edges=pg.oneof([["none"] * 6, ["skip_connect"] * 6]), lr=pg.floatv(0.01, 0.1))
+"""
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda s: s["spec"].update(searchSpace={"function": "continuous:space"}),
+     "bayesopt: decision lr is not a flat pg.oneof"),
+    (lambda s: s["spec"]["search"].update(algorithm="evolution",
+                                          algorithmSettings={"populationSize": 4, "tournamentSize": 9}),
+     "1 ≤ tournamentSize ≤ populationSize"),
+])
+def test_a_search_the_controller_refuses_stops_apply_before_the_proxy_stages(write_spec, nasctl, tmp_path,
+                                                                             edit, needle):
+    """The search would start only after the proxy-task stages (hours on real trainers): `apply` builds its
+    controller first, so the error comes at once and nothing is launched or recorded."""
+    (tmp_path / "continuous.py").write_text(CONTINUOUS_SPACE)
+    spec_doc = nb201_spec(max_trials=2, parallel=2, top_n=None, algorithm="bayesopt")
+    spec_doc["spec"]["varianceMeasurement"] = {"copies": 2, "trainerArgs": {"mode": "proxy"}}
+    edit(spec_doc)
+    spec = write_spec(spec_doc)
+    assert nasctl("validate", "-f", str(spec)).returncode == 0  # it takes the space's code (or a run) to tell
+    _one_line_error(nasctl("apply", "-f", str(spec), "--yes", "--no-progress"), needle)
+    assert not (tmp_path / STATE / "trials.json").exists()
+
+
 @pytest.mark.parametrize("field, reference", [
     ("searchSpace", {"function": "subprocess:getoutput"}),
     ("searchSpace", {"function": "os:system"}),
