@@ -4,7 +4,7 @@ from __future__ import annotations
 from reconciler.budget import BUDGET_EXHAUSTED
 from reconciler.stages.base import Stage, StageContext
 from state.records import (
-    FAILED, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, SUCCEEDED, Condition,
+    PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, SUCCEEDED, Condition,
 )
 
 _MESSAGE_LIMIT = 500
@@ -13,7 +13,7 @@ _MESSAGE_LIMIT = 500
 def _budget_exceeded(ctx: StageContext, stages: list[Stage]) -> Condition | None:
     for stage in stages:
         budget = stage.failure_budget(ctx.experiment)
-        failed = [t for t in stage.trials(ctx) if t.status == FAILED]
+        failed = [t for t in stage.trials(ctx) if stage.counts_as_failure(ctx.experiment, t)]
         if budget is not None and len(failed) > budget:
             last = failed[-1]
             return Condition("Failed", "True", "TooManyFailedTrials",

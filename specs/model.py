@@ -380,6 +380,11 @@ class SearchStageSpec(StageTrainerOverridesSpec):
     max_failed_trials: int | None = Field(
         None, ge=0, description="Failures tolerated before the experiment fails; default 20 % of maxTrials."
     )
+    nan_counts_as_failure: bool = Field(
+        True, description="A trial whose loss became NaN counts against maxFailedTrials (Vertex's default); false: it "
+                          "is still recorded as failed (reason nan), and the controller learns from it, but it does not "
+                          "count, for spaces where some architectures diverge."
+    )
     seed: int = Field(0, description="Seed of the controller: same seed, same proposals.")
     use_best_proxy_task: bool = Field(
         False, description="Train with the proxyTaskSearch winner's args and finalTrainingSteps (cosine decay to it)."
@@ -570,6 +575,9 @@ class ExperimentSpec(SpecModel):
         proxy = [name for name, stage in (("varianceMeasurement", self.variance_measurement),
                                           ("modelSelection", self.model_selection),
                                           ("proxyTaskSearch", self.proxy_task_search)) if stage is not None]
+        if self.search.algorithm in VERTEX_ALGORITHMS and not self.search.nan_counts_as_failure:
+            raise ValueError(f"search.nanCountsAsFailure: false needs nasctl's own controllers: a Vertex NasJob "
+                             f"({self.search.algorithm}) counts every failed trial against its max_failed_trial_count")
         if self.search.algorithm in VERTEX_ALGORITHMS and self.budget is not None:
             raise ValueError(f"budget needs nasctl's own controllers: a Vertex NasJob ({self.search.algorithm}) "
                              "launches its trials itself, so nasctl cannot refuse the one that would pass the budget")

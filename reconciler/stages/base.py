@@ -100,6 +100,10 @@ class Stage(ABC):
     def failure_budget(self, experiment: NASExperiment) -> int | None:
         """Failures tolerated before the experiment fails; None = unlimited."""
 
+    def counts_as_failure(self, experiment: NASExperiment, trial: TrialRecord) -> bool:
+        """Whether a trial counts against the stage's failure budget."""
+        return trial.status == FAILED
+
     @abstractmethod
     def timeout_seconds(self, experiment: NASExperiment) -> float | None: ...
 

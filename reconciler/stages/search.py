@@ -5,7 +5,7 @@ from typing import Any
 
 from reconciler.controllers.base import Controller, Observation
 from reconciler.controllers.registry import make_controller
-from state.records import SEARCH, SUCCEEDED, TrialRecord
+from state.records import REASON_NAN, SEARCH, SUCCEEDED, TrialRecord
 from reconciler.stages.base import CostShape, Stage, StageContext
 from reconciler.stages.proxy_task_search import search_trainer_args
 from search_spaces.registry import build_search_space
@@ -58,6 +58,10 @@ class SearchStage(Stage):
 
     def failure_budget(self, experiment: NASExperiment) -> int | None:
         return experiment.spec.search.failure_budget
+
+    def counts_as_failure(self, experiment: NASExperiment, trial: TrialRecord) -> bool:
+        nan_exempt = not experiment.spec.search.nan_counts_as_failure and trial.reason == REASON_NAN
+        return super().counts_as_failure(experiment, trial) and not nan_exempt
 
     def timeout_seconds(self, experiment: NASExperiment) -> float | None:
         return experiment.spec.search.timeout_seconds

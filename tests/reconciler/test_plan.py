@@ -1,6 +1,8 @@
 """The reconciler's plan over recorded state: fresh, unchanged, raised maxTrials, partial, failures."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import yaml
 from hypothesis import given, settings, strategies as st
 
@@ -147,6 +149,34 @@ def test_too_many_failures_fail_the_experiment_and_stop_running_trials():
     assert "3 failed trials exceed maxFailedTrials=2" in plan.condition.message
     assert "search-0002 (nan)" in plan.condition.message
     assert kinds(plan) == [(STOP, "search-0003")]
+
+
+@settings(max_examples=40, deadline=None)
+@given(nans=st.integers(0, 4), errors=st.integers(0, 4), budget=st.integers(0, 3), nan_counts=st.booleans())
+def test_nan_failures_count_against_the_budget_unless_the_spec_says_not(nans, errors, budget, nan_counts):
+    """Vertex's NaN option: with nanCountsAsFailure false a diverged trial is still a failure (reason nan) but the
+    experiment fails only when the other failures pass maxFailedTrials."""
+    trials = [trial(i, FAILED) for i in range(nans + errors)]
+    for failed in trials:
+        failed.reason = "nan" if failed.index < nans else "error"
+    plan, _ = plan_for(experiment(max_trials=10, parallel=1, maxFailedTrials=budget, nanCountsAsFailure=nan_counts,
+                                  top_n=None), trials)
+    counted = errors + (nans if nan_counts else 0)
+    assert (plan.condition.reason == "TooManyFailedTrials") == (counted > budget)
+    if counted > budget:
+        assert f"{counted} failed trials exceed maxFailedTrials={budget}" in plan.condition.message
+
+
+def test_a_nas_job_cannot_leave_nan_failures_uncounted():
+    import pytest
+
+    from specs.loader import SpecError
+
+    poc = yaml.safe_load((Path(__file__).resolve().parents[2] / "specs" / "examples" / "mnasnet-poc-vertex.yaml")
+                         .read_text(encoding="utf-8"))
+    poc["spec"]["search"]["nanCountsAsFailure"] = False
+    with pytest.raises(SpecError, match="counts every failed trial against its max_failed_trial_count"):
+        parse_experiment(yaml.safe_dump(poc))
 
 
 def test_timeout_stops_a_trial():
