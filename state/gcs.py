@@ -74,7 +74,8 @@ def _log_retry(error: Exception) -> None:
 
 
 def _retry() -> Retry:
-    """The storage client's default retry (reads, idempotent writes), logging each retried error."""
+    """The storage client's default retry (reads, idempotent writes), logging each retried error. (Retry has no
+    public way to add `on_error` to a copy; this copies the fields as api_core's own ``with_*`` methods do.)"""
     retry = gcp.storage_retry().DEFAULT_RETRY
     return type(retry)(predicate=retry._predicate, initial=retry._initial, maximum=retry._maximum,
                        multiplier=retry._multiplier, timeout=retry._timeout, on_error=_log_retry)

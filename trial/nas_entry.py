@@ -20,8 +20,8 @@ import os
 import sys
 import threading
 import time
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from state.records import SEARCH, TRAIN
