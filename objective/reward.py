@@ -5,6 +5,7 @@ rewarded for being faster. Soft (MnasNet): factor = (measured/target)^beta with 
 """
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 from specs.model import ObjectiveTargetSpec, RewardSpec
@@ -12,6 +13,10 @@ from specs.model import ObjectiveTargetSpec, RewardSpec
 
 class RewardError(ValueError):
     """A metric the reward needs is missing or not positive."""
+
+
+class NonFiniteReward(RewardError):
+    """The reward came out NaN or infinite: the trainer reported a diverged metric as a success."""
 
 
 def _metric(metrics: Mapping[str, float], name: str) -> float:
@@ -34,6 +39,9 @@ def compute_reward(metrics: Mapping[str, float], spec: RewardSpec) -> float:
     for term in (spec.latency, spec.memory):
         if term is not None:
             reward *= _factor(metrics, term, spec)
+    if not math.isfinite(reward):  # NaN sorts anywhere: it must never rank, let alone win
+        used = [spec.metric, *(term.metric for term in (spec.latency, spec.memory) if term is not None)]
+        raise NonFiniteReward(f"reward is {reward} ({', '.join(f'{name} = {metrics[name]}' for name in used)})")
     return reward
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from backends.base import ALIVE, FINISHED, LOST, NO_CAPACITY, NOT_LAUNCHED
-from objective.reward import RewardError, compute_reward, reward_warnings
+from objective.reward import NonFiniteReward, RewardError, compute_reward, reward_warnings
 from reconciler.budget import BUDGET_EXHAUSTED, EXHAUSTED, BudgetGuard
 from reconciler.graph import enabled_stages
 from reconciler.observe import Observed
@@ -23,7 +23,7 @@ from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
 from specs.model import NASExperiment
 from state.records import (
-    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR,
+    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN,
     REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
 )
 from state.snapshot import ExperimentState
@@ -150,7 +150,8 @@ def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, n
         try:
             reward = compute_reward(result.metrics, reward_spec)
         except RewardError as exc:
-            return ended(trial, FAILED, REASON_ERROR, f"reward: {exc}", now, result.metrics)
+            reason = REASON_NAN if isinstance(exc, NonFiniteReward) else REASON_ERROR
+            return ended(trial, FAILED, reason, f"reward: {exc}", now, result.metrics)
         message = "; ".join([result.message, *reward_warnings(reward, reward_spec)]).strip("; ")
         done = ended(trial, SUCCEEDED, None, message, now, result.metrics)
         done.reward = reward

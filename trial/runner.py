@@ -57,6 +57,8 @@ def run(trial_dir: str) -> TrialResult:
     try:
         if trainer.get("command"):
             result = _run_command(ctx)
+            if result.status == SUCCEEDED:  # what it wrote or reported is held to the same rule
+                _check_finite(result.metrics)
         else:
             metrics = resolve_trainer(trainer.get("prebuilt"), trainer.get("module"))(ctx)
             _check_finite(metrics)

@@ -179,6 +179,19 @@ def test_a_nas_job_cannot_leave_nan_failures_uncounted():
         parse_experiment(yaml.safe_dump(poc))
 
 
+def test_a_success_whose_reward_is_nan_is_recorded_as_a_nan_failure_and_never_ranks():
+    """A command trainer may report a diverged metric and exit 0: recorded as it is, NaN would sort anywhere and
+    could be the "best" trial stage 2 trains."""
+    trials = [trial(0, RUNNING), trial(1, RUNNING)]
+    observations = {"search-0000": TrialObservation(FINISHED, TrialResult(SUCCEEDED, {"accuracy": float("nan")})),
+                    "search-0001": TrialObservation(FINISHED, TrialResult(SUCCEEDED, {"accuracy": 0.8}))}
+    _, state = plan_for(experiment(max_trials=2, parallel=2, top_n=None), trials, observations)
+    diverged = state.trials["search-0000"]
+    assert (diverged.status, diverged.reason, diverged.reward) == (FAILED, "nan", None)
+    assert "reward is nan (accuracy = nan)" in diverged.message
+    assert state.trials["search-0001"].reward == 0.8
+
+
 def test_timeout_stops_a_trial():
     plan, _ = plan_for(experiment(max_trials=1, parallel=1, top_n=None, timeoutSeconds=5), [trial(0, RUNNING)],
                        {"search-0000": TrialObservation(ALIVE, elapsed_seconds=6.0)})

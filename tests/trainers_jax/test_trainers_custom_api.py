@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from trial.context import TrialContext
-from trial.protocol import FAILED, SUCCEEDED, StopSignal
+from trial.protocol import FAILED, FAILED_NAN, SUCCEEDED, StopSignal
 from trial.dirs import LocalTrialDir
 from trial.runner import run
 
@@ -66,3 +66,15 @@ def test_command_trainer_nonzero_exit_is_a_failure(make_trial: MakeTrial, tmp_pa
     trial = make_trial(trainer={"command": _script(tmp_path, "raise SystemExit(3)")})
     result = run(str(trial.path))
     assert result.status == FAILED and "code 3" in result.message
+
+
+def test_command_trainer_reporting_nan_is_a_nan_failure(make_trial: MakeTrial, tmp_path: Path) -> None:
+    """Exit 0 after a diverged last cycle is no success: held to the rule prebuilt and module trainers follow."""
+    command = _script(tmp_path, """
+        from trial.context import TrialContext
+        TrialContext.from_env().report(1, {"accuracy": float("nan")}, fraction=1.0)
+    """)
+    trial = make_trial(trainer={"command": command})
+    result = run(str(trial.path))
+    assert result.status == FAILED_NAN and "accuracy" in result.message
+    assert trial.read_result().status == FAILED_NAN
