@@ -280,11 +280,16 @@ def status(file: Path = SpecOption, output: Output = OutputOption) -> None:
 @app.command()
 @handles_errors
 def trials(file: Path = SpecOption, output: Output = OutputOption,
-           stage: str = typer.Option(None, help="Only this stage's trials (search, train, ...).")) -> None:
+           stage: str = typer.Option(None, help="Only this stage's trials (search, train, ...)."),
+           status: str = typer.Option(None, help="Only trials in this status (pending, running, succeeded, failed, "
+                                                 "stopped)."),
+           top: int = typer.Option(None, min=1,
+                                   help="Only the best N by the experiment's ranking, best first.")) -> None:
     """Every recorded trial: architecture, status, reward, metrics."""
     from nasctl.views import trials_view  # noqa: PLC0415
 
-    views = [t for t in trials_view(Session.open(file).state()) if stage is None or t["stage"] == stage]
+    session = Session.open(file)
+    views = trials_view(session.state(), session.experiment, stage=stage, status=status, top=top)
     render.print_json(views) if output is Output.json else render.render_trials(views)
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from typing import Any
 
@@ -20,7 +21,19 @@ _COLLAPSE_AFTER = 8
 
 
 def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    """Strict JSON: a NaN or infinite number (a diverged trial's metric) is written as null, which every parser
+    reads; Python's default would write NaN, which jq tolerates but JSON.parse and Go reject."""
+    sys.stdout.write(json.dumps(_finite(data), indent=2, sort_keys=False, default=str, allow_nan=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _action_line(action: dict[str, Any]) -> str:
@@ -74,12 +87,12 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
     )
 
 
-_COUNT_COLUMNS = ("total", "succeeded", "failed", "running", "pending")
+_COUNT_COLUMNS = ("total", "succeeded", "failed", "running", "pending", "stopped")
 
 
 def _summary_text(summary: dict[str, Any]) -> str:
     """A stage's own results (CV and verdict, best proxy task, ...): the summary beyond the counts."""
-    extra = {k: v for k, v in summary.items() if k not in _COUNT_COLUMNS and k != "stopped"}
+    extra = {k: v for k, v in summary.items() if k not in _COUNT_COLUMNS}
     return ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={json.dumps(v, default=str)}"
                      for k, v in extra.items())
 
@@ -114,15 +127,28 @@ def render_status(status: dict[str, Any]) -> None:
             console.print(f"  {point['trialId']}: {values}")
 
 
+_DETAIL_WIDTH = 60  # a trial's architecture or failure, cut: `-o json` has it whole
+
+
 def render_trials(trials: list[dict[str, Any]]) -> None:
+    """A trial's row says why it failed (its message's last line: a traceback's error) or, else, its architecture,
+    cut to a line's worth."""
     table = Table(show_header=True)
-    for column in ("id", "status", "reward", "metrics", "arch"):
-        table.add_column(column, overflow="fold")
+    table.add_column("id", no_wrap=True, min_width=11)
+    table.add_column("status", overflow="fold", min_width=9)
+    table.add_column("reward", no_wrap=True)
+    table.add_column("metrics", overflow="fold", min_width=16)
+    table.add_column("arch / why", overflow="fold")
     for trial in trials:
         reward = "" if trial["reward"] is None else f"{trial['reward']:.4f}"
         status = trial["status"] + (f" ({trial['reason']})" if trial.get("reason") else "")
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(trial["metrics"].items()) if isinstance(v, float))
-        table.add_row(trial["id"], status, reward, metrics, json.dumps(trial["arch"]))
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in sorted(trial["metrics"].items())
+                            if isinstance(v, (int, float)) and not isinstance(v, bool))
+        lines = (trial.get("message") or "").strip().splitlines()
+        detail = lines[-1] if trial["status"] == "failed" and lines else json.dumps(trial["arch"])
+        if len(detail) > _DETAIL_WIDTH:
+            detail = detail[:_DETAIL_WIDTH - 1] + "…"
+        table.add_row(trial["id"], status, reward, metrics, escape(detail))
     console.print(table)
 
 

@@ -9,7 +9,7 @@ from pricing.catalog import machine_field, stage_resources
 from reconciler.budget import budget_view
 from reconciler.graph import enabled_stages
 from reconciler.plan import QUOTA_NOTE, STOCKOUT_NOTE
-from state.records import FAILED, PENDING, RUNNING, SEARCH, SUCCEEDED, TRAIN, TrialRecord
+from state.records import FAILED, PENDING, RUNNING, SEARCH, STOPPED, SUCCEEDED, TRAIN, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
 from objective.ranking import rank_trials
 from state.snapshot import ExperimentState
@@ -47,6 +47,7 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
             "failed": sum(t.status == FAILED for t in trials),
             "running": sum(t.status == RUNNING for t in trials),
             "pending": sum(t.status == PENDING for t in trials),
+            "stopped": sum(t.status == STOPPED for t in trials),
         },
         "best": {"trialId": best.id, "stage": best.stage, "reward": best.reward, "arch": best.arch}
         if best else None,
@@ -111,8 +112,11 @@ def _front(experiment: NASExperiment, state: ExperimentState) -> list[dict[str, 
 
 
 def trial_view(trial: TrialRecord) -> dict[str, Any]:
-    view = {"id": trial.id, "stage": trial.stage, "arch": trial.arch, "status": trial.status,
-            "reward": trial.reward, "metrics": trial.metrics, "args": trial.args}
+    view = {"id": trial.id, "stage": trial.stage, "index": trial.index, "arch": trial.arch, "status": trial.status,
+            "reward": trial.reward, "metrics": trial.metrics, "args": trial.args, "attempt": trial.attempt,
+            "launchedAt": trial.launched_at, "finishedAt": trial.finished_at,
+            "seconds": None if trial.launched_at is None or trial.finished_at is None
+            else max(0.0, trial.finished_at - trial.launched_at)}
     if trial.reason:
         view["reason"] = trial.reason
     if trial.message:
@@ -124,6 +128,24 @@ def trial_view(trial: TrialRecord) -> dict[str, Any]:
     return view
 
 
-def trials_view(state: ExperimentState) -> list[dict[str, Any]]:
-    ordered = sorted(state.trials.values(), key=lambda t: (t.stage != SEARCH, t.stage, t.index))
-    return [trial_view(t) for t in ordered]
+TRIAL_STATUSES = (PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED)
+
+
+def trials_view(state: ExperimentState, experiment: NASExperiment | None = None, stage: str | None = None,
+                status: str | None = None, top: int | None = None) -> list[dict[str, Any]]:
+    """The recorded trials in stage and index order; or only a `stage`'s, or a `status`; or the `top` N by the
+    experiment's ranking (feasible first, then reward: what stage 2 trains), best first."""
+    if stage is not None:
+        known = {s.name for s in enabled_stages(experiment)} if experiment else set()
+        known |= {t.stage for t in state.trials.values()}
+        if stage not in known:
+            raise ValueError(f"no stage {stage!r}; this experiment's stages: {', '.join(sorted(known))}")
+    if status is not None and status not in TRIAL_STATUSES:
+        raise ValueError(f"no trial status {status!r}; expected one of {', '.join(TRIAL_STATUSES)}")
+    chosen = [t for t in state.trials.values()
+              if (stage is None or t.stage == stage) and (status is None or t.status == status)]
+    if top is not None:
+        if experiment is None:
+            raise ValueError("ranking the top trials needs the experiment's reward")
+        return [trial_view(t) for t in rank_trials(chosen, experiment.spec.reward)[:top]]
+    return [trial_view(t) for t in sorted(chosen, key=lambda t: (t.stage != SEARCH, t.stage, t.index))]
