@@ -29,7 +29,8 @@ def test_apply_runs_search_and_stage_two_then_everything_is_idempotent(write_spe
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
     assert status["phase"] == "Succeeded"
     assert status["generation"] == status["observedGeneration"]
-    assert status["trials"] == {"total": 15, "succeeded": 15, "failed": 0, "running": 0, "pending": 0}
+    assert status["trials"] == {"total": 15, "succeeded": 15, "failed": 0, "running": 0, "pending": 0,
+                                "stopped": 0}
     assert set(status["stages"]) == {"search", "train"}
     assert status["conditions"][0]["reason"] == "AllStagesComplete"
 
