@@ -1,8 +1,11 @@
 """`nasctl report`: PNG pictures of a search, written next to the experiment's state.
 
-* ``search_curve.png``: every trial's reward and the best reward so far vs trial index;
+* ``search_curve.png``: every trial's reward and the best reward so far vs trial index, and a mark at the
+  foot of the plot for each failed trial (with their count: at 2,000 trials failures are the other story);
 * ``accuracy_latency.png`` (when the reward has a latency term): accuracy vs latency of every trial,
-  the Pareto front and the target line.
+  the Pareto front as a staircase (what is attainable, not a line between trials) and the target line.
+
+Legends go where they cover the fewest points.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from objective.pareto import pareto_front
-from state.records import SEARCH, SUCCEEDED, TrialRecord
+from state.records import FAILED, SEARCH, SUCCEEDED, TrialRecord
 from specs.model import NASExperiment
 from state.store import StateStore
 
@@ -37,8 +40,12 @@ def _search_curve(experiment: NASExperiment, trials: Sequence[TrialRecord], path
     figure, axes = plt.subplots(figsize=(7, 4))
     axes.scatter([t.index for t in done], [t.reward for t in done], s=12, alpha=0.6, label="trial reward")
     axes.step([t.index for t in done], best, where="post", color="C3", label="best so far")
+    failed = [t.index for t in trials if t.status == FAILED]
+    if failed:  # at the foot of the axes whatever the rewards' range
+        axes.scatter(failed, [0.02] * len(failed), transform=axes.get_xaxis_transform(), marker="x", s=14,
+                     color="0.4", label=f"failed ({len(failed)})")
     axes.set(xlabel="trial", ylabel="reward", title=f"{experiment.metadata.name}: search curve")
-    axes.legend(loc="lower right")
+    axes.legend(loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -54,11 +61,11 @@ def _accuracy_latency(experiment: NASExperiment, trials: Sequence[TrialRecord], 
     axes.scatter([t.metrics[latency.metric] for t in points], [t.metrics[reward.metric] for t in points],
                  s=12, alpha=0.5, label="trials")
     ordered = sorted(front, key=lambda p: p.values[latency.metric])
-    axes.plot([p.values[latency.metric] for p in ordered], [p.values[reward.metric] for p in ordered],
-              "o-", color="C3", label="Pareto front")
+    axes.step([p.values[latency.metric] for p in ordered], [p.values[reward.metric] for p in ordered],
+              "o-", where="post", color="C3", label="Pareto front")
     axes.axvline(latency.target, color="k", linestyle="--", label=f"target {latency.target:g}")
     axes.set(xlabel=latency.metric, ylabel=reward.metric, title=f"{experiment.metadata.name}: accuracy vs latency")
-    axes.legend(loc="lower right")
+    axes.legend(loc="best")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

@@ -78,3 +78,22 @@ def test_report_without_finished_trials_is_a_clear_error(tmp_path: Path) -> None
 
     with pytest.raises(ValueError, match="nothing to plot"):
         write_report(_experiment(latency=False), [], tmp_path)
+
+
+def test_the_search_curve_marks_failed_trials_and_counts_them(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """A reader of the curve sees the failures too (at 2,000 trials, often a hundred of them)."""
+    import matplotlib.figure
+
+    legends: list[list[str]] = []
+    save = matplotlib.figure.Figure.savefig
+
+    def keep_legend(figure, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        legends.append([text.get_text() for text in figure.axes[0].get_legend().get_texts()])
+        return save(figure, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", keep_legend)
+    trials = [_trial(i, 0.5 + 0.05 * i, 8.0 - i) for i in range(6)]
+    trials += [_trial(i, 0.0, 1.0, status=FAILED) for i in range(6, 9)]
+    write_report(_experiment(latency=False), trials, tmp_path / "report")
+    write_report(_experiment(latency=False), trials[:6], tmp_path / "clean")
+    assert legends == [["trial reward", "best so far", "failed (3)"], ["trial reward", "best so far"]]
