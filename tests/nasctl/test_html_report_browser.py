@@ -45,6 +45,12 @@ def test_report_renders_charts_and_table_in_chromium(tmp_path: Path) -> None:
 
         _show_status(page, "failed")
         assert _count(page, "#trials-table tbody tr") == _count(page, "#trials-table tbody tr.status-failed") == 5
+        failed = next(t for t in model["trials"] if t["status"] == "failed")
+        cells = page.evaluate("[...document.querySelector('#trials-table tbody tr').cells]"
+                              ".map(c => [c.className, c.textContent, c.title])")
+        by_class = {name: (text, title) for name, text, title in cells}
+        assert by_class["status"][0] == f"failed ({failed['reason']})"
+        assert by_class["failure"] == (failed["message"].splitlines()[-1], failed["message"])
         _show_status(page, "")
         page.evaluate("document.querySelector('header a[data-status=failed]').click()")  # "5 failed" in the header
         assert _count(page, "#trials-table tbody tr") == _count(page, "#trials-table tbody tr.status-failed") == 5

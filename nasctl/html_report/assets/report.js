@@ -118,11 +118,14 @@ function hover() {
   document.addEventListener("mousemove", e => { tip.style.left = (e.clientX + 14) + "px"; tip.style.top = (e.clientY + 14) + "px"; });
 }
 
+// A failure's cell shows its message's last line (a traceback's error); the whole message is its tooltip.
+const lastLine = text => (text || "").trim().split("\n").pop();
 const COLUMNS = [
-  ["id", t => t.id], ["stage", t => t.stage], ["status", t => t.status], ["reward", t => t.reward],
+  ["id", t => t.id], ["stage", t => t.stage], ["status", t => t.reason ? `${t.status} (${t.reason})` : t.status],
+  ["reward", t => t.reward],
   ["metrics", t => Object.entries(t.metrics).map(([k, v]) => `${k}=${fmt(v)}`).join(" ")],
   ["architecture", t => t.arch], ["seconds", t => t.seconds],
-  ["failure", t => [t.reason, t.message].filter(Boolean).join(": ")],
+  ["failure", t => lastLine(t.message)],
 ];
 
 function drawTable() {
@@ -145,8 +148,10 @@ function drawTable() {
         return (typeof va === "number" ? va - vb : String(va).localeCompare(String(vb))) * sortDir;
       });
     }
-    body.innerHTML = rows.map(t => `<tr class="status-${esc(t.status)}">` + COLUMNS.map(([name, get]) =>
-      `<td class="${name === "architecture" ? "arch" : name}">${esc(fmt(get(t)))}</td>`).join("") + "</tr>").join("");
+    body.innerHTML = rows.map(t => `<tr class="status-${esc(t.status)}">` + COLUMNS.map(([name, get]) => {
+      const title = name === "failure" && t.message ? ` title="${esc(t.message)}"` : "";
+      return `<td class="${name === "architecture" ? "arch" : name}"${title}>${esc(fmt(get(t)))}</td>`;
+    }).join("") + "</tr>").join("");
     count.textContent = `${rows.length} of ${TRIALS.length} trials`;
   }
   table.tHead.addEventListener("click", e => {
