@@ -7,6 +7,7 @@ from typing import Any
 from objective.pareto import pareto_front
 from pricing.catalog import machine_field, stage_resources
 from reconciler.budget import budget_view
+from reconciler.cost import trial_hours
 from reconciler.graph import enabled_stages
 from reconciler.plan import QUOTA_NOTE, STOCKOUT_NOTE
 from state.records import FAILED, PENDING, RUNNING, SEARCH, STOPPED, SUCCEEDED, TRAIN, TrialRecord
@@ -111,12 +112,17 @@ def _front(experiment: NASExperiment, state: ExperimentState) -> list[dict[str, 
     return [{"trialId": p.trial_id, "values": p.values} for p in pareto_front(state.stage_trials(SEARCH), reward)]
 
 
+def trial_seconds(trial: TrialRecord, now: float) -> float | None:
+    """Seconds a trial ran (or has run so far); None when never launched."""
+    hours = trial_hours(trial, now)
+    return None if hours is None else round(hours * 3600, 1)
+
+
 def trial_view(trial: TrialRecord) -> dict[str, Any]:
     view = {"id": trial.id, "stage": trial.stage, "index": trial.index, "arch": trial.arch, "status": trial.status,
             "reward": trial.reward, "metrics": trial.metrics, "args": trial.args, "attempt": trial.attempt,
             "launchedAt": trial.launched_at, "finishedAt": trial.finished_at,
-            "seconds": None if trial.launched_at is None or trial.finished_at is None
-            else max(0.0, trial.finished_at - trial.launched_at)}
+            "seconds": trial_seconds(trial, time.time())}
     if trial.reason:
         view["reason"] = trial.reason
     if trial.message:

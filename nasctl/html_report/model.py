@@ -12,7 +12,7 @@ import time
 from typing import Any, Sequence
 
 from nasctl.html_report.architecture import arch_lines, arch_summary
-from nasctl.views import leaderboard
+from nasctl.views import leaderboard, trial_seconds
 from objective.pareto import pareto_front
 from reconciler.cost import estimate_cost
 from reconciler.graph import STAGE_NAMES, enabled_nodes
@@ -36,11 +36,10 @@ def _metrics(trial: TrialRecord) -> dict[str, float | None]:
 
 def _trial_row(trial: TrialRecord, now: float) -> dict[str, Any]:
     """One trial as the table and the charts' tooltips show it (short keys: 2,000 of them are embedded)."""
-    end = trial.finished_at if trial.finished_at is not None else now
     return {"id": trial.id, "stage": trial.stage, "status": trial.status, "reason": trial.reason or "",
             "message": trial.message, "reward": _number(trial.reward), "metrics": _metrics(trial),
             "arch": arch_summary(trial.arch),
-            "seconds": None if trial.launched_at is None else round(end - trial.launched_at, 1)}
+            "seconds": trial_seconds(trial, now)}
 
 
 def _best(trial: TrialRecord) -> dict[str, Any]:
