@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from objective.reward import penalty_terms
 from state.records import SUCCEEDED, TrialRecord
 from specs.model import RewardSpec
 
@@ -23,7 +24,7 @@ class FrontPoint:
 def objectives(spec: RewardSpec) -> list[tuple[str, int]]:
     """(metric, sign) pairs, sign +1 to maximise and −1 to minimise."""
     terms = [(spec.metric, 1)]
-    terms += [(term.metric, -1) for term in (spec.latency, spec.memory) if term is not None]
+    terms += [(term.metric, -1) for term in penalty_terms(spec)]
     return terms
 
 

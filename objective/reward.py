@@ -34,13 +34,17 @@ def _factor(metrics: Mapping[str, float], term: ObjectiveTargetSpec, spec: Rewar
     return min(1.0, (term.target / measured) ** term.weight)
 
 
+def penalty_terms(spec: RewardSpec) -> list[ObjectiveTargetSpec]:
+    """The reward's latency and memory terms that are set."""
+    return [term for term in (spec.latency, spec.memory) if term is not None]
+
+
 def compute_reward(metrics: Mapping[str, float], spec: RewardSpec) -> float:
     reward = _metric(metrics, spec.metric)
-    for term in (spec.latency, spec.memory):
-        if term is not None:
-            reward *= _factor(metrics, term, spec)
+    for term in penalty_terms(spec):
+        reward *= _factor(metrics, term, spec)
     if not math.isfinite(reward):  # NaN sorts anywhere: it must never rank, let alone win
-        used = [spec.metric, *(term.metric for term in (spec.latency, spec.memory) if term is not None)]
+        used = [spec.metric, *(term.metric for term in penalty_terms(spec))]
         raise NonFiniteReward(f"reward is {reward} ({', '.join(f'{name} = {metrics[name]}' for name in used)})")
     return reward
 
@@ -62,7 +66,7 @@ def reward_warnings(reward: float, spec: RewardSpec) -> list[str]:
 
 def satisfies_targets(metrics: Mapping[str, float], spec: RewardSpec) -> bool:
     """Whether every latency/memory metric is within its target (True when there is no target)."""
-    for term in (spec.latency, spec.memory):
-        if term is not None and _metric(metrics, term.metric) > term.target:
+    for term in penalty_terms(spec):
+        if _metric(metrics, term.metric) > term.target:
             return False
     return True

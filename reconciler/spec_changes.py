@@ -92,9 +92,8 @@ def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | Non
         if rewarded:
             return (f"{rewarded} finished {stage} trials were trained with the old value: their rewards and the "
                     "new ones would not compare")
-    if path.startswith("spec.reward") and any(t.reward is not None for t in trials):
-        return (f"the rewards of {sum(t.reward is not None for t in trials)} finished trials were computed with "
-                "the old reward")
+    if path.startswith("spec.reward") and (rewards := sum(t.reward is not None for t in trials)):
+        return f"the rewards of {rewards} finished trials were computed with the old reward"
     if path == "spec.search.maxTrials" and isinstance(new, int) and new < len(search):
         return f"{len(search)} search trials are recorded already; results are never deleted"
     return None

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from state.records import SEARCH, TRAIN
+from objective.reward import penalty_terms
 from specs.model import NASExperiment, RewardSpec
 from trial.trainers import trial_document
 from trial.fuse import local_path
@@ -67,7 +68,7 @@ def reward_parts(metrics: Mapping[str, float], reward: RewardSpec) -> dict[str, 
     """What the reward is made of, for Vertex to show beside it: with a latency or memory term, the metric
     alone (`<metric>_without_penalty`: the seed asks a trainer whose reward is not its accuracy to report the
     accuracy too) and each term's measurement. Without a term the reward is the metric: nothing to add."""
-    terms = [term.metric for term in (reward.latency, reward.memory) if term is not None]
+    terms = [term.metric for term in penalty_terms(reward)]
     if not terms:
         return {}
     parts = {f"{reward.metric}_without_penalty": metrics.get(reward.metric)}
