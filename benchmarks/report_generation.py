@@ -19,6 +19,9 @@ from pathlib import Path
 
 import yaml
 
+from objective.ranking import rank_trials
+from objective.reward import compute_reward
+from specs.model import RewardSpec
 from state.records import (
     FAILED, PHASE_RUNNING, REASON_CRASHED, REASON_NAN, REASON_TIMEOUT, SEARCH, SUCCEEDED, TRAIN, TrialRecord,
 )
@@ -40,7 +43,12 @@ def experiment_spec(state_uri: str, name: str = "bench") -> dict:
 
 
 def synthetic_trials(count: int, seed: int = 0, start: float = 1.7e9) -> list[TrialRecord]:
-    """`count` search trials (every 20th failed, with a reason) and stage-2 trainings of the best ten."""
+    """`count` search trials (every 20th failed, with a reason) and stage-2 trainings of the best ten.
+
+    Rewards follow the spec's reward (latency term included), so the state is one `apply` would leave: it
+    ranks the same ten for stage 2 and plans nothing more.
+    """
+    reward_spec = RewardSpec.model_validate(experiment_spec("unused")["spec"]["reward"])
     rng = random.Random(seed)
     trials = []
     for index in range(count):
@@ -50,18 +58,20 @@ def synthetic_trials(count: int, seed: int = 0, start: float = 1.7e9) -> list[Tr
         latency = 1.0 + 1.2 * convs + rng.random()
         launched = start + index * 30
         failed = index % 20 == 19
+        metrics = {"accuracy": accuracy, "latency_ms": latency}
         trials.append(TrialRecord(
             id=f"search-{index:04d}", stage=SEARCH, index=index, dna=dna, arch={"edges": [OPERATIONS[d] for d in dna]},
             status=FAILED if failed else SUCCEEDED, reason=FAILURE_REASONS[index % 3] if failed else None,
-            message="trial process exited with code 1" if failed else "", reward=None if failed else accuracy,
-            metrics={} if failed else {"accuracy": accuracy, "latency_ms": latency},
+            message="trial process exited with code 1" if failed else "",
+            reward=None if failed else compute_reward(metrics, reward_spec), metrics={} if failed else metrics,
             launched_at=launched, finished_at=launched + 20 + rng.random() * 40))
-    best = sorted((t for t in trials if t.reward is not None), key=lambda t: -t.reward)[:TOP_N]
+    distinct = {tuple(t.dna): t for t in reversed(rank_trials(trials, reward_spec))}  # each architecture's best
+    best = rank_trials(list(distinct.values()), reward_spec)[:TOP_N]
     for index, source in enumerate(best):
-        accuracy = min(0.97, source.reward + 0.02)
+        metrics = {**source.metrics, "accuracy": min(0.97, source.metrics["accuracy"] + 0.02)}
         trials.append(TrialRecord(
             id=f"train-{index:04d}", stage=TRAIN, index=index, dna=source.dna, arch=source.arch, status=SUCCEEDED,
-            reward=accuracy, metrics={**source.metrics, "accuracy": accuracy}, source_trial=source.id,
+            reward=compute_reward(metrics, reward_spec), metrics=metrics, source_trial=source.id,
             launched_at=start + count * 30 + index, finished_at=start + count * 30 + index + 600))
     return trials
 

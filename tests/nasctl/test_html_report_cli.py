@@ -108,3 +108,12 @@ def test_watch_beside_a_running_apply(write_spec, tmp_path: Path, monkeypatch: p
     monkeypatch.chdir(tmp_path)  # where the spec's relative stateUri lies
     assert runner.invoke(app, ["report", "-f", str(spec), "--html", str(out)]).exit_code == 0
     assert len(_embedded(out)["trials"]) == 12
+
+
+def test_the_benchmark_state_is_one_apply_would_leave(tmp_path: Path) -> None:
+    """Its stage-2 trainings are the top distinct architectures by the spec's reward: a finished search plans none."""
+    spec = write_experiment(tmp_path, 2000)
+    result = runner.invoke(app, ["diff", "-f", str(spec), "-o", "json"])
+    assert result.exit_code == 0, result.output
+    plan = json.loads(result.output)
+    assert plan["summary"]["create"] == 0 and plan["phaseChange"]["to"] == "Succeeded"
