@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from adaptors.user_code import with_import_roots
 from backends.base import ALIVE, FINISHED, LOST, NOT_LAUNCHED, Backend, TrialObservation
 from trial.protocol import COMPILATION_CACHE_ENV, LAUNCH_FILE, RESULT_FILE, StopSignal
 from trial.dirs import LocalTrialDir
@@ -71,7 +72,7 @@ class LocalBackend(Backend):
         return busy
 
     def _environment(self, gpu: int | None) -> dict[str, str]:
-        env = dict(os.environ)
+        env = with_import_roots(dict(os.environ))
         # one persistent XLA compilation cache (and GPU autotuning results) shared by all trials
         env.setdefault(COMPILATION_CACHE_ENV, str(self.work_dir.parent / "jax-cache"))
         if gpu is None:
