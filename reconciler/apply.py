@@ -107,6 +107,9 @@ class Reconciler:
         for action in plan.now(STOP):
             self.backend.stop(action.trial_id, action.reason)
         recorded = [action for action in plan.now(RECORD, STOP, REOPEN, CREATE, RELAUNCH) if action.record is not None]
+        if recorded and not state.experiment_generation:  # the spec trials run under is recorded before any trial
+            state.experiment.spec = normalised_spec(self.experiment)
+            save_experiment(self.store, state)
         for action in recorded:
             state.trials[action.trial_id] = copy.deepcopy(action.record)
         if recorded:

@@ -25,6 +25,9 @@ class ExperimentState:
             self.trials[record.id] = record
 
 
+_RESTORE = "restore it from a backup (or the bucket's object versions), or remove the experiment's state to start over"
+
+
 def load_state(store: StateStore, name: str, generation: str) -> ExperimentState:
     """The recorded state, or a fresh one when nothing is recorded yet. Corrupt state raises."""
     experiment_doc = store.get(EXPERIMENT_KEY)
@@ -41,11 +44,13 @@ def load_state(store: StateStore, name: str, generation: str) -> ExperimentState
                                                     and isinstance(experiment_doc.data.get("name"), str))
         bad = TRIALS_KEY if experiment_ok else EXPERIMENT_KEY
         raise CorruptState(location + bad, f"unexpected content ({exc})") from None
+    if trials and experiment_doc is None:  # `apply` records the experiment before its first trial
+        raise CorruptState(location + EXPERIMENT_KEY, f"missing, while {TRIALS_KEY} records {len(trials)} trials (the "
+                                                      "spec they ran under is in it)", _RESTORE)
     recorded = _recorded_trials(experiment)
     if recorded and not trials:
-        raise CorruptState(location + TRIALS_KEY, f"missing or empty, while {EXPERIMENT_KEY} records {recorded} "
-                                                  "trials; restore it from a backup (or the bucket's object versions), "
-                                                  "or remove the experiment's state to start over")
+        raise CorruptState(location + TRIALS_KEY, f"missing or empty, while {EXPERIMENT_KEY} records {recorded} trials",
+                           _RESTORE)
     experiment.generation = generation
     return ExperimentState(
         experiment=experiment,

@@ -39,8 +39,8 @@ class StateError(Exception):
 
 
 class CorruptState(StateError):
-    def __init__(self, location: str, reason: str):
-        super().__init__(f"state file {location} is unreadable or corrupt: {reason}; fix or remove it by hand")
+    def __init__(self, location: str, reason: str, remedy: str = "fix or remove it by hand"):
+        super().__init__(f"state file {location} is unreadable or corrupt: {reason}; {remedy}")
         self.location = location
 
 
@@ -226,7 +226,8 @@ def decode_lease(data: dict[str, Any], location: str) -> Lease:
     try:
         return Lease(holder=str(data["holder"]), expires_at=float(data["expires_at"]), token=str(data["token"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptState(location, f"lock without holder/expires_at/token ({exc})") from None
+        raise CorruptState(location, f"lock without holder/expires_at/token ({exc})",
+                           "`nasctl unlock --force` removes it") from None
 
 
 def dumps(data: dict[str, Any]) -> bytes:

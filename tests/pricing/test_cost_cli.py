@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from nasctl.cli import app
 from state.local import LocalStore
 from state.records import SUCCEEDED, TrialRecord
-from state.snapshot import load_state, save_trials
+from state.snapshot import load_state, save_experiment, save_trials
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "specs" / "examples" / "test-drive-vertex.yaml"
 runner = CliRunner()
@@ -49,6 +49,7 @@ def test_cost_of_an_experiment_under_way(spec: Path, tmp_path: Path) -> None:
     state = load_state(store, "mnasnet-test-drive", "g")
     state.add([TrialRecord(id=f"search-{i:04d}", stage="search", index=i, dna=[i], arch={}, status=SUCCEEDED,
                            launched_at=1000.0, finished_at=1000.0 + 2 * 3600) for i in range(5)])
+    save_experiment(store, state)  # as apply records it, before any trial
     save_trials(store, state)
     report = json.loads(runner.invoke(app, ["cost", "-f", str(spec), "-o", "json"]).output)
     (stage,) = report["stages"]

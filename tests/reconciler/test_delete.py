@@ -11,7 +11,7 @@ from specs.loader import parse_experiment
 from state.records import (
     PENDING, PHASE_DELETED, PHASE_PENDING, REASON_DELETED, RUNNING, SEARCH, STOPPED, SUCCEEDED, TrialRecord,
 )
-from state.snapshot import save_trials
+from state.snapshot import save_experiment, save_trials
 from state.uri import open_store
 from tests.conftest import nb201_spec
 
@@ -28,6 +28,7 @@ def reconciler(tmp_path) -> Reconciler:
         TrialRecord("search-0000", SEARCH, 0, [0] * 6, None, status=SUCCEEDED, reward=0.7, launched_at=1.0,
                     finished_at=2.0),
         TrialRecord("search-0001", SEARCH, 1, [1] * 6, None, status=RUNNING, attempt=1, launched_at=3.0))}
+    save_experiment(store, state)  # as apply records it, before any trial
     save_trials(store, state)
     return reconciler
 

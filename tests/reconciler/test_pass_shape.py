@@ -14,7 +14,7 @@ from reconciler.plan import CREATE, LAUNCH, RECORD, SIGNAL, START_HELPER, comput
 from specs.loader import parse_experiment
 from state.local import LocalStore
 from state.records import PENDING, RUNNING, ExperimentRecord, TrialRecord
-from state.snapshot import ExperimentState, load_state, save_trials
+from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
 from tests.conftest import nb201_spec
 from trial.protocol import StopSignal, TrialResult
 
@@ -88,6 +88,7 @@ def test_diff_after_a_killed_apply_lists_every_action_the_next_apply_takes(tmp_p
     state = reconciler.load()
     for action in plan.now(CREATE):
         state.trials[action.trial_id] = action.record
+    save_experiment(store, state)  # as apply records it, before any trial
     save_trials(store, state)
 
     preview = reconciler.preview().plan

@@ -21,7 +21,7 @@ from reconciler.spec_changes import normalised_spec, spec_changes
 from specs.loader import parse_experiment, spec_generation
 from specs.model import ExperimentSpec, NASExperiment, SearchStageSpec
 from state.records import EXPERIMENT_KEY, PHASE_SUCCEEDED, SEARCH, SUCCEEDED, ExperimentRecord, TrialRecord
-from state.snapshot import ExperimentState, save_trials
+from state.snapshot import ExperimentState, save_experiment, save_trials
 from state.store import StateStore
 from state.uri import open_store
 from tests.conftest import nb201_spec
@@ -73,6 +73,7 @@ def _applied(tmp_path) -> Reconciler:  # noqa: ANN001
     state.trials = {t.id: t for t in (
         TrialRecord(f"search-000{i}", SEARCH, i, [i] * 6, None, status=SUCCEEDED, reward=0.5 + i / 10,
                     launched_at=1.0, finished_at=2.0) for i in range(2))}
+    save_experiment(reconciler.store, state)  # as apply records it, before any trial
     save_trials(reconciler.store, state)
     result = reconciler.run_pass()
     assert result.state.experiment.phase == PHASE_SUCCEEDED and not any(a.now for a in result.plan.actions)
@@ -146,6 +147,7 @@ def test_a_release_that_removes_a_field_shows_no_change_for_it(tmp_path):
     state = older.load()
     state.trials = {"search-0000": TrialRecord("search-0000", SEARCH, 0, [0] * 6, None, status=SUCCEEDED,
                                                reward=0.5, launched_at=1.0, finished_at=2.0)}
+    save_experiment(older.store, state)  # as apply records it, before any trial
     save_trials(older.store, state)
     older.run_pass()
     assert older.load().experiment.spec["spec"]["search"]["algorithmWarmup"] == 3

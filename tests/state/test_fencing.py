@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from state.records import TrialRecord
-from state.snapshot import load_state, save_trials
+from state.snapshot import load_state, save_experiment, save_trials
 from state.store import LockLost, StateStore
 from tests.state.conftest import RawWriter
 
@@ -22,6 +22,8 @@ def _record_trial(store: StateStore, index: int) -> None:
     """What a pass does: read the state, add a trial, write it back (compare-and-swap)."""
     state = load_state(store, "exp", "g1")
     state.add([TrialRecord(id=f"search-{index:04d}", stage="search", index=index, arch={}, dna=[0])])
+    if not state.experiment_generation:  # as apply does: the experiment before its first trial
+        save_experiment(store, state)
     save_trials(store, state)
 
 

@@ -217,7 +217,7 @@ def test_reading_the_state_costs_the_same_requests_whatever_the_trial_count(
     """A pass reads experiment.json and trials.json, not one object per trial."""
     from state.records import TrialRecord
     from reconciler.session import Session
-    from state.snapshot import load_state, save_trials
+    from state.snapshot import load_state, save_experiment, save_trials
 
     proxy, bucket = flaky
     spec = tmp_path / "exp.yaml"
@@ -225,6 +225,7 @@ def test_reading_the_state_costs_the_same_requests_whatever_the_trial_count(
     session = Session.open(spec)
     state = load_state(session.store, "demo", "g")
     state.add(TrialRecord(id=f"search-{i:04d}", stage="search", index=i, dna=[0], arch={}) for i in range(trial_count))
+    save_experiment(session.store, state)  # as apply records it, before any trial
     save_trials(session.store, state)
     proxy.seen.clear()
     assert len(Session.open(spec).state().trials) == trial_count
