@@ -31,13 +31,14 @@ from search_spaces.nb201 import OPERATIONS
 
 FAILURE_REASONS = (REASON_CRASHED, REASON_NAN, REASON_TIMEOUT)
 TOP_N = 10
+LATENCY = "latency_fpga_ms"  # a column of the NB201 table the spec's trainer reads
 
 
 def experiment_spec(state_uri: str, name: str = "bench") -> dict:
     """An NB201 search with a latency term in the reward."""
     return {"apiVersion": "nasctl.dev/v1alpha1", "kind": "NASExperiment", "metadata": {"name": name},
             "spec": {"stateUri": state_uri, "searchSpace": {"prebuilt": "nb201"}, "trainer": {"prebuilt": "nb201-tabular"},
-                     "reward": {"metric": "accuracy", "latency": {"metric": "latency_ms", "target": 5.0}},
+                     "reward": {"metric": "accuracy", "latency": {"metric": LATENCY, "target": 5.0}},
                      "search": {"algorithm": "random", "maxTrials": 2000, "parallelTrials": 4},
                      "train": {"topN": TOP_N, "parallelTrials": 2}}}
 
@@ -58,7 +59,7 @@ def synthetic_trials(count: int, seed: int = 0, start: float = 1.7e9) -> list[Tr
         latency = 1.0 + 1.2 * convs + rng.random()
         launched = start + index * 30
         failed = index % 20 == 19
-        metrics = {"accuracy": accuracy, "latency_ms": latency}
+        metrics = {"accuracy": accuracy, LATENCY: latency}
         trials.append(TrialRecord(
             id=f"search-{index:04d}", stage=SEARCH, index=index, dna=dna, arch={"edges": [OPERATIONS[d] for d in dna]},
             status=FAILED if failed else SUCCEEDED, reason=FAILURE_REASONS[index % 3] if failed else None,

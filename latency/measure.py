@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MB = 1024 * 1024
+# What a measurement reports (flops, memory_mb and peak_memory_mb where the backend gives them).
+MEASURED_METRICS = ("latency_ms", "latency_p90_ms", "latency_mean_ms", "latency_cv", "model_memory_mb", "batch_size",
+                    "image_size", "runs", "flops", "memory_mb", "peak_memory_mb")
 
 
 @dataclass(frozen=True)

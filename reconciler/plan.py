@@ -21,9 +21,9 @@ from reconciler.observe import Observed
 from reconciler.phase import derive_phase
 from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
-from specs.model import NASExperiment
+from specs.model import NASExperiment, RewardSpec
 from state.records import (
-    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_ERROR, REASON_NAN,
+    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_NAN, REASON_REWARD,
     REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
 )
 from state.snapshot import ExperimentState
@@ -136,12 +136,30 @@ def ended(trial: TrialRecord, status: str, reason: str | None, message: str, now
     return done
 
 
+def _rescored(trial: TrialRecord, reward_spec: RewardSpec, now: float) -> TrialRecord | None:
+    """A trial that trained but whose reward could not be computed (a metric the reward names was not
+    reported), scored with the spec's reward if it can be now: fixing `spec.reward` (which applies while
+    no reward is recorded) keeps every trial's training."""
+    if trial.status != FAILED or trial.reason != REASON_REWARD:
+        return None
+    try:
+        reward = compute_reward(trial.metrics, reward_spec)
+    except RewardError:
+        return None
+    done = ended(trial, SUCCEEDED, None, "; ".join(reward_warnings(reward, reward_spec)),
+                 now if trial.finished_at is None else trial.finished_at, trial.metrics)
+    done.reward = reward
+    return done
+
+
 def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, now: float) -> TrialRecord | None:
     """The trial with its result recorded (reward for a success, reason for a failure), or None if unchanged."""
-    observation = observed.trials.get(trial.id)
-    if trial.terminal or observation is None:
-        return None
     reward_spec = experiment.spec.reward
+    if trial.terminal:
+        return _rescored(trial, reward_spec, now)
+    observation = observed.trials.get(trial.id)
+    if observation is None:
+        return None
     if observation.state == FINISHED:
         result = observation.result
         if result.status != protocol.SUCCEEDED:
@@ -150,7 +168,7 @@ def outcome(experiment: NASExperiment, trial: TrialRecord, observed: Observed, n
         try:
             reward = compute_reward(result.metrics, reward_spec)
         except RewardError as exc:
-            reason = REASON_NAN if isinstance(exc, NonFiniteReward) else REASON_ERROR
+            reason = REASON_NAN if isinstance(exc, NonFiniteReward) else REASON_REWARD
             return ended(trial, FAILED, reason, f"reward: {exc}", now, result.metrics)
         message = "; ".join([result.message, *reward_warnings(reward, reward_spec)]).strip("; ")
         done = ended(trial, SUCCEEDED, None, message, now, result.metrics)
@@ -168,7 +186,7 @@ def _records(experiment: NASExperiment, state: ExperimentState, observed: Observ
         done = outcome(experiment, trial, observed, now)
         if done is not None:
             state.trials[trial.id] = done
-            reason = f"{done.status}" + (f" ({done.reason})" if done.reason else "")
+            reason = ("rescored: " if trial.terminal else "") + done.status + (f" ({done.reason})" if done.reason else "")
             actions.append(Action(RECORD, trial.id, trial.stage, True, reason, record=done))
     return actions
 

@@ -1,7 +1,7 @@
 """What changed in the spec since the last `apply`, field by field, and which changes cannot apply in place.
 
 Each pass records the normalised spec it applied (``experiment.json``: ``spec``). A change to a field
-that recorded trials depend on (the search space, the controller and its seed, the trainer of finished
+that recorded trials depend on (the search space, the controller and its seed, the trainer of rewarded
 trials and the stage's trainer arguments, i.e. its proxy task, the reward of recorded rewards, fewer
 trials than exist) would mix results of two experiments under one name: the controller and the top-N
 ranking compare rewards across trials. Like Terraform's "forces replacement", it is shown and refused,
@@ -83,11 +83,11 @@ def _refusal(path: str, old: Any, new: Any, state: ExperimentState) -> str | Non
         return f"{len(trials)} recorded trials come from the old search space"
     if path.startswith(("spec.search.seed", "spec.search.algorithm")) and search:
         return f"the controller's proposals for {len(search)} recorded search trials came from the old value"
-    if path.startswith("spec.trainer") and any(t.terminal for t in trials):
-        return "finished trials were trained by the old trainer"
+    # Failed trials have no reward: changing the trainer or its args to get past a failure mixes nothing.
+    if path.startswith("spec.trainer") and (rewarded := sum(t.reward is not None for t in trials)):
+        return f"{rewarded} finished trials were trained by the old trainer: their rewards and the new ones would not compare"
     stage, _, field = path.removeprefix("spec.").partition(".")
     if field == "trainerArgs" or field.startswith("trainerArgs."):  # a stage's own args (its proxy task)
-        # Failed trials have no reward: changing the args to get past a failure (a smaller batch) mixes nothing.
         rewarded = sum(t.reward is not None for t in trials if t.stage == stage)
         if rewarded:
             return (f"{rewarded} finished {stage} trials were trained with the old value: their rewards and the "

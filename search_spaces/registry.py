@@ -1,9 +1,11 @@
 """Search spaces by name, by 'module:function', or inline choices. Names are checked without PyGlove."""
 from __future__ import annotations
 
+import difflib
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from adaptors.source_signature import parameter_names
 from adaptors.user_code import import_reference
 from specs.model import SearchSpaceSpec
 
@@ -25,6 +27,20 @@ def check_search_space(spec: SearchSpaceSpec) -> str | None:
     return None
 
 
+def check_search_space_args(spec: SearchSpaceSpec) -> list[tuple[str, str]]:
+    """(key, problem) for each `args` key a prebuilt space's function does not take (read from its source)."""
+    if spec.prebuilt is None or check_search_space(spec):
+        return []
+    known = parameter_names(PREBUILT_SPACES[spec.prebuilt])
+    problems = []
+    for key in spec.args:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]!r}?" if close else f" (its arguments: {', '.join(known) or 'none'})"
+            problems.append((key, f"{spec.prebuilt} takes no argument {key!r}{hint}"))
+    return problems
+
+
 def _call(reference: str, args: dict[str, Any], user_code: bool = False) -> Any:
     """Call a space function; a user's (``function:``) goes through the user-code policy."""
     module_name, _, function_name = reference.partition(":")
@@ -36,7 +52,9 @@ def _call(reference: str, args: dict[str, Any], user_code: bool = False) -> Any:
     try:
         return function(**args)
     except TypeError as exc:
-        raise ValueError(f"searchSpace.args do not fit {reference}: {exc}") from None
+        raise ValueError(f"spec.searchSpace.args do not fit {reference}: {exc}") from None
+    except ValueError as exc:  # the function refused a value
+        raise ValueError(f"spec.searchSpace.args: {exc}") from None
 
 
 def build_search_space(spec: SearchSpaceSpec) -> "SearchSpace":

@@ -102,7 +102,7 @@ def parse_experiment(text: str, source: str = "<spec>") -> NASExperiment:
         raise SpecError(source, _issues_from_validation(exc, root, data)) from None
 
 
-ReferenceCheck = Callable[[NASExperiment], list[tuple[tuple[str, ...], str]]]
+ReferenceCheck = Callable[[NASExperiment], list[tuple[tuple[str | int, ...], str]]]
 
 
 def load_experiment(path: str | Path, check_references: ReferenceCheck | None = None) -> NASExperiment:
@@ -122,7 +122,7 @@ def load_experiment(path: str | Path, check_references: ReferenceCheck | None = 
     if not problems:
         return experiment
     root = compose_strict(text)
-    issues = [SpecIssue(".".join(loc), _line_of(root, loc), msg) for loc, msg in problems]
+    issues = [SpecIssue(".".join(map(str, loc)), _line_of(root, loc), msg) for loc, msg in problems]
     if issues:
         raise SpecError(str(path), issues)
     return experiment

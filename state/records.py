@@ -18,6 +18,7 @@ TRIALS_KEY = "trials.json"
 PENDING, RUNNING, SUCCEEDED, FAILED, STOPPED = "pending", "running", "succeeded", "failed", "stopped"
 TERMINAL = (SUCCEEDED, FAILED, STOPPED)
 REASON_CRASHED, REASON_NAN, REASON_OOM, REASON_TIMEOUT, REASON_ERROR = "crashed", "nan", "oom", "timeout", "error"
+REASON_REWARD = "reward"  # trained, but the spec's reward could not be computed from its metrics (one missing)
 
 # Experiment phases.
 PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, PHASE_FAILED = "Pending", "Running", "Succeeded", "Failed"
@@ -71,7 +72,27 @@ class TrialRecord:
         if not isinstance(record.id, str) or not TRIAL_ID.fullmatch(record.id) or not record.id.startswith(
                 f"{record.stage}-"):
             raise ValueError(f"invalid trial id {record.id!r} (expected <stage>-<4+ digits>)")
+        for name, kinds, expected in _FIELD_KINDS:
+            value = getattr(record, name)
+            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+                raise ValueError(f"trial {record.id}: {name} is {value!r}, expected {expected}")
+        if record.status not in (PENDING, RUNNING, *TERMINAL):
+            raise ValueError(f"trial {record.id}: status is {record.status!r}, expected one of "
+                             f"{[PENDING, RUNNING, *TERMINAL]}")
         return record
+
+
+_NUMBER = (int, float)
+# What each field of a recorded trial must hold: a hand-edited or damaged trials.json is refused on reading,
+# naming the trial, not met later as a type error deep in a ranking or a plot.
+_FIELD_KINDS: tuple[tuple[str, tuple[type, ...], str], ...] = (
+    ("index", (int,), "an integer"), ("attempt", (int,), "an integer"), ("dna", (list,), "a list"),
+    ("status", (str,), "a string"), ("message", (str,), "a string"),
+    ("reward", (*_NUMBER, type(None)), "a number or null"), ("metrics", (dict,), "a mapping"),
+    ("args", (dict,), "a mapping"), ("labels", (dict,), "a mapping"), ("backend_ref", (dict,), "a mapping"),
+    ("launched_at", (*_NUMBER, type(None)), "a number or null"),
+    ("finished_at", (*_NUMBER, type(None)), "a number or null"),
+)
 
 
 @dataclass

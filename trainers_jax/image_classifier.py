@@ -1,6 +1,6 @@
 """The prebuilt ``image-classifier`` trainer: a Flax MnasNet-space or NB201 network trained with optax.
 
-Trainer args (camelCase, unknown keys are errors) are :class:`ClassifierArgs`. The three proxy-task
+Trainer args (camelCase, unknown keys are errors) are :class:`trainers_jax.trainer_args.ClassifierArgs`. The three proxy-task
 levers: ``steps`` (fewer steps; the cosine schedule still decays to 0 at the last one),
 ``trainFraction`` (class-balanced, shuffled sub-sample of the training set) and a scaled-down model
 (``width``, ``depth`` multipliers, ``imageSize``). A trial's architecture may also be an EfficientNet
@@ -18,70 +18,13 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from typing import Any
 
 from trial.context import TrialContext
 from trial.dirs import numeric_entries
 from trial.protocol import COMPILATION_CACHE_ENV, FAILED, FAILED_NAN, FAILED_OOM, TrialFailure
+from trainers_jax.trainer_args import ClassifierArgs
 
-
-
-class LatencyArgs(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    batch_size: int = Field(1, ge=1)
-    image_size: int | None = Field(None, ge=1, description="Default: the training image size.")
-    warmup: int = Field(20, ge=0)
-    runs: int = Field(50, ge=2)
-
-
-class ClassifierArgs(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-    dataset: str = Field("digits", description="'digits', an .npz file, an image folder or ArrayRecord shards (nasctl data convert); local, /gcs/... or gs://...")
-    image_size: int | None = Field(
-        None, ge=4, description="Training image size (default: digits 32, arrays their own, image folders 224).")
-    test_fraction: float = Field(0.2, gt=0, lt=1)
-    train_fraction: float = Field(1.0, gt=0, le=1, description="Class-balanced sub-sample of the training set.")
-    steps: int = Field(200, ge=1)
-    batch_size: int = Field(64, ge=1)
-    eval_every: int = Field(50, ge=1)
-    eval_batch_size: int = Field(256, ge=1)
-    learning_rate: float = Field(0.1, gt=0)
-    warmup_steps: int | None = Field(None, ge=0)
-    optimizer: Literal["sgd", "adamw"] = "sgd"
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(5e-5, ge=0)
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
-    clip_norm: float | None = Field(1.0, gt=0)
-    ema_decay: float | None = Field(None, gt=0, lt=1)
-    width: float = Field(1.0, gt=0, description="Width multiplier (MnasNet).")
-    depth: float = Field(1.0, gt=0, description="Depth multiplier (MnasNet).")
-    nb201_channels: int = Field(16, ge=1)
-    nb201_cells: int = Field(5, ge=1)
-    base_arch: dict[str, Any] | None = Field(
-        None, description="The network a scaling or augmentation search trains (default: MnasNet-B1).")
-    scaling: dict[str, float] | None = Field(
-        None, description="A fixed EfficientNet compound scaling {depth, width, resolution} of the network.")
-    augmentation: dict[str, Any] | None = Field(
-        None, description="A fixed RandAugment policy {num_ops, magnitude (0-30), operations} for training images.")
-    data_workers: int | None = Field(
-        None, ge=0, description="Input worker processes (default: none for arrays, one per core up to 16 for image folders).")
-    bf16: bool | None = Field(None, description="bf16 compute; default on for GPU/TPU, off on CPU.")
-    latency: LatencyArgs | None = Field(None, description="Measure the trained model's latency (own process).")
-    wait_for_latency_seconds: float | None = Field(
-        None, gt=0, description="Wait this long for latency.json from an on-prem latency worker.")
-
-    @classmethod
-    def parse(cls, raw: dict[str, Any]) -> "ClassifierArgs":
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise TrialFailure(FAILED, f"image-classifier: bad trainer args: {problems}") from None
 
 
 def configure_jax() -> None:

@@ -1,8 +1,6 @@
 """The `nb201-tabular` trainer: "trains" an NB201 cell by looking it up in a NAS-Bench-201 table.
 
-Args: ``mode`` (``proxy``: 12-epoch validation accuracy; ``full``: 200-epoch test accuracy),
-``table`` (CSV path; default the bundled CIFAR-10 table), ``delaySeconds`` (simulated training time,
-for demos and crash tests), ``failArchs`` (NB201 strings that fail, to exercise failure handling).
+Args: :class:`trainers_jax.trainer_args.TabularArgs` (``mode``, ``table``, ``delaySeconds``, ``failArchs``).
 Reports ``accuracy`` as a fraction in [0, 1] and every latency column as ``latency_<device>_ms``.
 """
 from __future__ import annotations
@@ -13,22 +11,20 @@ from typing import Any
 from search_spaces.nb201 import to_arch_string
 from trial.context import TrialContext
 from trainers_jax.nb201_table import find_row
+from trainers_jax.trainer_args import TabularArgs
 from trial.protocol import FAILED, TrialFailure
 
 _CYCLES = 4
 
 
 def train(ctx: TrialContext) -> dict[str, Any]:
-    args = ctx.args
-    mode = args.get("mode", "proxy")
-    if mode not in ("proxy", "full"):
-        raise TrialFailure(FAILED, f"nb201-tabular: mode must be 'proxy' or 'full', got {mode!r}")
+    args = TabularArgs.parse(ctx.args)
     arch = to_arch_string(ctx.arch())
-    if arch in args.get("failArchs", []):
+    if arch in args.fail_archs:
         raise TrialFailure(FAILED, f"architecture {arch} configured to fail")
-    row = find_row(arch, args.get("table"))
-    accuracy = (row.val_acc_12ep if mode == "proxy" else row.test_acc_200ep) / 100.0
-    delay = float(args.get("delaySeconds", 0.0))
+    row = find_row(arch, args.table)
+    accuracy = (row.val_acc_12ep if args.mode == "proxy" else row.test_acc_200ep) / 100.0
+    delay = args.delay_seconds
     for cycle in range(1, _CYCLES + 1):
         fraction = cycle / _CYCLES
         if ctx.should_stop(fraction_done=fraction - 1 / _CYCLES):

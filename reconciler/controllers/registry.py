@@ -1,15 +1,13 @@
 """Search algorithms by name. Names and settings are checked without importing PyGlove."""
 from __future__ import annotations
 
-import ast
 import difflib
 import importlib
-import importlib.util
-from functools import lru_cache
 from typing import Any
 
 from pydantic.alias_generators import to_camel, to_snake
 
+from adaptors.source_signature import parameter_names
 from specs.model import VERTEX_ALGORITHMS
 
 ALGORITHMS: dict[str, str] = {
@@ -45,21 +43,9 @@ def check_algorithm_settings(name: str, settings: dict[str, Any]) -> list[tuple[
     return problems
 
 
-@lru_cache(maxsize=None)
 def setting_names(name: str) -> tuple[str, ...]:
-    """The keyword arguments of the controller's ``__init__`` after (space, seed), read from its source: importing
-    it would import PyGlove and SciPy, which `validate` and `diff` must not pay for."""
-    module_name, _, class_name = ALGORITHMS[name].partition(":")
-    spec = importlib.util.find_spec(module_name)
-    assert spec is not None and spec.origin is not None, module_name
-    with open(spec.origin, encoding="utf-8") as source:
-        tree = ast.parse(source.read())
-    (cls,) = [node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == class_name]
-    inits = [node for node in cls.body if isinstance(node, ast.FunctionDef) and node.name == "__init__"]
-    if not inits:
-        return ()
-    arguments = inits[0].args
-    return tuple(arg.arg for arg in [*arguments.args[3:], *arguments.kwonlyargs])
+    """The keyword arguments of the controller's ``__init__`` after (space, seed), read from its source."""
+    return parameter_names(ALGORITHMS[name])[2:]
 
 
 def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], reward: Any = None) -> Any:

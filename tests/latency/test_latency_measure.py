@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from trainers_jax.latency_calculator import LatencyError, measure_trial, run_calculator
-from latency.measure import LatencyOptions
-from trial.dirs import LocalTrialDir
+from latency.measure import MEASURED_METRICS, LatencyOptions
+from trial.dirs import LocalTrialDir, numeric_entries
 
 from tests.support.latency_fixtures import save_random_model
 
@@ -24,6 +24,7 @@ def test_result_shape_and_consistency(trial_with_model) -> None:
     assert result["flops"] > 0 and result["memory_mb"] > 0 and result["model_memory_mb"] > 0
     assert (result["batch_size"], result["image_size"], result["runs"]) == (2, 16, 15)
     assert result["device_type"].startswith("cpu")
+    assert set(numeric_entries(result)) <= set(MEASURED_METRICS)  # what `validate` lets a reward name
 
 
 def test_repeated_measurements_agree(trial_with_model) -> None:

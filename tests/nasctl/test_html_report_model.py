@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 
-from benchmarks.report_generation import experiment_spec, synthetic_trials
+from benchmarks.report_generation import LATENCY, experiment_spec, synthetic_trials
 from nasctl.html_report.architecture import arch_lines, arch_summary
 from nasctl.html_report.model import build_report
 from nasctl.html_report.page import render_page
@@ -35,7 +35,7 @@ def _experiment(**spec_updates: dict) -> NASExperiment:
 
 
 def _trial(index: int, reward: float | None, latency: float = 3.0, status: str = SUCCEEDED, **fields) -> TrialRecord:
-    metrics = {} if reward is None else {"accuracy": reward, "latency_ms": latency}
+    metrics = {} if reward is None else {"accuracy": reward, LATENCY: latency}
     return TrialRecord(id=f"search-{index:04d}", stage=SEARCH, index=index, dna=[index], arch=NB201_ARCH,
                        status=status, reward=reward, metrics=metrics, **fields)
 
@@ -65,7 +65,7 @@ def test_scatter_has_the_pareto_front_and_the_target(tmp_path: Path) -> None:
     experiment = _experiment()
     model = build_report(experiment, _state(trials), LocalStore(tmp_path), now=1e9)
     scatter = model["scatter"]
-    assert (scatter["x"], scatter["y"], scatter["target"]) == ("latency_ms", "accuracy", 5.0)
+    assert (scatter["x"], scatter["y"], scatter["target"]) == (LATENCY, "accuracy", 5.0)
     assert len(scatter["points"]) == 4
     rows = [model["trials"][p[2]]["id"] for p in scatter["front"]]
     expected = pareto_front(trials[:4], experiment.spec.reward)

@@ -283,7 +283,7 @@ def test_local_backend_costs_nothing_and_uses_the_timeout_as_a_bound() -> None:
 @pytest.mark.parametrize("name", ["mnasnet-poc-vertex.yaml", "test-drive-vertex.yaml"])
 def test_example_specs_pass_every_check_and_their_trainer_args_are_valid(name: str) -> None:
     from specs.loader import load_experiment
-    from trainers_jax.image_classifier import ClassifierArgs
+    from trainers_jax.trainer_args import ClassifierArgs
 
     experiment = load_experiment(EXAMPLES / name)
     stages = [experiment.spec.search] + ([experiment.spec.train] if experiment.spec.train else [])

@@ -192,6 +192,27 @@ def test_a_success_whose_reward_is_nan_is_recorded_as_a_nan_failure_and_never_ra
     assert state.trials["search-0001"].reward == 0.8
 
 
+def test_a_reward_metric_fixed_after_the_trials_trained_rescores_them_without_training_again():
+    """A misspelt reward metric fails trials that trained; the fix (a reward change, allowed while no reward is
+    recorded) turns them into successes on the next pass, and the experiment the failures failed goes on."""
+    misspelt = experiment(max_trials=3, parallel=3, top_n=None, maxFailedTrials=1)
+    misspelt.spec.reward.metric = "acuracy"
+    observations = {f"search-{i:04d}": TrialObservation(FINISHED, TrialResult(SUCCEEDED, {"accuracy": 0.6 + i / 10}))
+                    for i in range(2)}
+    plan, state = plan_for(misspelt, [trial(0, RUNNING), trial(1, RUNNING)], observations)
+    assert [(t.status, t.reason) for t in state.trials.values()] == [(FAILED, "reward")] * 2
+    assert plan.phase == PHASE_FAILED and "'acuracy' not reported" in plan.condition.message
+    again, state = plan_for(misspelt, list(state.trials.values()))
+    assert [a.kind for a in again.actions if a.kind == RECORD] == []  # the same reward: nothing to rescore
+
+    fixed, state = plan_for(experiment(max_trials=3, parallel=3, top_n=None, maxFailedTrials=1),
+                            list(state.trials.values()))
+    assert [(a.kind, a.trial_id, a.reason) for a in fixed.actions if a.kind == RECORD] == [
+        (RECORD, "search-0000", "rescored: succeeded"), (RECORD, "search-0001", "rescored: succeeded")]
+    assert [t.reward for t in state.trials.values()] == [0.6, 0.7] and fixed.phase != PHASE_FAILED
+    assert [a.kind for a in fixed.actions if a.now and a.kind != RECORD] == [CREATE]  # and the search goes on
+
+
 def test_timeout_stops_a_trial():
     plan, _ = plan_for(experiment(max_trials=1, parallel=1, top_n=None, timeoutSeconds=5), [trial(0, RUNNING)],
                        {"search-0000": TrialObservation(ALIVE, elapsed_seconds=6.0)})

@@ -43,6 +43,10 @@ def _train_args(spec: dict) -> None:
     spec["spec"]["train"]["trainerArgs"] = {"mode": "proxy"}
 
 
+def _trainer_args(spec: dict) -> None:
+    spec["spec"]["trainer"]["args"] = {"delaySeconds": 1}
+
+
 def _reward(spec: dict) -> None:
     spec["spec"]["reward"] = {"limit": "soft"}
 
@@ -50,6 +54,7 @@ def _reward(spec: dict) -> None:
 @pytest.mark.parametrize(("edit", "path", "why"), [
     (_search_args, "spec.search.trainerArgs.mode", "1 finished search trials were trained with the old value"),
     (_train_args, "spec.train.trainerArgs.mode", "1 finished train trials were trained with the old value"),
+    (_trainer_args, "spec.trainer.args.delaySeconds", "2 finished trials were trained by the old trainer"),
     (_reward, "spec.reward.limit", "the rewards of 2 finished trials were computed with the old reward"),
 ])
 def test_a_change_that_would_mix_rewards_is_refused_once_results_are_recorded(edit: Any, path: str, why: str) -> None:
@@ -58,7 +63,7 @@ def test_a_change_that_would_mix_rewards_is_refused_once_results_are_recorded(ed
     assert refused is not None and refused.startswith(why) and "new metadata.name" in refused
 
 
-@pytest.mark.parametrize("edit", [_search_args, _train_args, _reward])
+@pytest.mark.parametrize("edit", [_search_args, _train_args, _trainer_args, _reward])
 def test_the_same_change_applies_in_place_while_nothing_it_affects_has_finished(edit: Any) -> None:
     running = _state((SEARCH, RUNNING, None), (TRAIN, RUNNING, None), (SEARCH, FAILED, None))
     refusals = _refusals(edit, running)

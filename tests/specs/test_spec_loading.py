@@ -115,6 +115,103 @@ def test_known_algorithm_settings_pass(tmp_path):
     assert load_experiment(path, check_references).spec.search.algorithm_settings["populationSize"] == 8
 
 
+@pytest.mark.parametrize("space,args,needle", [
+    ("mnasnet", {"refrence": "mnasnet_a1"}, "mnasnet takes no argument 'refrence'; did you mean 'reference'?"),
+    ("nb201", {"cells": 5}, "nb201 takes no argument 'cells' (its arguments: none)"),
+])
+def test_a_prebuilt_spaces_unknown_argument_is_an_error_at_its_line(tmp_path, space, args, needle):
+    spec = nb201_spec()
+    spec["spec"]["searchSpace"] = {"prebuilt": space, "args": args}
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(SpecError) as info:
+        load_experiment(path, check_references)
+    [issue] = info.value.issues
+    (key,) = args
+    assert issue.path == f"spec.searchSpace.args.{key}" and needle in issue.message
+    assert key in path.read_text().splitlines()[issue.line - 1]
+
+
+def test_a_value_a_prebuilt_space_refuses_names_the_field_when_the_space_is_built():
+    from search_spaces.registry import build_search_space  # noqa: PLC0415 - imports PyGlove
+    from specs.model import SearchSpaceSpec  # noqa: PLC0415
+
+    with pytest.raises(ValueError, match=r"^spec\.searchSpace\.args: unknown MnasNet reference 'nope'"):
+        build_search_space(SearchSpaceSpec(prebuilt="mnasnet", args={"reference": "nope"}))
+
+
+def _classifier_spec(**stages: dict) -> dict:
+    spec = nb201_spec(top_n=2)
+    spec["spec"]["trainer"] = {"prebuilt": "image-classifier", "args": {"steps": 20, "learningRate": 0.1}}
+    for stage, args in {"search": {}, "train": {}, **stages}.items():
+        spec["spec"].setdefault(stage, {})["trainerArgs"] = args
+    return spec
+
+
+@pytest.mark.parametrize("edit,path,needle", [
+    (lambda s: s["spec"]["trainer"]["args"].update(learningRat=0.2), "spec.trainer.args.learningRat",
+     "image-classifier takes no argument 'learningRat'; did you mean 'learningRate'?"),
+    (lambda s: s["spec"]["search"].update(trainerArgs={"steps": -5}), "spec.search.trainerArgs.steps",
+     "greater than or equal to 1"),
+    (lambda s: s["spec"]["train"].update(trainerArgs={"optimizer": "lamb"}), "spec.train.trainerArgs.optimizer",
+     "'sgd' or 'adamw'"),
+    (lambda s: s["spec"].update(modelSelection={"startModels": 4, "finalModels": 2, "trainerArgs": {"steps": 30}},
+                                proxyTaskSearch={"candidates": [{"name": "a", "trainerArgs": {"trainFraction": 2}}]}),
+     "spec.proxyTaskSearch.candidates.0.trainerArgs.trainFraction", "less than or equal to 1"),
+])
+def test_a_prebuilt_trainers_args_are_checked_where_they_are_set(tmp_path, edit, path, needle):
+    """`validate` refuses what the trial would (unknown, out of range), at the layer that set it, once."""
+    spec = _classifier_spec()
+    edit(spec)
+    file = tmp_path / "exp.yaml"
+    file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(SpecError) as info:
+        load_experiment(file, check_references)
+    [issue] = info.value.issues
+    assert issue.path == path and needle in issue.message
+    assert path.split(".")[-1] in file.read_text().splitlines()[issue.line - 1]
+
+
+def test_a_bad_base_argument_is_one_error_at_its_line_even_where_a_stage_overrides_it(tmp_path):
+    spec = _classifier_spec(search={"batchSize": 32})
+    spec["spec"]["trainer"]["args"]["batchSize"] = 0  # every stage's trials get it except the search's
+    file = tmp_path / "exp.yaml"
+    file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(SpecError) as info:
+        load_experiment(file, check_references)
+    assert [issue.path for issue in info.value.issues] == ["spec.trainer.args.batchSize"]
+
+
+@pytest.mark.parametrize("trainer_args,reward,problem", [
+    ({}, {"metric": "acuracy"}, ("spec.reward.metric", "does not report 'acuracy'; did you mean 'accuracy'?")),
+    ({}, {"latency": {"metric": "latency_ms", "target": 1.0}},
+     ("spec.reward.latency.metric", "nothing measures 'latency_ms'")),
+    ({"latency": {"runs": 5}}, {"latency": {"metric": "latency_ms", "target": 1.0}}, None),
+    ({"waitForLatencySeconds": 60}, {"memory": {"metric": "device_rss_mb", "target": 8}}, None),  # a worker's own
+])
+def test_the_reward_names_only_metrics_the_prebuilt_trainer_reports(tmp_path, trainer_args, reward, problem):
+    spec = _classifier_spec()
+    spec["spec"]["trainer"]["args"].update(trainer_args)
+    spec["spec"]["reward"] = reward
+    file = tmp_path / "exp.yaml"
+    file.write_text(yaml.safe_dump(spec, sort_keys=False))
+    if problem is None:
+        assert load_experiment(file, check_references).spec.reward.metric == "accuracy"
+        return
+    with pytest.raises(SpecError) as info:
+        load_experiment(file, check_references)
+    [issue] = info.value.issues
+    assert issue.path == problem[0] and problem[1] in issue.message
+
+
+def test_a_module_trainers_args_are_its_own_business(tmp_path):
+    spec = nb201_spec()
+    spec["spec"]["trainer"] = {"module": "tests.support.trainer_fixtures:nothing", "args": {"anything": [1, 2]}}
+    file = tmp_path / "exp.yaml"
+    file.write_text(yaml.safe_dump(spec))
+    assert load_experiment(file, check_references).spec.trainer.args == {"anything": [1, 2]}
+
+
 def test_exactly_one_search_space_source():
     spec = nb201_spec()
     spec["spec"]["searchSpace"] = {"prebuilt": "nb201", "choices": {"width": [16, 32]}}

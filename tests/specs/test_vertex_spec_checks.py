@@ -16,9 +16,10 @@ from tests.support.poc_spec import POC, edited_poc, line_of
     (lambda s: s["backend"].update(region="asia-south1"), "asia-south1",
      "spec.backend.region", "Vertex AI NAS does not run in 'asia-south1'"),
     (lambda s: s["trainer"]["args"].pop("latency"), "metric: latency_ms",
-     "spec.reward.latency", "nothing reports 'latency_ms' inside a Vertex NasJob"),
-    (lambda s: s["reward"].update(metric="top1 accuracy"), "top1 accuracy",
-     "spec.reward.metric", "a Vertex NasJob's metric id must not contain whitespace"),
+     "spec.reward.latency.metric", "nothing measures 'latency_ms', so every trial would fail: set "
+                                   "spec.trainer.args.latency"),
+    (lambda s: (s["reward"].update(metric="top1 accuracy"), s.update(trainer={"module": "poc.trainer:train"})),
+     "top1 accuracy", "spec.reward.metric", "a Vertex NasJob's metric id must not contain whitespace"),
     (lambda s: s["backend"]["search"].update(acceleratorType="NVIDIA_TESLA_V100", acceleratorCount=1), "machineType",
      "spec.backend.search", "larger than 1 × NVIDIA_TESLA_V100 allows (at most 12 vCPUs and 78 GB): attach 2, 4 or 8"),
     (lambda s: s["backend"]["search"].update(machineType="a2-highgpu-2g"), "a2-highgpu-2g",
@@ -74,3 +75,17 @@ def test_a_tensorboard_resource_goes_into_every_custom_job_and_needs_a_service_a
     wire = type(job).to_json(job)  # what the REST transport sends, parsed back into the real proto
     parsed = json_format.Parse(wire, aiplatform().CustomJob()._pb, ignore_unknown_fields=False)
     assert parsed.job_spec.tensorboard == board and parsed.job_spec.service_account.startswith("nas@")
+
+
+@pytest.mark.parametrize("calculator", [True, False])
+def test_a_latency_calculator_job_measures_for_nasctls_own_controllers(tmp_path, nasctl, calculator) -> None:
+    """With nasctl's controller on Vertex, `backend.latency` jobs write each trial's latency: the reward may name it
+    though the trainer measures nothing itself; without them nothing would."""
+    def custom_jobs(spec: dict) -> None:
+        spec["search"]["algorithm"] = "random"
+        spec["trainer"]["args"].pop("latency")
+        if calculator:
+            spec["backend"]["latency"] = {"machineType": "n1-standard-8"}
+    done = nasctl("validate", "-f", str(edited_poc(tmp_path, custom_jobs)))
+    assert (done.returncode == 0) == calculator, done.stderr
+    assert calculator or "spec.reward.latency.metric: nothing measures 'latency_ms'" in done.stderr

@@ -9,6 +9,7 @@ from trial.protocol import FAILED, FAILED_NAN, SUCCEEDED, StopSignal
 from trial.dirs import LocalTrialDir
 from trial.runner import run
 from trainers_jax.saved_model import has_saved_model
+from trainers_jax.trainer_args import CLASSIFIER_METRICS
 
 from tests.support.trainer_fixtures import FAST_ARGS, TINY_ARCH
 
@@ -31,6 +32,7 @@ def test_trains_digits_far_above_chance(uninterrupted: LocalTrialDir) -> None:
     assert result.status == SUCCEEDED, result.message
     assert result.metrics["accuracy"] > 0.6  # 10 classes: chance is 0.1
     assert result.metrics["steps"] == 80
+    assert set(result.metrics) == set(CLASSIFIER_METRICS)  # what `validate` lets a reward name
     cycles = uninterrupted.read_metrics()
     assert [c["step"] for c in cycles] == [20, 40, 60, 80]
     assert [c["fraction"] for c in cycles] == [0.25, 0.5, 0.75, 1.0]

@@ -287,7 +287,7 @@ def test_a_resumed_job_is_ended_once_the_search_has_its_max_trials(make_vertex, 
 
 @pytest.mark.slow
 def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) -> None:
-    failing = {"trainerArgs": {"mode": "bogus"}}  # every trial fails (nb201-tabular refuses the mode)
+    failing = {"trainerArgs": {"table": "no-such-table.csv"}}  # every trial fails (nb201-tabular cannot read it)
     lenient = vertex_experiment(vertex.endpoint, gcs_bucket, name="poc", algorithm="GRID_SEARCH", max_trials=30,
                                 parallel=1, search={**failing, "maxFailedTrials": 20})
     job = _reconciler(lenient).run_pass().state.experiment.stages["search"]["summary"]["nasJob"]
@@ -308,7 +308,7 @@ def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) ->
     assert result.state.experiment.conditions[0].reason == "TooManyFailedTrials"
     failed = [t for t in result.state.trials.values() if t.status == FAILED]
     assert failed and {t.reason for t in failed} == {"error"}, "the trial's own result, not Vertex's INFEASIBLE"
-    assert all("bogus" in t.message for t in failed), [t.message for t in failed]
+    assert all("no-such-table.csv" in t.message for t in failed), [t.message for t in failed]
     assert _wait_state(vertex, job, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
     assert json.dumps(result.state.experiment.to_json())  # recorded as usual
     # recorded as nasctl's cancel, so it is never read as the 14-day limit (which is resumed)

@@ -102,7 +102,7 @@ def test_a_candidate_added_later_is_evaluated_alone(write_spec, nasctl, tmp_path
 
 def test_no_workable_model_fails_the_experiment_clearly(write_spec, nasctl, tmp_path):
     spec_doc = proxy_spec()
-    spec_doc["spec"]["varianceMeasurement"].update(maxWorkableAttempts=2, trainerArgs={"mode": "bogus"})
+    spec_doc["spec"]["varianceMeasurement"].update(maxWorkableAttempts=2, trainerArgs={"table": "no-such-table.csv"})
     spec = write_spec(spec_doc)
     nasctl("apply", "-f", str(spec), "--yes", "--no-progress", timeout=120)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
@@ -114,7 +114,7 @@ def test_no_workable_model_fails_the_experiment_clearly(write_spec, nasctl, tmp_
 
 def test_too_many_failed_models_abort_model_selection(write_spec, nasctl):
     spec_doc = proxy_spec(variance=False)
-    spec_doc["spec"]["modelSelection"]["trainerArgs"] = {"mode": "bogus"}
+    spec_doc["spec"]["modelSelection"]["trainerArgs"] = {"table": "no-such-table.csv"}
     spec = write_spec(spec_doc)
     nasctl("apply", "-f", str(spec), "--yes", "--no-progress", timeout=120)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
