@@ -273,7 +273,7 @@ def status(file: Path = SpecOption, output: Output = OutputOption) -> None:
     from nasctl.views import status_view  # noqa: PLC0415
 
     session = Session.open(file)
-    view = status_view(session.experiment, session.state())
+    view = status_view(session.experiment, session.state(), location=session.store.uri)
     render.print_json(view) if output is Output.json else render.render_status(view)
 
 

@@ -31,9 +31,13 @@ def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord
     return ranked[0] if ranked else None
 
 
-def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, Any]:
+def status_view(experiment: NASExperiment, state: ExperimentState, location: str | None = None) -> dict[str, Any]:
+    """What `status` shows; `location`: where the state was read, named when nothing is recorded there."""
     record = state.experiment
     trials = list(state.trials.values())
+    unrecorded = [f"nothing is recorded at {location}: not applied yet, or applied from another folder (a relative "
+                  "stateUri is relative to the folder nasctl runs in)"] if (
+        location is not None and not trials and not state.experiment_generation) else []
     best = best_trial(experiment, state)
     return {
         "name": experiment.metadata.name,
@@ -54,7 +58,7 @@ def status_view(experiment: NASExperiment, state: ExperimentState) -> dict[str, 
         if best else None,
         "paretoFront": _front(experiment, state),
         "cost": budget_view(experiment, enabled_stages(experiment), trials, time.time()),
-        "warnings": (_reward_warnings(experiment, trials) + _stockout_warnings(experiment, trials)
+        "warnings": (unrecorded + _reward_warnings(experiment, trials) + _stockout_warnings(experiment, trials)
                      + _quota_warnings(experiment, trials)),
     }
 

@@ -81,10 +81,10 @@ class LatencyArgs(BaseModel):
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
-    batch_size: int = Field(1, ge=1)
+    batch_size: int = Field(1, ge=1, description="Images per timed forward pass.")
     image_size: int | None = Field(None, ge=1, description="Default: the training image size.")
-    warmup: int = Field(20, ge=0)
-    runs: int = Field(50, ge=2)
+    warmup: int = Field(20, ge=0, description="Untimed runs first.")
+    runs: int = Field(50, ge=2, description="Timed runs; the median is latency_ms.")
 
 
 class ClassifierArgs(TrainerArgs):
@@ -95,24 +95,24 @@ class ClassifierArgs(TrainerArgs):
     dataset: str = Field("digits", description="'digits', an .npz file, an image folder or ArrayRecord shards (nasctl data convert); local, /gcs/... or gs://...")
     image_size: int | None = Field(
         None, ge=4, description="Training image size (default: digits 32, arrays their own, image folders 224).")
-    test_fraction: float = Field(0.2, gt=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="Share held out for testing (data without its own test split).")
     train_fraction: float = Field(1.0, gt=0, le=1, description="Class-balanced sub-sample of the training set.")
-    steps: int = Field(200, ge=1)
-    batch_size: int = Field(64, ge=1)
-    eval_every: int = Field(50, ge=1)
-    eval_batch_size: int = Field(256, ge=1)
-    learning_rate: float = Field(0.1, gt=0)
-    warmup_steps: int | None = Field(None, ge=0)
-    optimizer: Literal["sgd", "adamw"] = "sgd"
-    momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(5e-5, ge=0)
-    label_smoothing: float = Field(0.1, ge=0, lt=1)
-    clip_norm: float | None = Field(1.0, gt=0)
-    ema_decay: float | None = Field(None, gt=0, lt=1)
+    steps: int = Field(200, ge=1, description="Training steps; the cosine schedule decays to 0 at the last.")
+    batch_size: int = Field(64, ge=1, description="Global batch, split across the devices (must divide by them).")
+    eval_every: int = Field(50, ge=1, description="Steps between evaluations (one cycle of metrics.jsonl).")
+    eval_batch_size: int = Field(256, ge=1, description="Batch of the evaluation passes.")
+    learning_rate: float = Field(0.1, gt=0, description="Peak learning rate, after the warm-up.")
+    warmup_steps: int | None = Field(None, ge=0, description="Linear warm-up steps (default: 5 % of steps).")
+    optimizer: Literal["sgd", "adamw"] = Field("sgd", description="sgd (Nesterov momentum) or adamw.")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum.")
+    weight_decay: float = Field(5e-5, ge=0, description="Weight decay, on kernels only.")
+    label_smoothing: float = Field(0.1, ge=0, lt=1, description="Label smoothing of the cross-entropy.")
+    clip_norm: float | None = Field(1.0, gt=0, description="Global gradient-norm clip; null: none.")
+    ema_decay: float | None = Field(None, gt=0, lt=1, description="Evaluate EMA weights with this decay; null: none.")
     width: float = Field(1.0, gt=0, description="Width multiplier (MnasNet).")
     depth: float = Field(1.0, gt=0, description="Depth multiplier (MnasNet).")
-    nb201_channels: int = Field(16, ge=1)
-    nb201_cells: int = Field(5, ge=1)
+    nb201_channels: int = Field(16, ge=1, description="Channels of the first NB201 stage (NAS-Bench-201: 16).")
+    nb201_cells: int = Field(5, ge=1, description="Cells per NB201 stage (NAS-Bench-201: 5).")
     base_arch: dict[str, Any] | None = Field(
         None, description="The network a scaling or augmentation search trains (default: MnasNet-B1).")
     scaling: dict[str, float] | None = Field(
@@ -122,7 +122,8 @@ class ClassifierArgs(TrainerArgs):
     data_workers: int | None = Field(
         None, ge=0, description="Input worker processes (default: none for arrays, one per core up to 16 for image folders).")
     bf16: bool | None = Field(None, description="bf16 compute; default on for GPU/TPU, off on CPU.")
-    latency: LatencyArgs | None = Field(None, description="Measure the trained model's latency (own process).")
+    latency: LatencyArgs | None = Field(
+        None, description="Measure the trained model's latency in its own process: {batchSize, imageSize, warmup, runs}.")
     wait_for_latency_seconds: float | None = Field(
         None, gt=0, description="Wait this long for latency.json from an on-prem latency worker.")
 

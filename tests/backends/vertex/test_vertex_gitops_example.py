@@ -46,3 +46,30 @@ def test_example_experiments_are_valid_and_keep_state_in_gcs() -> None:
     for path in specs:
         experiment = parse_experiment(path.read_text(), str(path))
         assert experiment.spec.state_uri.startswith("gs://")
+
+
+def test_every_step_covers_the_specs_diff_plans_yaml_and_yml(tmp_path: Path) -> None:
+    """Each loop runs in bash against a folder of a .yaml and a .yml spec, with a nasctl that logs its calls."""
+    import os  # noqa: PLC0415
+    import stat  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+
+    specs = tmp_path / "experiments"
+    specs.mkdir()
+    (specs / "a.yaml").write_text("")
+    (specs / "b.yml").write_text("")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "nasctl"
+    fake.write_text(f'#!/bin/sh\necho "$1 $3" >> {tmp_path / "calls"}\n')
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    env = dict(os.environ, PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", SPECS=str(specs), APPLY_MINUTES="1",
+               GITHUB_STEP_SUMMARY=str(tmp_path / "summary"))
+    jobs = _workflow()["jobs"]
+    for job, name, command in (("plan", "Validate every spec", "validate"), ("plan", "Cost preview", "cost"),
+                               ("apply", "Apply every spec", "apply"), ("apply", "Status", "status")):
+        (step,) = [s for s in jobs[job]["steps"] if s.get("name") == name]
+        (tmp_path / "calls").unlink(missing_ok=True)
+        subprocess.run(["bash", "-e", "-c", step["run"]], env=env, check=True, timeout=60)
+        assert (tmp_path / "calls").read_text().split("\n")[:-1] == [f"{command} {specs / 'a.yaml'}",
+                                                                     f"{command} {specs / 'b.yml'}"], name
