@@ -13,7 +13,7 @@ import typer
 from backends.vertex.calls import QuotaExhausted
 from nasctl import render
 from state.records import PHASE_FAILED, PHASE_SUCCEEDED
-from reconciler.session import Session, spec_files
+from reconciler.session import Session, shared_state_errors, spec_files
 from state.store import StateError, lease_for_poll
 from specs.loader import SpecError
 
@@ -47,21 +47,29 @@ def handles_errors(command: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return command(*args, **kwargs)
-        except SpecError as exc:
-            for issue in exc.issues:
-                render.error(issue.render(exc.source))
-        except (StateError, ValueError, QuotaExhausted) as exc:
-            render.error(str(exc))
-        except OSError as exc:  # a read-only or full disk, a missing file: what and where, not a traceback
-            where = f"{exc.filename}: " if exc.filename else ""
-            render.error(f"{where}{exc.strerror or exc}")
-        except Exception as exc:  # noqa: BLE001 - only Google Cloud client errors are rendered here
-            if not type(exc).__module__.startswith(_CLOUD_ERROR_MODULES):
+        except Exception as exc:  # noqa: BLE001 - only the known failures are rendered; the rest propagate
+            lines = _error_lines(exc)
+            if lines is None:
                 raise
-            render.error(f"Google Cloud: {type(exc).__name__}: {exc}")
+            for line in lines:
+                render.error(line)
         raise typer.Exit(1)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _error_lines(exc: Exception) -> list[str] | None:
+    """The error lines of a known failure (bad spec, locked or corrupt state, a disk or cloud error); None for
+    anything else, which is a bug and keeps its traceback."""
+    if isinstance(exc, SpecError):
+        return [issue.render(exc.source) for issue in exc.issues]
+    if isinstance(exc, (StateError, ValueError, QuotaExhausted)):
+        return [str(exc)]
+    if isinstance(exc, OSError):  # a read-only or full disk, a missing file: what and where, not a traceback
+        return [f"{exc.filename}: {exc.strerror or exc}" if exc.filename else str(exc.strerror or exc)]
+    if type(exc).__module__.startswith(_CLOUD_ERROR_MODULES):
+        return [f"Google Cloud: {type(exc).__name__}: {exc}"]
+    return None
 
 
 @app.command()
@@ -81,26 +89,40 @@ def validate(file: Path = SpecOption, output: Output = OutputOption) -> None:
 def diff(file: Path = SpecOption, output: Output = OutputOption,
          detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                                 help="Exit 0: no changes, 2: changes, 1: error.")) -> None:
-    """Show what `apply` would do, acting on nothing. A folder diffs every spec in it."""
+    """Show what `apply` would do, acting on nothing. A folder diffs every spec in it: a bad one is an error
+    that stops none of the others."""
     from reconciler.delete import refuse_leftovers  # noqa: PLC0415
 
-    plans = []
-    for path in spec_files(file):
-        session = Session.open(path)
-        reconciler = session.reconciler()
-        refuse_leftovers(reconciler)  # what apply refuses, diff does not plan
-        plan = reconciler.preview().plan
-        plans.append((session, plan))
+    paths = spec_files(file)
+    if not paths:
+        raise ValueError(f"{file}: no *.yaml or *.yml spec in this folder")
+    plans, failures = [], []
+    for path in paths:
+        try:
+            session = Session.open(path)
+            reconciler = session.reconciler()
+            refuse_leftovers(reconciler)  # what apply refuses, diff does not plan
+            plans.append((session, reconciler.preview().plan))
+        except Exception as exc:  # noqa: BLE001 - a known failure of one spec of a folder; others propagate
+            lines = _error_lines(exc)
+            if lines is None or len(paths) == 1:
+                raise
+            failures.append((path, lines))
+    failures += shared_state_errors([session for session, _ in plans])
     if output is Output.json:
         views = [{"name": s.experiment.metadata.name, "file": str(s.path), **p.to_json()} for s, p in plans]
+        views += [{"file": str(path), "errors": lines} for path, lines in failures]
         render.print_json(views[0] if len(views) == 1 and not Path(file).is_dir() else views)
     else:
         for session, plan in plans:
             render.render_plan(session.experiment.metadata.name, plan.to_json())
-    refused = [change for _, plan in plans for change in plan.refused]
-    for change in refused:
-        render.error(f"{change.path} cannot change in place: {change.refused}")
-    if refused:
+    refused = [(session, change) for session, plan in plans for change in plan.refused]
+    for session, change in refused:
+        render.error(f"{session.path}: {change.path} cannot change in place: {change.refused}")
+    for path, lines in failures:
+        for line in lines:
+            render.error(line if line.startswith(str(path)) else f"{path}: {line}")
+    if refused or failures:
         raise typer.Exit(1)
     if detailed_exitcode and any(plan.would_act for _, plan in plans):
         raise typer.Exit(2)
@@ -333,7 +355,7 @@ def report(file: Path = SpecOption,
 @handles_errors
 def spaces(output: Output = OutputOption,
            sample: str = typer.Option(None, help="Print random architectures of this prebuilt space."),
-           count: int = typer.Option(3, "--count", "-n", help="How many architectures to sample."),
+           count: int = typer.Option(3, "--count", "-n", min=1, max=10_000, help="How many architectures to sample."),
            seed: int = typer.Option(0, help="Seed of the samples.")) -> None:
     """List the prebuilt search spaces with their sizes, or sample architectures of one."""
     from search_spaces import catalog  # noqa: PLC0415
@@ -348,11 +370,11 @@ def spaces(output: Output = OutputOption,
 @app.command("latency-worker")
 @handles_errors
 def latency_worker(file: Path = SpecOption,
-                   batch_size: int = typer.Option(1, help="Images per timed forward pass."),
-                   image_size: int = typer.Option(None, help="Input size; default: the size the model trained at."),
-                   warmup: int = typer.Option(20, help="Untimed runs first."),
-                   runs: int = typer.Option(50, help="Timed runs (median, p90 and CV are reported)."),
-                   poll_seconds: float = typer.Option(5.0, help="How often to look for new trials."),
+                   batch_size: int = typer.Option(1, min=1, help="Images per timed forward pass."),
+                   image_size: int = typer.Option(None, min=1, help="Input size; default: the size the model trained at."),
+                   warmup: int = typer.Option(20, min=0, help="Untimed runs first."),
+                   runs: int = typer.Option(50, min=2, help="Timed runs (median, p90 and CV are reported)."),
+                   poll_seconds: float = typer.Option(5.0, min=0.1, help="How often to look for new trials."),
                    once: bool = typer.Option(False, "--once", help="Measure what is waiting, then exit.")) -> None:
     """Measure each trial's saved model on this machine (an on-prem latency worker); Ctrl-C stops."""
     from latency.measure import LatencyOptions  # noqa: PLC0415

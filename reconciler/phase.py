@@ -31,9 +31,10 @@ def _stage_failure(ctx: StageContext, stages: list[Stage]) -> Condition | None:
 
 
 def stage_phase(ctx: StageContext, stage: Stage) -> str:
-    if stage.complete(ctx):
-        return PHASE_SUCCEEDED
-    return PHASE_RUNNING if stage.trials(ctx) else PHASE_PENDING
+    trials = stage.trials(ctx)
+    if stage.complete(ctx):  # every trial ended: it succeeded only if one of them did
+        return PHASE_SUCCEEDED if not trials or any(t.status == SUCCEEDED for t in trials) else PHASE_FAILED
+    return PHASE_RUNNING if trials else PHASE_PENDING
 
 
 def derive_phase(ctx: StageContext, stages: list[Stage], budget_refusal: str | None = None) -> tuple[str, Condition]:

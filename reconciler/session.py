@@ -74,3 +74,14 @@ def spec_files(path: str | Path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.suffix in SPEC_SUFFIXES and p.is_file())
     return [path]
+
+
+def shared_state_errors(sessions: list[Session]) -> list[tuple[Path, list[str]]]:
+    """One error per spec of a folder that records into the same state as another (same metadata.name and
+    stateUri): their applies would take turns undoing each other."""
+    by_state: dict[str, list[Path]] = {}
+    for session in sessions:
+        by_state.setdefault(session.store.uri, []).append(session.path)
+    return [(path, [f"{path}: records into {uri} like {', '.join(str(p) for p in paths if p != path)}: give each "
+                    "experiment its own metadata.name or stateUri"])
+            for uri, paths in by_state.items() if len(paths) > 1 for path in paths]

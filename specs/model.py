@@ -546,6 +546,8 @@ class ExperimentSpec(SpecModel):
     @field_validator("state_uri")
     @classmethod
     def _known_scheme(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("an empty state location; expected a path, file:// or gs:// (default: .nasctl)")
         scheme = value.split("://", 1)[0] if "://" in value else ""
         if scheme not in ("", "file", "gs"):
             raise ValueError(f"unsupported state location scheme {scheme!r}; expected a path, file:// or gs://")

@@ -9,7 +9,8 @@ from state.store import StateStore
 def open_store(state_uri: str, experiment_name: str, base_dir: Path | None = None) -> StateStore:
     """The store for one experiment: ``<stateUri>/<experiment name>/``.
 
-    Relative paths are resolved against `base_dir` (default: the current working directory).
+    ``~`` is the user's home, as in a shell; relative paths are resolved against `base_dir` (default: the
+    current working directory).
     """
     if state_uri.startswith("gs://"):
         from state.gcs import GcsStore  # noqa: PLC0415 - google-cloud-storage is heavy
@@ -21,7 +22,7 @@ def open_store(state_uri: str, experiment_name: str, base_dir: Path | None = Non
         raise ValueError(f"unsupported state location {state_uri!r}")
     from state.local import LocalStore  # noqa: PLC0415
 
-    root = Path(state_uri)
+    root = Path(state_uri).expanduser()
     if not root.is_absolute():
         root = (base_dir or Path.cwd()) / root
     return LocalStore(root / experiment_name)

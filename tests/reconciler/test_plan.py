@@ -7,12 +7,15 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from backends.base import ALIVE, FINISHED, LOST, NO_CAPACITY, NOT_LAUNCHED, TrialObservation
+from reconciler.graph import enabled_stages
 from reconciler.observe import Observed
+from reconciler.phase import stage_phase
 from reconciler.plan import ADOPT, CREATE, LAUNCH, LIFECYCLE, RECORD, RELAUNCH, STOP, MAX_ATTEMPTS, compute_plan
 from state.records import (
     FAILED, PENDING, PHASE_FAILED, PHASE_PENDING, PHASE_RUNNING, PHASE_SUCCEEDED, RUNNING, SEARCH, SUCCEEDED,
     TRAIN, ExperimentRecord, TrialRecord,
 )
+from reconciler.stages.base import StageContext
 from state.snapshot import ExperimentState
 from specs.loader import parse_experiment
 from tests.conftest import nb201_spec
@@ -269,3 +272,14 @@ def test_plan_invariants_hold_for_any_recorded_state(max_trials, parallel, recor
     active = sum(not t.terminal for t in state.trials.values())
     assert sum(a.now for a in creates) == max(0, min(len(creates), parallel - active))
     assert (plan.phase == PHASE_SUCCEEDED) == (not creates and all(t.terminal for t in state.trials.values()))
+
+
+def test_a_stage_whose_every_trial_failed_is_failed_not_succeeded():
+    exp = experiment(max_trials=2, parallel=2, top_n=None, maxFailedTrials=5)
+    (search,) = enabled_stages(exp)
+    state = ExperimentState(ExperimentRecord(name="exp", generation="g"),
+                            {t.id: t for t in (trial(0, FAILED), trial(1, FAILED))})
+    ctx = StageContext(exp, state, Observed(trials={}), {search.name: search})
+    assert stage_phase(ctx, search) == PHASE_FAILED
+    state.trials["search-0001"] = trial(1)
+    assert stage_phase(ctx, search) == PHASE_SUCCEEDED

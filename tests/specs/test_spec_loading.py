@@ -255,3 +255,12 @@ def test_errors_inside_a_tagged_union_use_the_document_path():
     unknown = [i for i in issues if i.message == "unknown field"]
     assert [i.path for i in unknown] == ["spec.backend.projekt"]
     assert "projekt" in text.splitlines()[unknown[0].line - 1]
+
+
+def test_an_empty_state_location_is_an_error_at_its_line():
+    spec = nb201_spec()
+    spec["spec"]["stateUri"] = " "
+    with pytest.raises(SpecError) as info:
+        parse_experiment(yaml.safe_dump(spec, sort_keys=False))
+    [issue] = info.value.issues
+    assert issue.path == "spec.stateUri" and "an empty state location" in issue.message

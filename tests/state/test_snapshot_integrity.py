@@ -62,3 +62,8 @@ def test_a_damaged_trial_field_is_refused_naming_the_file_and_the_trial(tmp_path
     with pytest.raises(CorruptState) as info:
         load_state(store, "exp", "g")
     assert "trials.json" in str(info.value) and f"trial search-0000: {expected}" in str(info.value)
+
+
+def test_a_state_location_under_home_is_the_users_home_not_a_folder_named_tilde(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert open_store("~/nas-state", "exp").uri == str(tmp_path / "nas-state" / "exp")
