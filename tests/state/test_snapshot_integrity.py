@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from reconciler.session import Session
+from state.files import atomic_write
 from state.records import ExperimentRecord, SEARCH, TrialRecord
 from state.snapshot import ExperimentState, load_state, save_experiment, save_trials
 from state.store import CorruptState
@@ -67,3 +68,12 @@ def test_a_damaged_trial_field_is_refused_naming_the_file_and_the_trial(tmp_path
 def test_a_state_location_under_home_is_the_users_home_not_a_folder_named_tilde(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert open_store("~/nas-state", "exp").uri == str(tmp_path / "nas-state" / "exp")
+
+
+def test_a_failed_write_names_the_file_written_and_leaves_no_temp_file(tmp_path):
+    target = tmp_path / "report.html"
+    target.mkdir()  # the path is taken by a folder
+    with pytest.raises(OSError) as info:
+        atomic_write(target, b"<html>")
+    assert info.value.filename == str(target) and "Is a directory" in info.value.strerror
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]
