@@ -6,7 +6,7 @@ import yaml
 from hypothesis import given, settings, strategies as st
 
 from reconciler.references import check_references
-from specs.loader import SpecError, load_experiment, parse_experiment, spec_generation
+from specs.loader import SpecError, SpecIssue, load_experiment, parse_experiment, spec_generation
 from tests.conftest import REPO, nb201_spec
 
 EXAMPLES = sorted((REPO / "specs" / "examples").glob("*.yaml"))
@@ -91,21 +91,26 @@ def test_unknown_names_are_errors(tmp_path, field, value, needle):
     assert value in path.read_text().splitlines()[issue.line - 1]
 
 
+def _single_issue(tmp_path, spec: dict) -> tuple[SpecIssue, list[str]]:
+    """The one error loading `spec` gives (its references checked as `validate` does), and the file's lines."""
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    with pytest.raises(SpecError) as info:
+        load_experiment(path, check_references)
+    [issue] = info.value.issues
+    return issue, path.read_text().splitlines()
+
+
 @pytest.mark.parametrize("algorithm,settings,needle", [
     ("evolution", {"populationSzie": 30}, "evolution has no setting 'populationSzie'; did you mean 'populationSize'?"),
     ("bayesopt", {"initialTrial": 5}, "did you mean 'initialTrials'?"),
     ("random", {"shuffle": True}, "random has no setting 'shuffle'"),
 ])
 def test_unknown_algorithm_settings_are_errors_at_their_line(tmp_path, algorithm, settings, needle):
-    spec = nb201_spec(algorithm=algorithm, algorithmSettings=settings)
-    path = tmp_path / "exp.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    with pytest.raises(SpecError) as info:
-        load_experiment(path, check_references)
-    [issue] = info.value.issues
+    issue, lines = _single_issue(tmp_path, nb201_spec(algorithm=algorithm, algorithmSettings=settings))
     (key,) = settings
     assert needle in issue.message and issue.path == f"spec.search.algorithmSettings.{key}"
-    assert key in path.read_text().splitlines()[issue.line - 1]
+    assert key in lines[issue.line - 1]
 
 
 def test_known_algorithm_settings_pass(tmp_path):
@@ -122,14 +127,10 @@ def test_known_algorithm_settings_pass(tmp_path):
 def test_a_prebuilt_spaces_unknown_argument_is_an_error_at_its_line(tmp_path, space, args, needle):
     spec = nb201_spec()
     spec["spec"]["searchSpace"] = {"prebuilt": space, "args": args}
-    path = tmp_path / "exp.yaml"
-    path.write_text(yaml.safe_dump(spec, sort_keys=False))
-    with pytest.raises(SpecError) as info:
-        load_experiment(path, check_references)
-    [issue] = info.value.issues
+    issue, lines = _single_issue(tmp_path, spec)
     (key,) = args
     assert issue.path == f"spec.searchSpace.args.{key}" and needle in issue.message
-    assert key in path.read_text().splitlines()[issue.line - 1]
+    assert key in lines[issue.line - 1]
 
 
 def test_a_value_a_prebuilt_space_refuses_names_the_field_when_the_space_is_built():
@@ -163,23 +164,16 @@ def test_a_prebuilt_trainers_args_are_checked_where_they_are_set(tmp_path, edit,
     """`validate` refuses what the trial would (unknown, out of range), at the layer that set it, once."""
     spec = _classifier_spec()
     edit(spec)
-    file = tmp_path / "exp.yaml"
-    file.write_text(yaml.safe_dump(spec, sort_keys=False))
-    with pytest.raises(SpecError) as info:
-        load_experiment(file, check_references)
-    [issue] = info.value.issues
+    issue, lines = _single_issue(tmp_path, spec)
     assert issue.path == path and needle in issue.message
-    assert path.split(".")[-1] in file.read_text().splitlines()[issue.line - 1]
+    assert path.split(".")[-1] in lines[issue.line - 1]
 
 
 def test_a_bad_base_argument_is_one_error_at_its_line_even_where_a_stage_overrides_it(tmp_path):
     spec = _classifier_spec(search={"batchSize": 32})
     spec["spec"]["trainer"]["args"]["batchSize"] = 0  # every stage's trials get it except the search's
-    file = tmp_path / "exp.yaml"
-    file.write_text(yaml.safe_dump(spec, sort_keys=False))
-    with pytest.raises(SpecError) as info:
-        load_experiment(file, check_references)
-    assert [issue.path for issue in info.value.issues] == ["spec.trainer.args.batchSize"]
+    issue, _ = _single_issue(tmp_path, spec)
+    assert issue.path == "spec.trainer.args.batchSize"
 
 
 @pytest.mark.parametrize("trainer_args,reward,problem", [
@@ -193,14 +187,12 @@ def test_the_reward_names_only_metrics_the_prebuilt_trainer_reports(tmp_path, tr
     spec = _classifier_spec()
     spec["spec"]["trainer"]["args"].update(trainer_args)
     spec["spec"]["reward"] = reward
-    file = tmp_path / "exp.yaml"
-    file.write_text(yaml.safe_dump(spec, sort_keys=False))
     if problem is None:
+        file = tmp_path / "exp.yaml"
+        file.write_text(yaml.safe_dump(spec, sort_keys=False))
         assert load_experiment(file, check_references).spec.reward.metric == "accuracy"
         return
-    with pytest.raises(SpecError) as info:
-        load_experiment(file, check_references)
-    [issue] = info.value.issues
+    issue, _ = _single_issue(tmp_path, spec)
     assert issue.path == problem[0] and problem[1] in issue.message
 
 
