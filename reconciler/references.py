@@ -38,25 +38,24 @@ def check_references(experiment: NASExperiment) -> list[tuple[FieldPath, str]]:
 def check_trainer_args(experiment: NASExperiment) -> list[tuple[FieldPath, str]]:
     """A prebuilt trainer's args as each stage's trials get them (`trainer.args` under the stage's
     `trainerArgs`), checked by the trainer's own argument model (a problem is reported where the argument
-    was set), and the reward's metrics against what the search's trials report."""
+    was set), and the reward's metrics against what the search's and stage 2's trials report."""
     spec = experiment.spec
     model = PREBUILT_TRAINER_ARGS.get(spec.trainer.prebuilt or "")
     if model is None:
         return []
     base: tuple[FieldPath, dict[str, Any]] = (("spec", "trainer", "args"), spec.trainer.args)
-    search = [base, (("spec", "search", "trainerArgs"), spec.search.trainer_args)]
-    stages = {"train": spec.train, "varianceMeasurement": spec.variance_measurement,
+    stages = {"search": spec.search, "train": spec.train, "varianceMeasurement": spec.variance_measurement,
               "modelSelection": spec.model_selection}
-    layerings = [[base], search] + [[base, (("spec", name, "trainerArgs"), stage.trainer_args)]
-                                    for name, stage in stages.items() if stage is not None]
+    per_stage = {name: [base, (("spec", name, "trainerArgs"), stage.trainer_args)]
+                 for name, stage in stages.items() if stage is not None}
+    layerings = [[base], *per_stage.values()]
     if spec.proxy_task_search is not None:  # candidates go over the model-selection baseline
-        baseline = [base] + ([(("spec", "modelSelection", "trainerArgs"), spec.model_selection.trainer_args)]
-                             if spec.model_selection is not None else [])
+        baseline = per_stage.get("modelSelection", [base])
         layerings += [[*baseline, (("spec", "proxyTaskSearch", "candidates", index, "trainerArgs"), c.trainer_args)]
                       for index, c in enumerate(spec.proxy_task_search.candidates)]
-    rewarded = [search] + ([[base, (("spec", "train", "trainerArgs"), spec.train.trainer_args)]] if spec.train else [])
     problems: dict[FieldPath, str] = {}
-    for layers in rewarded:  # stage-2 trials compute the reward too, with their own args
+    scored = [per_stage[name] for name in ("search", "train") if name in per_stage]  # trials the reward scores
+    for layers in scored:
         for path, message in _unreported_reward_metrics(experiment, model, _merged(layers)):
             problems.setdefault(path, message)
     for layers in layerings:
@@ -71,11 +70,11 @@ def _merged(layers: list[tuple[FieldPath, dict[str, Any]]]) -> dict[str, Any]:
 
 
 def _unreported_reward_metrics(experiment: NASExperiment, model: type[TrainerArgs],
-                               search_args: dict[str, Any]) -> list[tuple[FieldPath, str]]:
-    """The reward's metrics a search trial of the prebuilt trainer would not report: a misspelt name would
-    otherwise fail every trial after it trained."""
+                               raw_args: dict[str, Any]) -> list[tuple[FieldPath, str]]:
+    """The reward's metrics a trial of the prebuilt trainer with these args would not report: a misspelt name
+    would otherwise fail every trial after it trained."""
     try:
-        args = model.model_validate(search_args)
+        args = model.model_validate(raw_args)
     except ValidationError:
         return []  # reported as bad args
     backend = experiment.spec.backend  # latency-calculator jobs measure the trials of nasctl's own controllers
