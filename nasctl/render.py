@@ -67,7 +67,9 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
         console.print(f"  [yellow]~ record phase {change['from']} → {change['to']}[/]")
     if not actions:
         if not change and not plan.get("specChanges"):
-            console.print("No changes. The experiment matches its spec.")
+            running = plan.get("running", 0)
+            console.print("No changes. The experiment matches its spec" + (
+                f"; {running} trial{'s' if running != 1 else ''} running." if running else "."))
         return
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for action in actions:

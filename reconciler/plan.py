@@ -78,6 +78,7 @@ class Plan:
     recorded_phase: str = PHASE_PENDING  # what state says now; a crashed apply may have left it behind
     spec_changes: list[FieldChange] = field(default_factory=list)  # since the spec the last pass applied
     committed_usd: float = 0.0  # spec.budget: spent + expected cost of active trials, launches of this plan included
+    running: int = 0  # trials running once the plan is executed (those it adopts or launches included)
 
     @property
     def phase_change(self) -> tuple[str, str] | None:
@@ -121,7 +122,7 @@ class Plan:
                 "phase": self.phase, "changes": self.has_changes,
                 "phaseChange": {"from": change[0], "to": change[1]} if change else None,
                 "specChanges": [c.to_json() for c in self.spec_changes], "summary": self.counts(),
-                "committedUsd": round(self.committed_usd, 4),
+                "committedUsd": round(self.committed_usd, 4), "running": self.running,
                 "actions": [a.to_json() for a in self.actions]}
 
 
@@ -374,5 +375,6 @@ def compute_plan(experiment: NASExperiment, recorded: ExperimentState, observed:
         state.trials[trial_id] = replace(state.trials[trial_id], status=RUNNING)
     plan.actions += _helpers(ctx)
     plan.committed_usd = budget.committed_usd
+    plan.running = sum(t.status == RUNNING for t in state.trials.values())
     plan.next_phase, plan.next_condition = derive_phase(ctx, stages, budget.exhausted)
     return plan

@@ -68,6 +68,14 @@ def _document_path(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
     return tuple(path)
 
 
+def _reads_as_number(value: Any) -> bool:
+    """A string such as '1e3': YAML 1.1 wants a dot in a float (1.0e3), so it reads this as text."""
+    try:
+        return isinstance(value, str) and float(value).is_integer()
+    except ValueError:
+        return False
+
+
 def _issues_from_validation(error: ValidationError, root: yaml.Node | None, data: Any) -> list[SpecIssue]:
     issues = []
     for item in error.errors():
@@ -79,6 +87,8 @@ def _issues_from_validation(error: ValidationError, root: yaml.Node | None, data
             expected = "required field is missing"
         elif item["type"] == "value_error":
             expected = expected.removeprefix("Value error, ")
+        elif item["type"] == "int_parsing" and _reads_as_number(item.get("input")):
+            expected += f" (YAML reads {item['input']} as text: write the number out, e.g. {float(item['input']):.0f})"
         issues.append(SpecIssue(".".join(str(p) for p in loc), _line_of(root, loc), expected))
     return issues
 

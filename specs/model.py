@@ -555,12 +555,15 @@ class ExperimentSpec(SpecModel):
             raise ValueError("a gs:// state location needs a bucket: gs://bucket/prefix")
         return value
 
-    @model_validator(mode="after")
-    def _top_n_within_search(self) -> "ExperimentSpec":
-        if self.train is not None and self.train.top_n > self.search.max_trials:
-            raise ValueError(f"train.topN ({self.train.top_n}) is more than search.maxTrials "
-                             f"({self.search.max_trials}): stage 2 cannot train more architectures than stage 1 finds")
-        return self
+    @field_validator("train")
+    @classmethod
+    def _top_n_within_search(cls, train: TrainStageSpec | None, info: ValidationInfo) -> TrainStageSpec | None:
+        """A field validator (search is validated before train), so the error is reported at spec.train."""
+        search = info.data.get("search")
+        if train is not None and search is not None and train.top_n > search.max_trials:
+            raise ValueError(f"topN ({train.top_n}) is more than search.maxTrials ({search.max_trials}): stage 2 "
+                             "cannot train more architectures than stage 1 finds")
+        return train
 
     @model_validator(mode="after")
     def _proxy_search_needs_references(self) -> "ExperimentSpec":

@@ -196,6 +196,8 @@ class LocalStore(StateStore):
                 self._path(LOCK_KEY).unlink(missing_ok=True)
 
     def force_unlock(self) -> Lease | None:
+        if not self.root.exists():  # nothing recorded, so no lock: nothing to create either
+            return None
         with self._mutex():
             try:
                 current = self.read_lock()

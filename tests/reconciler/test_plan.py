@@ -283,3 +283,14 @@ def test_a_stage_whose_every_trial_failed_is_failed_not_succeeded():
     assert stage_phase(ctx, search) == PHASE_FAILED
     state.trials["search-0001"] = trial(1)
     assert stage_phase(ctx, search) == PHASE_SUCCEEDED
+
+
+def test_a_plan_with_nothing_to_do_while_trials_run_says_how_many_run(capsys):
+    from nasctl import render  # noqa: PLC0415 - the CLI's renderer of this plan
+
+    exp = experiment(max_trials=2, parallel=2, top_n=None)
+    alive = {f"search-{i:04d}": TrialObservation(ALIVE, elapsed_seconds=1.0) for i in range(2)}
+    plan, _ = plan_for(exp, [trial(0, RUNNING), trial(1, RUNNING)], alive, recorded_phase=PHASE_RUNNING)
+    assert plan.actions == [] and plan.to_json()["running"] == 2
+    render.render_plan("exp", plan.to_json())
+    assert "No changes. The experiment matches its spec; 2 trials running." in capsys.readouterr().out

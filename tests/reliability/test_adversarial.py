@@ -230,7 +230,7 @@ def test_duplicate_keys_are_errors_with_both_lines(nasctl, tmp_path):
     (lambda s: s["spec"].update(reward={"metric": "accuracy", "latency": {"metric": "l", "target": 1.0,
                                                                          "weight": float("nan")}}), "finite"),
     (lambda s: s["metadata"].update(name="exp\n"), "metadata.name"),
-    (lambda s: s["spec"]["train"].update(topN=50), "train.topN (50) is more than search.maxTrials"),
+    (lambda s: s["spec"]["train"].update(topN=50), "spec.train: topN (50) is more than search.maxTrials"),
     (lambda s: s["spec"]["trainer"].update(prebuilt="[/oops]"), "[/oops]"),
 ])
 def test_quietly_accepted_values_are_now_clear_errors(write_spec, nasctl, edit, needle):

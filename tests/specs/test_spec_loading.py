@@ -256,3 +256,22 @@ def test_an_empty_state_location_is_an_error_at_its_line():
         parse_experiment(yaml.safe_dump(spec, sort_keys=False))
     [issue] = info.value.issues
     assert issue.path == "spec.stateUri" and "an empty state location" in issue.message
+
+
+def test_more_top_n_than_search_trials_is_an_error_at_the_train_stage():
+    text = yaml.safe_dump(nb201_spec(max_trials=4, top_n=7), sort_keys=False)
+    with pytest.raises(SpecError) as info:
+        parse_experiment(text)
+    [issue] = info.value.issues
+    assert issue.path == "spec.train" and "topN (7) is more than search.maxTrials (4)" in issue.message
+    lines = text.splitlines()
+    assert issue.line > lines.index("  train:")  # inside the train stage, not at `spec`
+
+
+def test_a_count_in_exponent_notation_says_yaml_reads_it_as_text():
+    text = yaml.safe_dump(nb201_spec(), sort_keys=False).replace("maxTrials: 12", "maxTrials: 1e3")
+    with pytest.raises(SpecError) as info:
+        parse_experiment(text)
+    [issue] = info.value.issues
+    assert issue.path == "spec.search.maxTrials" and "YAML reads 1e3 as text: write the number out, e.g. 1000" in \
+        issue.message

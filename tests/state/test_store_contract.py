@@ -121,6 +121,7 @@ def test_expired_lease_is_taken_over_and_old_holder_loses_it(
 
 def test_force_unlock_removes_any_holder(store: StateStore) -> None:
     assert store.force_unlock() is None
+    assert store.list() == [] and (store.local_root is None or not store.local_root.exists()), "writes nothing"
     store.acquire_lock("alice:1", lease_seconds=600)
     removed = store.force_unlock()
     assert removed is not None and removed.holder == "alice:1"
