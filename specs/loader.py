@@ -120,6 +120,8 @@ def load_experiment(path: str | Path, check_references: ReferenceCheck | None = 
     trainers, algorithms) returns (field path, problem) pairs, reported with their YAML lines."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a folder, or a FIFO or device that would block the read
+            raise SpecError(str(path), [SpecIssue("", None, "not a spec file (a folder, a pipe or a device)")])
         if path.stat().st_size > MAX_SPEC_BYTES:
             raise SpecError(str(path), [SpecIssue("", None, f"spec is larger than {MAX_SPEC_BYTES:,} bytes")])
         text = path.read_text(encoding="utf-8")

@@ -275,3 +275,12 @@ def test_a_count_in_exponent_notation_says_yaml_reads_it_as_text():
     [issue] = info.value.issues
     assert issue.path == "spec.search.maxTrials" and "YAML reads 1e3 as text: write the number out, e.g. 1000" in \
         issue.message
+
+
+def test_a_pipe_given_as_the_spec_is_an_error_not_a_wait(tmp_path):
+    import os  # noqa: PLC0415
+
+    fifo = tmp_path / "exp.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SpecError, match="not a spec file"):
+        load_experiment(fifo)
