@@ -1,11 +1,11 @@
 """Search spaces by name, by 'module:function', or inline choices. Names are checked without PyGlove."""
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import TYPE_CHECKING, Any
 
 from adaptors.source_signature import parameter_names
+from adaptors.suggest import did_you_mean
 from adaptors.user_code import import_reference
 from specs.model import SearchSpaceSpec
 
@@ -35,8 +35,7 @@ def check_search_space_args(spec: SearchSpaceSpec) -> list[tuple[str, str]]:
     problems = []
     for key in spec.args:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else f" (its arguments: {', '.join(known) or 'none'})"
+            hint = did_you_mean(key, known, f" (its arguments: {', '.join(known) or 'none'})")
             problems.append((key, f"{spec.prebuilt} takes no argument {key!r}{hint}"))
     return problems
 

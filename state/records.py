@@ -74,7 +74,7 @@ class TrialRecord:
             raise ValueError(f"invalid trial id {record.id!r} (expected <stage>-<4+ digits>)")
         for name, kinds, expected in _FIELD_KINDS:
             value = getattr(record, name)
-            if isinstance(value, bool) and bool not in kinds or not isinstance(value, kinds):
+            if isinstance(value, bool) or not isinstance(value, kinds):  # JSON true is no number
                 raise ValueError(f"trial {record.id}: {name} is {value!r}, expected {expected}")
         if record.status not in (PENDING, RUNNING, *TERMINAL):
             raise ValueError(f"trial {record.id}: status is {record.status!r}, expected one of "

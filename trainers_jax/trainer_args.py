@@ -5,13 +5,13 @@ path and YAML line) with the very checks the trial applies, before any trial run
 """
 from __future__ import annotations
 
-import difflib
 import re
 from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from adaptors.suggest import did_you_mean
 from latency.measure import MEASURED_METRICS
 from trial.protocol import FAILED, TrialFailure
 
@@ -32,25 +32,28 @@ class TrainerArgs(BaseModel):
         try:
             cls.model_validate(raw)
         except ValidationError as exc:
-            return [(tuple(error["loc"]), cls._explain(error)) for error in exc.errors()]
+            return cls._located(exc)
         return []
 
     @classmethod
     def parse(cls, raw: dict[str, Any]) -> Self:
         """The args in the trial process; refused ones fail the trial with every problem."""
-        problems = cls.problems(raw)
-        if problems:
-            listed = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in problems)
-            raise TrialFailure(FAILED, f"{cls.trainer}: bad trainer args: {listed}")
-        return cls.model_validate(raw)
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            listed = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in cls._located(exc))
+            raise TrialFailure(FAILED, f"{cls.trainer}: bad trainer args: {listed}") from None
+
+    @classmethod
+    def _located(cls, exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+        return [(tuple(error["loc"]), cls._explain(error)) for error in exc.errors()]
 
     @classmethod
     def _explain(cls, error: Any) -> str:
         if error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
             return error["msg"]
         names = [field.alias or name for name, field in cls.model_fields.items()]
-        close = difflib.get_close_matches(str(error["loc"][0]), names, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f" (its arguments: {', '.join(names)})"
+        hint = did_you_mean(str(error["loc"][0]), names, f" (its arguments: {', '.join(names)})")
         return f"{cls.trainer} takes no argument {error['loc'][0]!r}{hint}"
 
 
@@ -137,8 +140,7 @@ class ClassifierArgs(TrainerArgs):
         if metric in MEASURED_METRICS:
             return (f"nothing measures {metric!r}, so every trial would fail: set spec.trainer.args.latency "
                     "(e.g. {runs: 50}) to measure each model on its trial's machine")
-        close = difflib.get_close_matches(metric, reported, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]!r}?" if close else f" (it reports: {', '.join(reported)})"
+        hint = did_you_mean(metric, reported, f" (it reports: {', '.join(reported)})")
         return f"{self.trainer} does not report {metric!r}{hint}"
 
 

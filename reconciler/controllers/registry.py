@@ -1,13 +1,13 @@
 """Search algorithms by name. Names and settings are checked without importing PyGlove."""
 from __future__ import annotations
 
-import difflib
 import importlib
 from typing import Any
 
 from pydantic.alias_generators import to_camel, to_snake
 
 from adaptors.source_signature import parameter_names
+from adaptors.suggest import did_you_mean
 from specs.model import VERTEX_ALGORITHMS
 
 ALGORITHMS: dict[str, str] = {
@@ -36,8 +36,7 @@ def check_algorithm_settings(name: str, settings: dict[str, Any]) -> list[tuple[
     problems = []
     for key in settings:
         if to_snake(key) not in known:
-            close = difflib.get_close_matches(key, [to_camel(k) for k in known], n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(key, [to_camel(k) for k in known])
             problems.append((key, f"{name} has no setting {key!r}{hint} (its settings: "
                                   f"{', '.join(to_camel(k) for k in known) or 'none'})"))
     return problems
