@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from trainers_jax.data import DataError, NpzMember, open_dataset, subsample
+from trainers_jax.data import DataError, NpzMember, _split, open_dataset, subsample
 from trainers_jax.preprocess import to_pil
 
 
@@ -26,6 +26,35 @@ def test_digits_are_real_with_their_statistics(digits) -> None:
     assert image.shape == (8, 8, 1) and 0 <= label < 10
     assert 0 < float(digits.mean[0]) < 1 and 0 < float(digits.std[0]) < 1 and digits.scale == 1.0
     assert set(np.unique(digits.test.labels)) == set(range(10))  # stratified split
+
+
+def test_the_bundled_digits_are_the_uci_set() -> None:
+    digits = open_dataset("digits", test_fraction=0.2)
+    labels = np.concatenate([digits.train.labels, digits.test.labels])
+    assert np.array_equal(np.bincount(labels), [178, 182, 177, 183, 181, 182, 181, 179, 174, 180])
+    pixels = np.stack([digits.train[i][0] for i in range(len(digits.train))])
+    assert pixels.min() == 0.0 and pixels.max() == 1.0 and np.all((pixels * 16) == np.round(pixels * 16))
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 40), min_size=1, max_size=12), fraction=st.floats(0.01, 0.99),
+       seed=st.integers(0, 2**32 - 1))
+def test_the_split_is_a_stratified_shuffled_partition(sizes: list[int], fraction: float, seed: int) -> None:
+    labels = np.random.default_rng(seed).permutation(np.repeat(np.arange(len(sizes)), sizes))
+    train, test = _split(labels, fraction, seed)
+    assert sorted(np.concatenate([train, test]).tolist()) == list(range(len(labels)))  # each record once
+    for cls, size in enumerate(sizes):
+        in_test = int(np.sum(labels[test] == cls))
+        assert in_test == min(max(round(fraction * size), min(1, size - 1)), size - 1), (cls, size)
+    again = _split(labels, fraction, seed)
+    assert np.array_equal(again[0], train) and np.array_equal(again[1], test)  # the same for a given seed
+
+
+def test_the_split_shuffles_within_and_across_classes() -> None:
+    labels = np.repeat(np.arange(10), 100)
+    train, test = _split(labels, 0.2, 0)
+    assert not np.all(np.diff(labels[train]) >= 0) and not np.all(np.diff(train[labels[train] == 3]) > 0)
+    assert not np.array_equal(_split(labels, 0.2, 1)[1], test)
 
 
 @settings(max_examples=15, deadline=None)
