@@ -28,8 +28,8 @@ def check_references(experiment: NASExperiment) -> list[tuple[FieldPath, str]]:
         (("spec", "trainer", "prebuilt"), check_trainer(spec.trainer)),
         (("spec", "search", "algorithm"), check_algorithm(spec.search.algorithm)),
     ]
-    keyed = [(("spec", "search", "algorithmSettings", key), message)
-             for key, message in check_algorithm_settings(spec.search.algorithm, spec.search.algorithm_settings)]
+    keyed = [(("spec", "search", "algorithmSettings", *location), message)
+             for location, message in check_algorithm_settings(spec.search.algorithm, spec.search.algorithm_settings)]
     keyed += [(("spec", "searchSpace", "args", key), message) for key, message in check_search_space_args(spec.search_space)]
     return [(path, message) for path, message in problems if message] + keyed + check_trainer_args(experiment) + \
         check_vertex(experiment)

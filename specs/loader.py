@@ -36,20 +36,21 @@ class SpecError(Exception):
 
 
 def _line_of(node: yaml.Node | None, path: tuple[Any, ...]) -> int | None:
-    """Walk the composed YAML node tree along `path`; the deepest node reached gives the line."""
+    """Walk the composed YAML node tree along `path`; the deepest node reached gives the line (a mapping's key,
+    so a block such as ``algorithmSettings:`` is named at its own line, not at its first entry's)."""
     line = node.start_mark.line + 1 if node is not None else None
     for key in path:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == key), None)
-            if match is None:
-                key_node = next((k for k, _ in node.value if k.value == key), None)
-                return key_node.start_mark.line + 1 if key_node is not None else line
-            node = match
+            pair = next(((k, v) for k, v in node.value if k.value == key), None)
+            if pair is None:
+                return line
+            key_node, node = pair
+            line = key_node.start_mark.line + 1
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
             node = node.value[key]
+            line = node.start_mark.line + 1
         else:
             break
-        line = node.start_mark.line + 1
     return line
 
 

@@ -11,15 +11,13 @@ from typing import Any, ClassVar, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
+from adaptors.keyword_args import KeywordArgs
 from adaptors.suggest import did_you_mean
 from latency.measure import MEASURED_METRICS
 from trial.protocol import FAILED, TrialFailure
 
 
-class TrainerArgs(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-    trainer: ClassVar[str]
-
+class TrainerArgs(KeywordArgs):
     def unreported(self, metric: str, measured_outside: bool) -> str | None:
         """Why a trial trained with these args would not report `metric` (a reward naming it could never be
         computed), or None when it reports it or the trainer cannot tell. `measured_outside`: a latency
@@ -27,40 +25,18 @@ class TrainerArgs(BaseModel):
         raise NotImplementedError
 
     @classmethod
-    def problems(cls, raw: dict[str, Any]) -> list[tuple[tuple[str | int, ...], str]]:
-        """(location in the args, problem) for each argument the trainer refuses."""
-        try:
-            cls.model_validate(raw)
-        except ValidationError as exc:
-            return cls._located(exc)
-        return []
-
-    @classmethod
     def parse(cls, raw: dict[str, Any]) -> Self:
         """The args in the trial process; refused ones fail the trial with every problem."""
         try:
             return cls.model_validate(raw)
         except ValidationError as exc:
-            listed = "; ".join(f"{'.'.join(map(str, loc))}: {message}" for loc, message in cls._located(exc))
-            raise TrialFailure(FAILED, f"{cls.trainer}: bad trainer args: {listed}") from None
-
-    @classmethod
-    def _located(cls, exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
-        return [(tuple(error["loc"]), cls._explain(error)) for error in exc.errors()]
-
-    @classmethod
-    def _explain(cls, error: Any) -> str:
-        if error["type"] != "extra_forbidden" or len(error["loc"]) != 1:
-            return error["msg"]
-        names = [field.alias or name for name, field in cls.model_fields.items()]
-        hint = did_you_mean(str(error["loc"][0]), names, f" (its arguments: {', '.join(names)})")
-        return f"{cls.trainer} takes no argument {error['loc'][0]!r}{hint}"
+            raise TrialFailure(FAILED, f"{cls.owner}: bad trainer args: {cls.listed(exc)}") from None
 
 
 class TabularArgs(TrainerArgs):
     """`nb201-tabular`: looks an NB201 cell up in a NAS-Bench-201 table."""
 
-    trainer: ClassVar[str] = "nb201-tabular"
+    owner: ClassVar[str] = "nb201-tabular"
     mode: Literal["proxy", "full"] = Field(
         "proxy", description="proxy: the 12-epoch validation accuracy; full: the 200-epoch test accuracy.")
     table: str | None = Field(None, description="NB201 table (CSV path); default: the bundled CIFAR-10 table.")
@@ -72,7 +48,7 @@ class TabularArgs(TrainerArgs):
     def unreported(self, metric: str, measured_outside: bool) -> str | None:
         if metric == "accuracy" or re.fullmatch(r"latency_\w+_ms", metric):
             return None
-        return f"{self.trainer} reports accuracy and its table's latency_<device>_ms columns, not {metric!r}"
+        return f"{self.owner} reports accuracy and its table's latency_<device>_ms columns, not {metric!r}"
 
 
 # What every image-classifier trial reports, and what its `latency` measurement adds (latency.measure).
@@ -93,7 +69,7 @@ class LatencyArgs(BaseModel):
 class ClassifierArgs(TrainerArgs):
     """`image-classifier`: the proxy-task levers are steps, trainFraction and the width/depth/imageSize scale-down."""
 
-    trainer: ClassVar[str] = "image-classifier"
+    owner: ClassVar[str] = "image-classifier"
 
     dataset: str = Field("digits", description="'digits', an .npz file, an image folder or ArrayRecord shards (nasctl data convert); local, /gcs/... or gs://...")
     image_size: int | None = Field(
@@ -141,7 +117,7 @@ class ClassifierArgs(TrainerArgs):
             return (f"nothing measures {metric!r}, so every trial would fail: set spec.trainer.args.latency "
                     "(e.g. {runs: 50}) to measure each model on its trial's machine")
         hint = did_you_mean(metric, reported, f" (it reports: {', '.join(reported)})")
-        return f"{self.trainer} does not report {metric!r}{hint}"
+        return f"{self.owner} does not report {metric!r}{hint}"
 
 
 # Each prebuilt trainer's arguments, by the trainer's name in `trainer.prebuilt`.

@@ -13,6 +13,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Sequence
 
+from reconciler.controllers.settings import ControllerSettings
+
 if TYPE_CHECKING:  # PyGlove is imported only where a space is built, not by `nasctl status`/`diff`
     from search_spaces.space import DNANumbers, SearchSpace
 
@@ -33,6 +35,7 @@ class Observation:
 
 class Controller(ABC):
     name: ClassVar[str]
+    settings_model: ClassVar[type[ControllerSettings]]  # its `algorithmSettings`, checked by `validate` too
     # The experiment's reward spec (set by `make_controller`); constraint-aware controllers read its
     # latency/memory targets. None when the caller does not say.
     reward_spec: Any = None
@@ -41,8 +44,7 @@ class Controller(ABC):
         self.space = space
         self.seed = seed
         self.history: list[Observation] = []
-        if settings:
-            raise ValueError(f"{self.name}: unknown algorithm settings {sorted(settings)}")
+        self.settings = self.settings_model.parse_or_raise(settings)
 
     def rng_for(self, index: int) -> random.Random:
         """The random stream of trial `index`: independent of how many proposals came before."""

@@ -54,6 +54,7 @@ from threadpoolctl import threadpool_limits
 
 from reconciler.controllers import hamming_gp
 from reconciler.controllers.base import Controller, Observation
+from reconciler.controllers.settings import BayesOptSettings
 from reconciler.controllers.encoding import (
     cardinalities,
     enumerate_points,
@@ -99,30 +100,14 @@ def model_subset(x: np.ndarray, value: np.ndarray, feasible: np.ndarray, limit: 
 
 class BayesOpt(Controller):
     name = "bayesopt"
+    settings_model = BayesOptSettings
+    settings: BayesOptSettings
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int,
-        initial_trials: int = 10,
-        candidates: int = 2000,
-        enumerate_limit: int = 50_000,
-        refit_every: int = 1,
-        model_trials: int = 160,
-        warp: bool = True,
-        **settings: Any,
-    ):
+    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         super().__init__(space, seed, **settings)
-        if initial_trials < 2 or candidates < 1 or refit_every < 1 or model_trials < 4:
-            raise ValueError("bayesopt: need initialTrials ≥ 2, candidates ≥ 1, refitEvery ≥ 1, "
-                             "modelTrials ≥ 4")
         self.sizes = cardinalities(space, self.name)
-        self.initial_trials = initial_trials
-        self.candidates = candidates
-        self.refit_every = refit_every
-        self.model_trials = model_trials
-        self.warp = warp
-        self._all_points = enumerate_points(self.sizes) if space.size <= enumerate_limit else None
+        self._all_points = (enumerate_points(self.sizes) if space.size <= self.settings.enumerate_limit
+                            else None)
         self._params: dict[tuple[str, int], np.ndarray] = {}
 
     def propose(self, index: int, pending: Sequence[DNANumbers]) -> DNANumbers:
@@ -130,7 +115,7 @@ class BayesOpt(Controller):
         pending_points = [tuple(p) for p in pending]
         seen = {tuple(obs.dna) for obs in self.history} | set(pending_points)
         succeeded = [obs for obs in self.history if not obs.failed]
-        if len(self.history) + len(pending) < self.initial_trials or len(succeeded) < 2:
+        if len(self.history) + len(pending) < self.settings.initial_trials or len(succeeded) < 2:
             return unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
         pool = self._candidates(rng, seen, succeeded)
         if len(pool) == 0:
@@ -179,9 +164,9 @@ class BayesOpt(Controller):
         x = np.array([obs.dna for obs in observations], dtype=np.int64).reshape(len(observations), len(self.sizes))
         if key == _OBJECTIVE:
             x = self._canonical(x)
-        chosen = model_subset(x, raw, feasible, self.model_trials)
+        chosen = model_subset(x, raw, feasible, self.settings.model_trials)
         if key == _OBJECTIVE:
-            y = _warp(raw[chosen]) if self.warp else raw[chosen]
+            y = _warp(raw[chosen]) if self.settings.warp else raw[chosen]
         else:
             y = np.log([float(observations[i].metrics[key]) for i in chosen])
         return x[chosen], y, feasible[chosen]
@@ -225,8 +210,8 @@ class BayesOpt(Controller):
 
     def _fit_prefix(self, count: int) -> int:
         """How many of `count` observations the hyper-parameters are fitted on (see the module docstring)."""
-        step = self.refit_every
-        if count > self.model_trials:
+        step = self.settings.refit_every
+        if count > self.settings.model_trials:
             step = max(step, count // _REFITS_PER_TENFOLD)
         return count - count % step if count >= step else count
 
@@ -251,7 +236,7 @@ class BayesOpt(Controller):
         Scoring all of NB201's 15,625 points costs more than the GP itself once the history is long;
         past `modelTrials` the search is local around the best trials, like in large spaces.
         """
-        if self._all_points is not None and len(self.history) <= self.model_trials:
+        if self._all_points is not None and len(self.history) <= self.settings.model_trials:
             keep = np.ones(len(self._all_points), dtype=bool)
             keep[[rank_of(point, self.sizes) for point in seen]] = False
             return self._new_classes(self._all_points[keep], seen)
@@ -260,7 +245,7 @@ class BayesOpt(Controller):
         for obs in best:
             pool.update(mutate(mutate(tuple(obs.dna), self.sizes, rng), self.sizes, rng) for _ in range(50))
         draw = np.random.default_rng(rng.getrandbits(64))  # vectorised: 2,000 × 42 Python draws cost 0.1 s
-        draws = draw.integers(0, self.sizes, (self.candidates, len(self.sizes)))
+        draws = draw.integers(0, self.sizes, (self.settings.candidates, len(self.sizes)))
         pool.update(map(tuple, draws.tolist()))
         return self._new_classes(np.array(sorted(pool - seen), dtype=np.int64).reshape(-1, len(self.sizes)), seen)
 

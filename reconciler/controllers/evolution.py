@@ -11,35 +11,29 @@ from typing import Any, Iterator, Sequence
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.encoding import cardinalities, mutate, random_point, unseen_redraw
+from reconciler.controllers.settings import EvolutionSettings
 from search_spaces.space import DNANumbers, SearchSpace
 
 
 class RegularizedEvolution(Controller):
     name = "evolution"
+    settings_model = EvolutionSettings
+    settings: EvolutionSettings
 
-    def __init__(
-        self, space: SearchSpace, seed: int, population_size: int = 20, tournament_size: int = 5, **settings: Any
-    ):
+    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         super().__init__(space, seed, **settings)
-        if population_size < 2 or not 1 <= tournament_size <= population_size:
-            raise ValueError(
-                f"evolution: need populationSize ≥ 2 and 1 ≤ tournamentSize ≤ populationSize, "
-                f"got {population_size} and {tournament_size}"
-            )
         self.sizes = cardinalities(space, self.name)
-        self.population_size = population_size
-        self.tournament_size = tournament_size
 
     def propose(self, index: int, pending: Sequence[DNANumbers]) -> DNANumbers:
         rng = self.rng_for(index)
         seen = {tuple(obs.dna) for obs in self.history} | {tuple(p) for p in pending}
-        population = [obs for obs in self.history if not obs.failed][-self.population_size :]
-        if len(self.history) + len(pending) < self.population_size or not population:
+        population = [obs for obs in self.history if not obs.failed][-self.settings.population_size :]
+        if len(self.history) + len(pending) < self.settings.population_size or not population:
             return unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
 
         def children() -> Iterator[DNANumbers]:
             while True:
-                contestants = rng.sample(population, min(self.tournament_size, len(population)))
+                contestants = rng.sample(population, min(self.settings.tournament_size, len(population)))
                 parent = max(contestants, key=lambda obs: obs.reward)
                 yield mutate(tuple(parent.dna), self.sizes, rng)
 

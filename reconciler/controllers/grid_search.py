@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.encoding import cardinalities, point_at
+from reconciler.controllers.settings import GridSettings
 from search_spaces.space import DNANumbers, SearchSpace
 
 _MAX_SHUFFLED = 10_000_000
@@ -17,15 +18,17 @@ _MAX_SHUFFLED = 10_000_000
 
 class GridSearch(Controller):
     name = "grid"
+    settings_model = GridSettings
+    settings: GridSettings
 
-    def __init__(self, space: SearchSpace, seed: int, shuffle: bool = False, **settings: Any):
+    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         super().__init__(space, seed, **settings)
         self.sizes = cardinalities(space, self.name)
         self.size = space.size
-        if shuffle and self.size > _MAX_SHUFFLED:
+        if self.settings.shuffle and self.size > _MAX_SHUFFLED:
             raise ValueError(f"grid: shuffle needs a space of at most {_MAX_SHUFFLED} points, got {self.size}")
         self.order: list[int] | None = None
-        if shuffle:
+        if self.settings.shuffle:
             self.order = list(range(self.size))
             random.Random(f"{seed}:grid").shuffle(self.order)
 

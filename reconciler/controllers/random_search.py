@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from reconciler.controllers.base import Controller
+from reconciler.controllers.settings import RandomSettings
 from search_spaces.space import DNANumbers
 
 _MAX_REDRAWS = 100
@@ -11,6 +12,7 @@ _MAX_REDRAWS = 100
 
 class RandomSearch(Controller):
     name = "random"
+    settings_model = RandomSettings
 
     def propose(self, index: int, pending: Sequence[DNANumbers]) -> DNANumbers:
         rng = self.rng_for(index)

@@ -4,10 +4,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pydantic.alias_generators import to_camel, to_snake
-
-from adaptors.source_signature import parameter_names
-from adaptors.suggest import did_you_mean
+from adaptors.keyword_args import Location
+from reconciler.controllers.settings import SETTINGS
 from specs.model import VERTEX_ALGORITHMS
 
 ALGORITHMS: dict[str, str] = {
@@ -25,26 +23,15 @@ def check_algorithm(name: str) -> str | None:
     return None
 
 
-def check_algorithm_settings(name: str, settings: dict[str, Any]) -> list[tuple[str, str]]:
-    """(key, problem) for each `algorithmSettings` key the algorithm does not take (a misspelling otherwise
-    surfaces only when `apply` builds the controller)."""
+def check_algorithm_settings(name: str, settings: dict[str, Any]) -> list[tuple[Location, str]]:
+    """(location under `algorithmSettings`, problem) for each setting the algorithm does not take or refuses
+    the value of (otherwise known only when `apply` builds the controller)."""
     if not settings or check_algorithm(name):
         return []
     if name in VERTEX_ALGORITHMS:
-        return [(key, f"{name} is Vertex AI NAS's own controller and takes no algorithmSettings") for key in settings]
-    known = setting_names(name)
-    problems = []
-    for key in settings:
-        if to_snake(key) not in known:
-            hint = did_you_mean(key, [to_camel(k) for k in known])
-            problems.append((key, f"{name} has no setting {key!r}{hint} (its settings: "
-                                  f"{', '.join(to_camel(k) for k in known) or 'none'})"))
-    return problems
-
-
-def setting_names(name: str) -> tuple[str, ...]:
-    """The keyword arguments of the controller's ``__init__`` after (space, seed), read from its source."""
-    return parameter_names(ALGORITHMS[name])[2:]
+        return [((key,), f"{name} is Vertex AI NAS's own controller and takes no algorithmSettings")
+                for key in settings]
+    return SETTINGS[name].problems(settings)
 
 
 def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], reward: Any = None) -> Any:
@@ -56,8 +43,6 @@ def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], 
         raise ValueError(f"{name} is Vertex AI NAS's own controller: it runs inside a Vertex NasJob "
                          "(backends.vertex.nas_search), not in the reconciler")
     module_name, _, class_name = ALGORITHMS[name].partition(":")
-    # The spec's algorithmSettings are camelCase like every other key; controllers take snake_case.
-    keywords = {to_snake(key): value for key, value in settings.items()}
-    controller = getattr(importlib.import_module(module_name), class_name)(space, seed, **keywords)
+    controller = getattr(importlib.import_module(module_name), class_name)(space, seed, **settings)
     controller.reward_spec = reward
     return controller

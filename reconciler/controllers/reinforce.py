@@ -16,28 +16,18 @@ import numpy as np
 
 from reconciler.controllers.base import Controller
 from reconciler.controllers.encoding import cardinalities, unseen_redraw
+from reconciler.controllers.settings import ReinforceSettings
 from search_spaces.space import DNANumbers, SearchSpace
 
 
 class Reinforce(Controller):
     name = "reinforce"
+    settings_model = ReinforceSettings
+    settings: ReinforceSettings
 
-    def __init__(
-        self,
-        space: SearchSpace,
-        seed: int,
-        learning_rate: float = 0.2,
-        baseline_decay: float = 0.9,
-        entropy_weight: float = 0.01,
-        **settings: Any,
-    ):
+    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
         super().__init__(space, seed, **settings)
-        if learning_rate <= 0 or not 0 <= baseline_decay < 1 or entropy_weight < 0:
-            raise ValueError("reinforce: need learningRate > 0, 0 ≤ baselineDecay < 1, entropyWeight ≥ 0")
         self.sizes = cardinalities(space, self.name)
-        self.learning_rate = learning_rate
-        self.baseline_decay = baseline_decay
-        self.entropy_weight = entropy_weight
         self.logits = [np.zeros(size) for size in self.sizes]
         self._baseline: float | None = None
         self._variance = 0.0
@@ -59,8 +49,9 @@ class Reinforce(Controller):
             self._baseline = reward
             return
         advantage = reward - self._baseline
-        self._variance = self.baseline_decay * self._variance + (1 - self.baseline_decay) * advantage**2
-        self._baseline = self.baseline_decay * self._baseline + (1 - self.baseline_decay) * reward
+        decay = self.settings.baseline_decay
+        self._variance = decay * self._variance + (1 - decay) * advantage**2
+        self._baseline = decay * self._baseline + (1 - decay) * reward
         scaled = advantage / (math.sqrt(self._variance) + 1e-12)
         for logits, choice in zip(self.logits, dna):
             p = _softmax(logits)
@@ -68,7 +59,8 @@ class Reinforce(Controller):
             log_prob_grad[choice] += 1.0
             entropy = -float(np.sum(p * np.log(p)))
             entropy_grad = -p * (np.log(p) + entropy)
-            logits += self.learning_rate * (scaled * log_prob_grad + self.entropy_weight * entropy_grad)
+            step = scaled * log_prob_grad + self.settings.entropy_weight * entropy_grad
+            logits += self.settings.learning_rate * step
 
     def propose(self, index: int, pending: Sequence[DNANumbers]) -> DNANumbers:
         rng = self.rng_for(index)

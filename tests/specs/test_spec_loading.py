@@ -102,15 +102,29 @@ def _single_issue(tmp_path, spec: dict) -> tuple[SpecIssue, list[str]]:
 
 
 @pytest.mark.parametrize("algorithm,settings,needle", [
-    ("evolution", {"populationSzie": 30}, "evolution has no setting 'populationSzie'; did you mean 'populationSize'?"),
+    ("evolution", {"populationSzie": 30}, "evolution takes no setting 'populationSzie'; did you mean 'populationSize'?"),
     ("bayesopt", {"initialTrial": 5}, "did you mean 'initialTrials'?"),
-    ("random", {"shuffle": True}, "random has no setting 'shuffle'"),
+    ("random", {"shuffle": True}, "random takes no setting 'shuffle' (its settings: none)"),
 ])
 def test_unknown_algorithm_settings_are_errors_at_their_line(tmp_path, algorithm, settings, needle):
     issue, lines = _single_issue(tmp_path, nb201_spec(algorithm=algorithm, algorithmSettings=settings))
     (key,) = settings
     assert needle in issue.message and issue.path == f"spec.search.algorithmSettings.{key}"
     assert key in lines[issue.line - 1]
+
+
+@pytest.mark.parametrize("algorithm,settings,path,needle", [
+    ("evolution", {"populationSize": 1}, "populationSize", "greater than or equal to 2"),
+    ("evolution", {"populationSize": 4, "tournamentSize": 9}, "", "tournamentSize (9) must not exceed populationSize (4)"),
+    ("reinforce", {"baselineDecay": 1.5}, "baselineDecay", "less than 1"),
+    ("bayesopt", {"initialTrials": "many"}, "initialTrials", "valid integer"),
+    ("grid", {"shuffle": "sometimes"}, "shuffle", "valid boolean"),
+])
+def test_algorithm_setting_values_the_controller_refuses_are_errors_at_their_line(tmp_path, algorithm, settings,
+                                                                                  path, needle):
+    issue, lines = _single_issue(tmp_path, nb201_spec(algorithm=algorithm, algorithmSettings=settings))
+    assert needle in issue.message and issue.path == ".".join(filter(None, ("spec.search.algorithmSettings", path)))
+    assert f"{path or 'algorithmSettings'}:" in lines[issue.line - 1]
 
 
 def test_known_algorithm_settings_pass(tmp_path):

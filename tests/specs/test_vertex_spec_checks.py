@@ -20,9 +20,9 @@ from tests.support.poc_spec import POC, edited_poc, line_of
                                    "spec.trainer.args.latency"),
     (lambda s: (s["reward"].update(metric="top1 accuracy"), s.update(trainer={"module": "poc.trainer:train"})),
      "top1 accuracy", "spec.reward.metric", "a Vertex NasJob's metric id must not contain whitespace"),
-    (lambda s: s["backend"]["search"].update(acceleratorType="NVIDIA_TESLA_V100", acceleratorCount=1), "machineType",
+    (lambda s: s["backend"]["search"].update(acceleratorType="NVIDIA_TESLA_V100", acceleratorCount=1), "    search:",
      "spec.backend.search", "larger than 1 × NVIDIA_TESLA_V100 allows (at most 12 vCPUs and 78 GB): attach 2, 4 or 8"),
-    (lambda s: s["backend"]["search"].update(machineType="a2-highgpu-2g"), "a2-highgpu-2g",
+    (lambda s: s["backend"]["search"].update(machineType="a2-highgpu-2g"), "    search:",
      "spec.backend.search", "a2-highgpu-2g comes with 2 × NVIDIA_TESLA_A100: set acceleratorType NVIDIA_TESLA_A100"),
 ])
 def test_validate_rejects_with_one_line(tmp_path, nasctl, edit, needle, field, message) -> None:

@@ -19,5 +19,7 @@ def edited_poc(tmp_path: Path, edit: Callable[[dict[str, Any]], Any]) -> Path:
 
 
 def line_of(path: Path, needle: str) -> int:
-    """The first line of `path` holding `needle` (1-based, as spec errors count)."""
-    return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if needle in line)
+    """The first line of `path` holding `needle` (1-based, as spec errors count); a needle that starts with
+    spaces must start the line (``"    search:"`` is the key at that depth, not a deeper one)."""
+    lines = path.read_text().splitlines()
+    return next(i for i, line in enumerate(lines, 1) if (line.startswith(needle) if needle[0] == " " else needle in line))

@@ -43,4 +43,4 @@ def test_vertex_algorithms_need_the_vertex_backend() -> None:
 
 def test_a_nas_job_algorithm_takes_no_settings() -> None:
     (problem,) = check_algorithm_settings("GRID_SEARCH", {"shuffle": True})
-    assert problem == ("shuffle", "GRID_SEARCH is Vertex AI NAS's own controller and takes no algorithmSettings")
+    assert problem == (("shuffle",), "GRID_SEARCH is Vertex AI NAS's own controller and takes no algorithmSettings")
