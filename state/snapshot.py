@@ -38,12 +38,12 @@ def load_state(store: StateStore, name: str, generation: str) -> ExperimentState
             ExperimentRecord.from_json(experiment_doc.data) if experiment_doc
             else ExperimentRecord(name=name, generation=generation)
         )
-        trials = [TrialRecord.from_json(item) for item in (trials_doc.data["trials"] if trials_doc else [])]
     except (AttributeError, KeyError, TypeError, ValueError) as exc:  # any shape but a record's
-        experiment_ok = experiment_doc is None or (isinstance(experiment_doc.data, dict)
-                                                    and isinstance(experiment_doc.data.get("name"), str))
-        bad = TRIALS_KEY if experiment_ok else EXPERIMENT_KEY
-        raise CorruptState(location + bad, f"unexpected content ({exc})") from None
+        raise CorruptState(location + EXPERIMENT_KEY, f"unexpected content ({exc})") from None
+    try:
+        trials = [TrialRecord.from_json(item) for item in (trials_doc.data["trials"] if trials_doc else [])]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CorruptState(location + TRIALS_KEY, f"unexpected content ({exc})") from None
     if trials and experiment_doc is None:  # `apply` records the experiment before its first trial
         raise CorruptState(location + EXPERIMENT_KEY, f"missing, while {TRIALS_KEY} records {len(trials)} trials (the "
                                                       "spec they ran under is in it)", _RESTORE)

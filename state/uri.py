@@ -25,4 +25,8 @@ def open_store(state_uri: str, experiment_name: str, base_dir: Path | None = Non
     root = Path(state_uri).expanduser()
     if not root.is_absolute():
         root = (base_dir or Path.cwd()) / root
+    blocking = next((p for p in (root, *root.parents) if p.exists()), None)
+    if blocking is not None and not blocking.is_dir():
+        raise ValueError(f"spec.stateUri: {blocking} is a file, not a folder: point stateUri at a folder "
+                         f"(the experiment's state goes in <stateUri>/{experiment_name}/)")
     return LocalStore(root / experiment_name)

@@ -70,6 +70,37 @@ def test_a_state_location_under_home_is_the_users_home_not_a_folder_named_tilde(
     assert open_store("~/nas-state", "exp").uri == str(tmp_path / "nas-state" / "exp")
 
 
+@pytest.mark.parametrize("document", [
+    {"name": "exp", "generation": "g", "conditions": [{"bogus": 1}]},
+    {"name": "exp", "generation": "g", "unknownField": 1},
+    ["not", "a", "record"],
+])
+def test_a_damaged_experiment_json_is_named_as_the_damaged_file(tmp_path, document):
+    store = open_store(str(tmp_path), "exp")
+    state = ExperimentState(ExperimentRecord(name="exp", generation="g"),
+                            {"search-0000": TrialRecord("search-0000", SEARCH, 0, [0], None, reward=0.5)})
+    save_experiment(store, state)
+    save_trials(store, state)
+    store.put("experiment.json", document)
+    with pytest.raises(CorruptState) as info:
+        load_state(store, "exp", "g")
+    assert "experiment.json" in str(info.value) and "trials.json" not in str(info.value)
+
+
+def test_a_file_uri_is_the_local_path_and_other_schemes_are_refused(tmp_path):
+    assert open_store(f"file://{tmp_path}/state", "exp").uri == str(tmp_path / "state" / "exp")
+    with pytest.raises(ValueError, match="unsupported state location 's3://bucket/state'"):
+        open_store("s3://bucket/state", "exp")
+
+
+@pytest.mark.parametrize("uri", ["taken", "taken/deeper"])
+def test_a_state_location_under_a_file_is_refused_naming_the_file(tmp_path, uri):
+    (tmp_path / "taken").write_text("not a folder")
+    with pytest.raises(ValueError, match=f"spec.stateUri: {tmp_path / 'taken'} is a file, not a folder"):
+        open_store(uri, "exp", base_dir=tmp_path)
+    assert (tmp_path / "taken").read_text() == "not a folder"
+
+
 def test_a_failed_write_names_the_file_written_and_leaves_no_temp_file(tmp_path):
     target = tmp_path / "report.html"
     target.mkdir()  # the path is taken by a folder
