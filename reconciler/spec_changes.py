@@ -5,7 +5,8 @@ that recorded trials depend on (the search space, the controller and its seed, t
 trials and the stage's trainer arguments, i.e. its proxy task, the reward of recorded rewards, fewer
 trials than exist) would mix results of two experiments under one name: the controller and the top-N
 ranking compare rewards across trials. Like Terraform's "forces replacement", it is shown and refused,
-with the way out.
+with the way out. A whole section left out (a stage, ``reward.latency``) is one change, refused while the stage
+has recorded trials (results are never deleted) or while one of its fields could not change either.
 
 A field the recorded spec lacks while the new spec holds its schema default is no change: the spec was
 recorded by a nasctl release that did not have the field yet (the schema grows by fields with defaults),
@@ -110,13 +111,44 @@ def spec_changes(experiment: NASExperiment, state: ExperimentState) -> list[Fiel
     stated = _flatten(_stated_spec(experiment), "", {})
     changes = []
     for path in sorted(old.keys() | new.keys()):
+        if _within_null(path, new) or (old.get(path, _MISSING) is None and _has_fields(path, new)):
+            continue  # a field of a section now left out (shown once, below), or the null of one added
         before, after = old.get(path, _MISSING), new.get(path, _MISSING)
-        if before == after or (path not in old and path not in stated) or (
+        if after is None and before is _MISSING and _has_fields(path, old):  # a whole section left out
+            before, after = {k: v for k, v in _subtree(recorded, path).items() if v is not None}, _MISSING
+            reason = _removal_refusal(path, old, state)
+        elif before == after or (path not in old and path not in stated) or (
                 path not in new and _schema_lacks(experiment, path)):
             continue
-        reason = _refusal(path, before, after, state)
+        else:
+            reason = _refusal(path, before, after, state)
         changes.append(FieldChange(path, before, after, f"{reason}: {_WAY_OUT}" if reason else None))
     return changes
+
+
+def _within_null(path: str, flat: dict[str, Any]) -> bool:
+    """Whether a section holding `path` is null in `flat` (a stage the spec leaves out)."""
+    parts = path.split(".")
+    return any(flat.get(".".join(parts[:end]), _MISSING) is None for end in range(1, len(parts)))
+
+
+def _removal_refusal(path: str, old: dict[str, Any], state: ExperimentState) -> str | None:
+    """Why a section cannot be left out: a stage with recorded trials, or a field of it that cannot change."""
+    stage = path.removeprefix("spec.")
+    if recorded := sum(t.stage == stage for t in state.trials.values()):
+        return f"{recorded} {stage} trials are recorded; results are never deleted"
+    fields = (field for field in old if field.startswith(f"{path}."))
+    return next(filter(None, (_refusal(field, old[field], _MISSING, state) for field in fields)), None)
+
+
+def _subtree(document: dict[str, Any], path: str) -> dict[str, Any]:
+    for key in path.split("."):
+        document = document[key]
+    return document
+
+
+def _has_fields(path: str, flat: dict[str, Any]) -> bool:
+    return any(key.startswith(f"{path}.") for key in flat)
 
 
 def load_spec_state(store: StateStore, experiment: NASExperiment) -> ExperimentState:

@@ -84,3 +84,42 @@ def test_a_proxy_task_stage_is_held_to_its_args_as_well(reward: float | None, re
     state = _state(("modelSelection", SUCCEEDED if reward else RUNNING, reward), applied_edit=_with_model_selection)
     why = _refusals(_selection_args_changed, state)["spec.modelSelection.trainerArgs.mode"]
     assert (why is not None and why.startswith("1 finished modelSelection trials")) == refused
+
+
+def _without_train(spec: dict) -> None:
+    del spec["spec"]["train"]
+
+
+def _with_reward_latency(spec: dict) -> None:
+    spec["spec"]["reward"] = {"latency": {"metric": "latency_fpga_ms", "target": 4}}
+
+
+def _added_back(spec: dict) -> None:
+    spec["spec"]["train"]["topN"] = 1
+
+
+@pytest.mark.parametrize(("trials", "why"), [
+    ([(TRAIN, SUCCEEDED, 0.93), (TRAIN, FAILED, None)], "2 train trials are recorded; results are never deleted"),
+    ([(SEARCH, SUCCEEDED, 0.9)], None),  # stage 2 has not started: leaving it out is a change like any other
+])
+def test_a_section_left_out_is_one_change_refused_only_over_recorded_results(trials: list, why: str | None) -> None:
+    changes = spec_changes(_experiment(_without_train), _state(*trials))
+    assert [(c.path, c.old, c.new) for c in changes] == [
+        ("spec.train", {"topN": 2, "parallelTrials": 2, "trainerArgs": {"mode": "full"}}, "(unset)")]
+    refused = changes[0].refused
+    assert refused is None if why is None else refused.startswith(why)
+
+
+def test_a_section_with_fields_that_cannot_change_is_refused_as_they_are() -> None:
+    state = _state((SEARCH, SUCCEEDED, 0.9), applied_edit=_with_reward_latency)
+    (change,) = spec_changes(_experiment(), state)
+    assert change.path == "spec.reward.latency" and change.new == "(unset)"
+    assert change.refused.startswith("the rewards of 1 finished trials were computed with the old reward")
+
+
+def test_a_section_added_shows_its_fields_and_not_its_former_null() -> None:
+    state = _state((SEARCH, SUCCEEDED, 0.9), applied_edit=_without_train)
+    changes = spec_changes(_experiment(_added_back), state)
+    assert [(c.path, c.old, c.new, c.refused) for c in changes] == [
+        ("spec.train.parallelTrials", "(unset)", 2, None), ("spec.train.topN", "(unset)", 1, None),
+        ("spec.train.trainerArgs.mode", "(unset)", "full", None)]
