@@ -19,7 +19,7 @@ from pricing.catalog import role_resources, runs_in_nas_job, trial_hourly_usd
 from reconciler.cost import expected_hours, trial_hours
 from reconciler.stages.base import Stage
 from specs.model import NASExperiment
-from state.records import CUSTOM_JOB_RUNNER, RUNNER_LABEL, TrialRecord
+from state.records import TrialRecord
 
 BUDGET_EXHAUSTED = "BudgetExhausted"  # the condition's reason
 EXHAUSTED = "budget exhausted"  # how the reason of a refused launch starts
@@ -32,7 +32,7 @@ class StageRate:
     custom_job_hourly_usd: float | None = None  # a NasJob stage's trials nasctl runs as CustomJobs (no multiplier)
 
     def hourly_for(self, trial: TrialRecord) -> float:
-        if self.custom_job_hourly_usd is not None and trial.labels.get(RUNNER_LABEL) == CUSTOM_JOB_RUNNER:
+        if self.custom_job_hourly_usd is not None and trial.runs_as_custom_job:
             return self.custom_job_hourly_usd
         return self.hourly_usd
 

@@ -158,6 +158,18 @@ def _trial_hours(trials: list[TrialRecord], now: float) -> tuple[list[float], li
     return finished, running
 
 
+def _spent_usd(experiment: NASExperiment, plan: _StagePlan, trials: list[TrialRecord], now: float,
+               catalog: PriceCatalog | None) -> float:
+    """Hours run × the price each trial is billed at, as the budget guard bills it: a NasJob experiment's
+    stage-2 trial that nasctl runs as a CustomJob has no NAS multiplier."""
+    finished, running = _trial_hours([t for t in trials if not t.runs_as_custom_job], now)
+    own_finished, own_running = _trial_hours([t for t in trials if t.runs_as_custom_job], now)
+    spent = (sum(finished) + sum(running)) * plan.hourly_usd
+    if own_finished or own_running:
+        spent += (sum(own_finished) + sum(own_running)) * trial_hourly_usd(experiment, TRAIN, catalog, in_nas_job=False)
+    return spent
+
+
 def expected_hours(finished: list[float], spec_hours: float | None,
                    timeout_seconds: float | None) -> tuple[float | None, str]:
     """Hours one more trial is expected to take, and from what: measured (the mean of finished trials),
@@ -189,7 +201,8 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
             hours, source = stage_hours.get(SEARCH), "search runtime"  # it runs alongside the search
         stage = _stage_cost(plan, hours, source)
         stage.finished_trials = len(finished)
-        stage.spent_usd = (sum(finished) + sum(running)) * stage.hourly_usd
+        stage.spent_usd = _spent_usd(experiment, plan, [t for t in trials or [] if t.stage == plan.name], now,
+                                     catalog)
         stage_hours[plan.name] = stage.runtime_hours
         report.stages.append(stage)
         report.warnings.extend(_warnings(plan, stage, catalog))

@@ -18,7 +18,7 @@ from reconciler.apply import PassResult, run_until_terminal
 from backends.vertex.custom_jobs import LIVE_JOB_STATES
 from backends.vertex.nas_search import NasJobsRecord, NasSearchStatus, VertexNasSearch, trial_records
 from reconciler.delete import ExperimentDeleted, is_deleted, is_recorded
-from reconciler.nas_stage2 import NasStage2, is_own
+from reconciler.nas_stage2 import NasStage2
 from reconciler.plan import CREATE, QUOTA_NOTE, QUOTA_WAIT_SECONDS, STOP, Action, Plan
 from reconciler.spec_changes import load_spec_state
 from reconciler.stages.base import count_by_status
@@ -247,7 +247,7 @@ class NasJobReconciler:
         runs_this_spec = status.created or recorded_generation is None or is_generation_of(
             recorded_generation, self.experiment)  # an older nasctl recorded this spec's generation in its form
         job_generation = self.generation if runs_this_spec else recorded_generation
-        own = {t.id: t for t in state.trials.values() if is_own(t)}
+        own = {t.id: t for t in state.trials.values() if t.runs_as_custom_job}
         now = time.time()
         records = [wait_noted(record, state.trials.get(record.id), now) for record in records]
         state.trials = {**own, **{record.id: record for record in records}}
@@ -259,7 +259,7 @@ class NasJobReconciler:
         upgrading does not launch jobs)."""
         if state.experiment.phase != PHASE_SUCCEEDED or self.experiment.spec.train is None:
             return False
-        return recorded_phase != PHASE_SUCCEEDED or any(is_own(t) for t in state.trials.values())
+        return recorded_phase != PHASE_SUCCEEDED or any(t.runs_as_custom_job for t in state.trials.values())
 
     def _complete_stage2(self, state: ExperimentState, stage2_pass: Callable[[ExperimentState], Plan]) -> list[Action]:
         """The search has ended: train the top N Vertex did not, as CustomJobs (`stage2_pass` plans them, and
@@ -267,7 +267,7 @@ class NasJobReconciler:
         train.maxFailedTrials."""
         plan = stage2_pass(state)
         record = state.experiment
-        own = [t for t in state.trials.values() if is_own(t)]
+        own = [t for t in state.trials.values() if t.runs_as_custom_job]
         if not own and plan.phase == PHASE_SUCCEEDED:  # Vertex trained the top N
             return plan.actions
         searched = record.conditions[0]

@@ -27,11 +27,6 @@ from state.snapshot import ExperimentState
 from state.store import StateStore
 
 
-def is_own(trial: TrialRecord) -> bool:
-    """A stage-2 trial nasctl runs as a CustomJob (not one of the NasJob's)."""
-    return trial.labels.get(RUNNER_LABEL) == CUSTOM_JOB_RUNNER
-
-
 class CompletionStage(TrainStage):
     """The train stage over an ended NasJob search: it trains as many of the top N as Vertex's stage 2 left
     out (topN less the NasJob's stage-2 trials that ended on their own: a round Vertex ran is not second-guessed,
@@ -39,7 +34,7 @@ class CompletionStage(TrainStage):
     when its job ended trained nothing), and labels its trials as nasctl's CustomJobs."""
 
     def _training(self, ctx: StageContext) -> list[TrialRecord]:
-        return [t for t in self.trials(ctx) if is_own(t) or t.status != STOPPED]
+        return [t for t in self.trials(ctx) if t.runs_as_custom_job or t.status != STOPPED]
 
     def _untrained_sources(self, ctx: StageContext) -> list[TrialRecord]:
         return super()._untrained_sources(ctx)[:max(0, ctx.spec.train.top_n - len(self._training(ctx)))]
@@ -60,7 +55,7 @@ class NasStage2:
     def plan(self, state: ExperimentState) -> Plan:
         """The pass's plan, from reads alone (what `diff` shows). Only nasctl's own stage-2 trials are
         observed, so the NasJob's trials are neither launched nor recorded here."""
-        own = ExperimentState(state.experiment, {t.id: t for t in state.trials.values() if is_own(t)})
+        own = ExperimentState(state.experiment, {t.id: t for t in state.trials.values() if t.runs_as_custom_job})
         observed = observe(self.experiment, own, self.executor.backend, self.stages)
         return compute_plan(self.experiment, state, observed, self.executor.backend.slots, stages=self.stages)
 
@@ -72,7 +67,7 @@ class NasStage2:
 
     def cancel_all(self, state: ExperimentState) -> list[str]:
         """Cancel the CustomJobs (`nasctl delete`), then record the unfinished own trials as stopped."""
-        return self.executor.cancel_all(state, [t for t in state.trials.values() if is_own(t)])
+        return self.executor.cancel_all(state, [t for t in state.trials.values() if t.runs_as_custom_job])
 
     def live_jobs(self) -> list[str]:
         return self.executor.backend.live_jobs()

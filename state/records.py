@@ -63,6 +63,12 @@ class TrialRecord:
     def terminal(self) -> bool:
         return self.status in TERMINAL
 
+    @property
+    def runs_as_custom_job(self) -> bool:
+        """A NasJob experiment's stage-2 trial that nasctl runs as a CustomJob: not one of the NasJob's, and
+        billed without the NAS multiplier."""
+        return self.labels.get(RUNNER_LABEL) == CUSTOM_JOB_RUNNER
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 

@@ -152,6 +152,7 @@ def test_vertex_trials_are_priced_like_the_cost_preview():
 
 def test_stage_2_trials_nasctl_runs_after_a_nas_job_are_billed_without_the_nas_multiplier():
     from pricing.catalog import load_catalog
+    from reconciler.cost import estimate_cost
     from tests.support.vertex_emulated import vertex_experiment
 
     exp = vertex_experiment("http://127.0.0.1:9", "b", algorithm="REINFORCEMENT_LEARNING", top_n=2)
@@ -161,6 +162,8 @@ def test_stage_2_trials_nasctl_runs_after_a_nas_job_are_billed_without_the_nas_m
     view = budget_view(exp, enabled_stages(exp), [by_vertex, by_nasctl], NOW)
     hourly = catalog.hourly(exp.spec.backend.train_resources)  # one hour each
     assert view["spentUsd"] == pytest.approx(hourly * catalog.nas_multiplier + hourly, abs=1e-4)
+    # the cost report (`nasctl cost`, `report --html`) shows the same spend as `status`
+    assert estimate_cost(exp, [by_vertex, by_nasctl], NOW).spent_usd == pytest.approx(view["spentUsd"], abs=1e-4)
 
 
 @settings(max_examples=60, deadline=None)
