@@ -2,18 +2,22 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                            TimeRemainingColumn)
 
 from nasctl.render import err_console
+from reconciler.graph import planned_trials
 from specs.model import NASExperiment
+
+if TYPE_CHECKING:
+    from reconciler.apply import PassResult
 
 
 class ApplyProgress:
     def __init__(self, experiment: NASExperiment, enabled: bool = True):
-        spec = experiment.spec
-        self.total = spec.search.max_trials + (spec.train.top_n if spec.train else 0)
+        self.total = planned_trials(experiment)
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                  TimeElapsedColumn(), console=err_console, disable=not enabled, transient=False)
         self.task = self.progress.add_task(experiment.metadata.name, total=self.total)
@@ -26,7 +30,7 @@ class ApplyProgress:
                  traceback: TracebackType | None) -> None:
         self.progress.stop()
 
-    def update(self, result) -> None:  # noqa: ANN001 - reconciler.apply.PassResult
+    def update(self, result: PassResult) -> None:
         trials = result.state.trials.values()
         done = sum(t.terminal for t in trials)
         running = sum(not t.terminal for t in trials)

@@ -47,3 +47,8 @@ def enabled_stages(experiment: NASExperiment) -> list[Stage]:
     """The stages the spec asks for, in graph order, each knowing the enabled stages it waits for."""
     on = {node.name for node in enabled_nodes(experiment)}
     return [node.stage(tuple(dep for dep in node.depends_on if dep in on)) for node in enabled_nodes(experiment)]
+
+
+def planned_trials(experiment: NASExperiment) -> int:
+    """How many trials the experiment's stages plan in all (proxy-task stages, search, stage 2)."""
+    return sum(stage.cost_shape(experiment).trials for stage in enabled_stages(experiment))
