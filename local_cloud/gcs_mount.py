@@ -32,7 +32,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-GCS_FUSE_ROOT_ENV = "NASCTL_GCS_FUSE_ROOT"
+from trial.fuse import GCS_FUSE_ROOT_ENV  # the contract with the trial: where its /gcs/ paths live
+
 SYNC_SECONDS = 0.25
 # Folders only their own trial writes (its checkpoints): pulled when the job starts (a restarted worker resumes
 # from them), not while it runs, which keeps the mirror cheap when many trials share a folder.

@@ -12,7 +12,7 @@ import typer
 
 from backends.vertex.calls import QuotaExhausted
 from nasctl import render
-from state.records import PHASE_FAILED, PHASE_SUCCEEDED
+from state.records import PHASE_FAILED
 from reconciler.session import Session, shared_state_errors, spec_files
 from state.store import StateError, lease_for_poll
 from specs.loader import SpecError
@@ -166,19 +166,13 @@ def apply(file: Path = SpecOption,
     if plan.stuck_on_budget:  # a pass would launch nothing: refused before asking, locking or writing
         render.error(f"{name} is Failed ({plan.next_condition.reason}): {plan.next_condition.message}")
         raise typer.Exit(1)
-    if not plan.has_changes and plan.observed_generation == plan.generation and plan.phase in (
-            PHASE_SUCCEEDED, PHASE_FAILED):  # nothing to do and nothing running
+    if plan.settled:
         if plan.phase == PHASE_FAILED:
             render.error(f"{name} is Failed ({plan.condition.reason}): {plan.condition.message}")
             raise typer.Exit(1)
         return
     if plan.has_changes and not yes:
-        if not sys.stdin.isatty():
-            render.error("refusing to apply without confirmation in a non-interactive session: pass --yes")
-            raise typer.Exit(1)
-        if not typer.confirm("Apply this plan?"):
-            render.console.print("Cancelled; nothing was changed.")
-            raise typer.Exit(1)
+        _confirm_or_exit("Apply this plan?", "apply")
     with session.store.locked(lease_seconds=lease) as lock, ApplyProgress(session.experiment, enabled=progress) as bar:
         try:
             result = (reconciler.run_pass() if once else
@@ -190,7 +184,17 @@ def apply(file: Path = SpecOption,
 
     view = status_view(session.experiment, result.state)
     render.render_status(view)
-    if view["phase"] == "Failed":
+    if view["phase"] == PHASE_FAILED:
+        raise typer.Exit(1)
+
+
+def _confirm_or_exit(question: str, verb: str) -> None:
+    """Ask on a terminal; without one (CI), refuse: acting takes --yes there."""
+    if not sys.stdin.isatty():
+        render.error(f"refusing to {verb} without confirmation in a non-interactive session: pass --yes")
+        raise typer.Exit(1)
+    if not typer.confirm(question):
+        render.console.print("Cancelled; nothing was changed.")
         raise typer.Exit(1)
 
 
@@ -214,12 +218,7 @@ def delete(file: Path = SpecOption,
                 f"with it still run (left from an earlier life of its state): {', '.join(scope.leftovers)}. "
                 "Cancel them?")
     if not yes:
-        if not sys.stdin.isatty():
-            render.error("refusing to delete without confirmation in a non-interactive session: pass --yes")
-            raise typer.Exit(1)
-        if not typer.confirm(question):
-            render.console.print("Cancelled; nothing was changed.")
-            raise typer.Exit(1)
+        _confirm_or_exit(question, "delete")
     lease = lease_for_poll(session.experiment.spec.backend.poll_seconds)
     cancelled = delete_experiment(reconciler, lease)
     stopped = f"stopped {len(cancelled)}: {', '.join(cancelled) or '-'}"

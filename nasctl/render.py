@@ -11,6 +11,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from state.records import PHASE_DELETED
+
 # soft_wrap: a long line is left for the terminal (or the CI log) to wrap, never broken mid-word by rich
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -59,7 +61,7 @@ def render_plan(name: str, plan: dict[str, Any]) -> None:
             "yellow", "")
         console.print(f"  [{style}]~ {escape(field_change['path'])}: {escape(json.dumps(field_change['old']))} → "
                       f"{escape(json.dumps(field_change['new']))}[/]{escape(note)}", highlight=False)
-    if plan["phase"] == "Deleted":
+    if plan["phase"] == PHASE_DELETED:
         console.print("  deleted: apply refuses to launch it (`nasctl apply --undelete` launches it again)")
         return
     change = plan.get("phaseChange")

@@ -23,8 +23,8 @@ from reconciler.spec_changes import FieldChange, spec_changes
 from reconciler.stages.base import Stage, StageContext
 from specs.model import NASExperiment, RewardSpec
 from state.records import (
-    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, REASON_CRASHED, REASON_NAN, REASON_REWARD,
-    REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
+    FAILED, PENDING, PHASE_DELETED, PHASE_FAILED, PHASE_PENDING, PHASE_SUCCEEDED, REASON_CRASHED, REASON_NAN,
+    REASON_REWARD, REASON_TIMEOUT, RUNNING, STOPPED, SUCCEEDED, Condition, TrialRecord,
 )
 from state.snapshot import ExperimentState
 from trial import protocol
@@ -95,6 +95,12 @@ class Plan:
         `apply` refuses such a plan before any pass; a spec whose budget allows another launch plans it."""
         return (self.next_phase == PHASE_FAILED and self.phase_change is None and not any(a.now for a in self.actions)
                 and self.next_condition is not None and self.next_condition.reason == BUDGET_EXHAUSTED)
+
+    @property
+    def settled(self) -> bool:
+        """Succeeded or Failed with nothing to do and nothing running: `apply` only reports it."""
+        return (not self.has_changes and self.observed_generation == self.generation
+                and self.phase in (PHASE_SUCCEEDED, PHASE_FAILED))
 
     @property
     def would_act(self) -> bool:

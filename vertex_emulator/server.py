@@ -20,6 +20,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform_v1 import JobServiceClient, types
 from google.protobuf import json_format
 
+from trial.fuse import GCS_FUSE_ROOT_ENV  # where a job's /gcs/ paths are served from
 from vertex_emulator.capacity import Capacity
 from vertex_emulator.clock import Clock
 from vertex_emulator.engine import Context, Engine
@@ -32,7 +33,6 @@ from vertex_emulator.quota import Key, Quota
 from vertex_emulator.rates import DEFAULT_RATE_LIMITS, RateQuotas
 from vertex_emulator.validation import NAS_REGIONS, TRAINING_REGIONS, check_location, not_found, parse
 
-GCS_FUSE_ROOT_ENV = "NASCTL_GCS_FUSE_ROOT"
 _PARENT = r"projects/[^/]+/locations/([^/]+)"
 _PROJECT_REGION = re.compile(r"^/v1/projects/([^/]+)/locations/([^/]+)")
 _COLLECTION = re.compile(rf"^/v1/({_PARENT})/(customJobs|nasJobs)$")

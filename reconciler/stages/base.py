@@ -133,7 +133,7 @@ class Stage(ABC):
         return []
 
     def artifact_state(self, ctx: StageContext) -> dict[str, Any] | None:
-        """The stage's detailed state (stored as ``stages/<name>/state.json``), or None while it has none."""
+        """The stage's detailed state (stored as ``<name>/state.json`` beside the state), or None while it has none."""
         return None
 
     def artifact_plots(self, ctx: StageContext) -> dict[str, bytes]:

@@ -12,12 +12,16 @@ from search_spaces.registry import build_search_space
 from specs.model import NASExperiment
 
 
+def new_controller(experiment: NASExperiment) -> Controller:
+    """The search's controller, fed nothing yet."""
+    search = experiment.spec.search
+    return make_controller(search.algorithm, build_search_space(experiment.spec.search_space), search.seed,
+                           search.algorithm_settings, reward=experiment.spec.reward)
+
+
 def rebuild_controller(ctx: StageContext) -> Controller:
     """A controller fed with every finished stage-1 trial, in index order."""
-    search = ctx.spec.search
-    space = build_search_space(ctx.spec.search_space)
-    controller = make_controller(search.algorithm, space, search.seed, search.algorithm_settings,
-                                 reward=ctx.spec.reward)
+    controller = new_controller(ctx.experiment)
     for trial in ctx.state.stage_trials(SEARCH):
         if trial.terminal:
             reward = trial.reward if trial.status == SUCCEEDED else None
@@ -29,9 +33,7 @@ def check_controller(experiment: NASExperiment) -> None:
     """Build the search's controller once, before `apply` launches anything: a space the algorithm cannot search
     (nested choices for bayesopt) or settings it refuses (tournamentSize over populationSize) stop `apply` with
     that error at once, not when the search starts, after hours of proxy-task stages."""
-    search = experiment.spec.search
-    make_controller(search.algorithm, build_search_space(experiment.spec.search_space), search.seed,
-                    search.algorithm_settings, reward=experiment.spec.reward)
+    new_controller(experiment)
 
 
 class SearchStage(Stage):
