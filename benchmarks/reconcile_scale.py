@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import subprocess
 import sys
@@ -26,6 +27,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
+from unittest.mock import patch
 
 import yaml
 
@@ -139,8 +141,6 @@ def measure_gcs(trials: int, folder: Path, bucket: str) -> dict[str, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import os  # noqa: PLC0415
-
     from local_cloud.gcs_server import fake_gcs_server  # noqa: PLC0415 - the loopback GCS of the tests
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="Print only the JSON line.")
     args = parser.parse_args(argv)
     sizes: dict[str, dict[str, float]] = {}
-    with tempfile.TemporaryDirectory() as scratch, fake_gcs_server(Path(scratch)) as url:
-        os.environ["STORAGE_EMULATOR_HOST"] = url
+    with tempfile.TemporaryDirectory() as scratch, fake_gcs_server(Path(scratch)) as url, \
+            patch.dict(os.environ, {"STORAGE_EMULATOR_HOST": url}):  # restored after: a caller's env is its own
         from adaptors.gcp import storage_client  # noqa: PLC0415
 
         storage_client().create_bucket("scale")

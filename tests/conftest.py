@@ -39,6 +39,13 @@ def nb201_spec(name: str = "exp", max_trials: int = 12, parallel: int = 3, top_n
     return spec
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _shared_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every trial process of the run (they inherit the environment) compiles into one cache of the run's
+    own, not into the user's home."""
+    os.environ.setdefault("NASCTL_JAX_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
+
+
 @pytest.fixture
 def write_spec(tmp_path: Path) -> Callable[[dict[str, Any]], Path]:
     def write(spec: dict[str, Any], name: str = "exp.yaml") -> Path:

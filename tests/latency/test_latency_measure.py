@@ -27,11 +27,15 @@ def test_result_shape_and_consistency(trial_with_model) -> None:
     assert set(numeric_entries(result)) <= set(MEASURED_METRICS)  # what `validate` lets a reward name
 
 
-def test_repeated_measurements_agree(trial_with_model) -> None:
+def test_repeated_measurements_describe_the_same_model(trial_with_model) -> None:
+    """What does not depend on the machine's load is the same each time (how stable the timings are is
+    a benchmark's question, not a test's)."""
     trial = trial_with_model("stable")
     options = LatencyOptions(batch_size=8, warmup=5, runs=30)
-    medians = [measure_trial(trial, options)["latency_ms"] for _ in range(2)]
-    assert max(medians) / min(medians) < 3.0  # loose: the CI machine is shared
+    first, second = (measure_trial(trial, options) for _ in range(2))
+    steady = ("flops", "memory_mb", "model_memory_mb", "batch_size", "image_size", "runs")
+    assert {k: first[k] for k in steady} == {k: second[k] for k in steady}
+    assert first["latency_ms"] > 0 and second["latency_ms"] > 0
 
 
 def test_bigger_model_and_input_cost_more(tmp_path: Path) -> None:

@@ -23,8 +23,8 @@ STATE = Path("state") / "exp"
 def _one_line_error(result: subprocess.CompletedProcess, *needles: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if line.startswith("error:") or ": " in line]
-    assert errors, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr
     for needle in needles:
         assert needle in result.stderr, (needle, result.stderr)
 
@@ -53,6 +53,9 @@ def test_a_killed_apply_is_followed_by_one_that_records_the_terminal_phase(write
                                         json.loads(trials_file.read_text())["data"]["trials"]) == 4:
             break
         time.sleep(0.05)
+    else:
+        os.killpg(apply.pid, signal.SIGKILL)
+        pytest.fail("the four trials were never recorded as running")
     apply.send_signal(signal.SIGKILL)  # the trials live on in their own sessions
     apply.wait(timeout=10)
     locks = [tmp_path / STATE / "trials" / f"search-{i:04d}" / "run.lock" for i in range(4)]
@@ -108,11 +111,16 @@ def test_an_apply_whose_lock_was_taken_over_stops_without_writing(write_spec, na
         if trials and sum(t["status"] == "running" for t in trials.data["trials"]) == 4:
             break
         time.sleep(0.05)
-    _stall(apply, store.root / _MUTEX)  # a stalled process: its next write comes after the whole takeover
-    store.force_unlock()
-    intruder = store.acquire_lock("intruder:1", lease_seconds=600)
-    taken_over = store.get("trials.json")
-    apply.send_signal(signal.SIGCONT)
+    else:
+        apply.kill()
+        pytest.fail("the four trials were never recorded as running")
+    try:
+        _stall(apply, store.root / _MUTEX)  # a stalled process: its next write comes after the whole takeover
+        store.force_unlock()
+        intruder = store.acquire_lock("intruder:1", lease_seconds=600)
+        taken_over = store.get("trials.json")
+    finally:
+        apply.send_signal(signal.SIGCONT)  # never left stopped, whatever failed
     _, stderr = apply.communicate(timeout=60)
     assert apply.returncode == 1 and "Traceback" not in stderr, stderr
     assert "was taken over by intruder:1" in stderr, stderr

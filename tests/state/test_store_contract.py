@@ -75,6 +75,24 @@ def test_corrupt_object_names_itself(backend: tuple[Callable[[], StateStore], Ra
     assert "trials.json" in str(info.value) and "exp" in info.value.location
 
 
+@pytest.mark.parametrize("raw", [b"[1]", b'"text"', b"null"])
+def test_a_json_document_of_another_shape_is_corrupt_too(backend: tuple[Callable[[], StateStore], RawWriter],
+                                                         raw: bytes) -> None:
+    make_store, write_raw = backend
+    write_raw("trials.json", raw)
+    with pytest.raises(CorruptState) as info:
+        make_store().get("trials.json")
+    assert "trials.json" in info.value.location
+
+
+@pytest.mark.parametrize("key", ["/etc/passwd", "../other/experiment.json", "trials/../../x.json"])
+def test_a_key_outside_the_experiment_is_refused(store: StateStore, key: str) -> None:
+    with pytest.raises(ValueError, match="invalid state key"):
+        store.get(key)
+    with pytest.raises(ValueError, match="invalid state key"):
+        store.put(key, {"v": 1})
+
+
 def test_corrupt_lock_names_itself(backend: tuple[Callable[[], StateStore], RawWriter]) -> None:
     make_store, write_raw = backend
     write_raw(LOCK_KEY, b'{"holder": "x"}')

@@ -1,4 +1,4 @@
-"""Fixtures of the trainer tests: trial directories and a shared compilation cache."""
+"""Fixtures of the trainer tests: trial directories."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -9,13 +9,6 @@ import pytest
 from trial.protocol import StopSignal
 from trial.dirs import LocalTrialDir
 from tests.support.trainer_fixtures import FAST_ARGS, TINY_ARCH
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _shared_compilation_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    import os
-
-    os.environ.setdefault("NASCTL_JAX_CACHE_DIR", str(tmp_path_factory.mktemp("jax-cache")))
 
 
 @pytest.fixture

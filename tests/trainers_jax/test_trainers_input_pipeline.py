@@ -85,7 +85,7 @@ def test_workers_decode_a_folder_into_the_same_batches(tmp_path: Path) -> None:
 
 
 _FAULTS_PER_BATCH = """
-import resource, sys, tempfile
+import resource, sys
 from pathlib import Path
 import numpy as np
 from PIL import Image
@@ -93,7 +93,7 @@ from trainers_jax.input_pipeline import _reuse_freed_memory
 from trainers_jax.preprocess import Preprocess
 if sys.argv[1] == "tuned":
     _reuse_freed_memory()
-folder, rng = Path(tempfile.mkdtemp()), np.random.default_rng(0)
+folder, rng = Path(sys.argv[2]), np.random.default_rng(0)
 for i in range(8):
     Image.fromarray(rng.integers(0, 255, (256, 256, 3), dtype=np.uint8)).save(folder / f"{i}.jpg")
 preprocess = Preprocess(224, imagenet=True)
@@ -108,10 +108,10 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 10)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt and Linux page-fault counts")
-def test_workers_reuse_the_memory_of_the_previous_batch() -> None:
+def test_workers_reuse_the_memory_of_the_previous_batch(tmp_path: Path) -> None:
     def faults_per_batch(mode: str) -> float:
-        out = subprocess.run([sys.executable, "-c", _FAULTS_PER_BATCH, mode], capture_output=True, text=True,
-                             check=True, cwd=Path(__file__).parents[2])
+        out = subprocess.run([sys.executable, "-c", _FAULTS_PER_BATCH, mode, str(tmp_path)], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).parents[2])
         return float(out.stdout.strip().splitlines()[-1])
 
     default = faults_per_batch("default")

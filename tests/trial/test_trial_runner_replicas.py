@@ -38,4 +38,5 @@ def test_exactly_one_replica_of_a_vertex_cluster_is_primary_and_it_is_jax_proces
     primaries = [spec for spec in specs if is_primary_replica({"CLUSTER_SPEC": spec})]
     assert len(primaries) == 1
     processes = vertex_cluster(primaries[0])
-    assert processes is None or processes.process_id == 0  # None: a single replica, process 0 alone
+    assert (processes is None) == (workers == 0)  # None: a single replica, process 0 alone
+    assert processes is None or processes.process_id == 0

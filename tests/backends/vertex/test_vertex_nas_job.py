@@ -310,7 +310,8 @@ def test_apply_cancels_the_nas_job_of_a_failed_experiment(vertex, gcs_bucket) ->
     assert failed and {t.reason for t in failed} == {"error"}, "the trial's own result, not Vertex's INFEASIBLE"
     assert all("no-such-table.csv" in t.message for t in failed), [t.message for t in failed]
     assert _wait_state(vertex, job, {"JOB_STATE_CANCELLED"}) == "JOB_STATE_CANCELLED"
-    assert json.dumps(result.state.experiment.to_json())  # recorded as usual
+    recorded = _reconciler(strict).store.get("experiment.json").data
+    assert (recorded["phase"], recorded["conditions"][0]["reason"]) == (PHASE_FAILED, "TooManyFailedTrials")
     # recorded as nasctl's cancel, so it is never read as the 14-day limit (which is resumed)
     assert result.state.experiment.stages["search"]["summary"]["stoppedJobs"] == [job]
 

@@ -15,7 +15,8 @@ def test_catalog_lists_every_prebuilt_space_with_its_size() -> None:
     assert set(rows) == set(PREBUILT_SPACES)
     assert rows["nb201"]["size"] == 5**6
     assert rows["efficientnet-scaling"]["size"] == 5 * 5 * 5
-    assert rows["randaugment"]["size"] == 3 * 6 * len(augmentation.OPERATION_SETS)
+    assert rows["randaugment"]["size"] == (len(augmentation.NUM_OPS) * len(augmentation.MAGNITUDES)
+                                           * len(augmentation.OPERATION_SETS))
     assert all(row["description"] for row in rows.values())
 
 

@@ -52,7 +52,9 @@ def _apply_and_kill(spec: Path, cwd: Path, when: Callable[[], bool], with_trials
     deadline = time.time() + 120
     while not when() and process.poll() is None and time.time() < deadline:
         time.sleep(0.05)
-    assert process.poll() is None, "apply finished before the stage to interrupt was reached"
+    if not when() or process.poll() is not None:
+        os.killpg(process.pid, signal.SIGKILL)
+        pytest.fail("apply never reached the moment to interrupt (or finished before it)")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     if with_trials:  # the next apply relaunches them (continuing from their checkpoints)
