@@ -154,10 +154,16 @@ class LocalBackend(Backend):
             return
         try:
             os.killpg(launch["pid"], signal.SIGTERM)
-            deadline = time.time() + _TIMEOUT_GRACE_SECONDS
-            while _lock_is_held(trial.run_lock) and time.time() < deadline:
-                time.sleep(0.05)
-            if _lock_is_held(trial.run_lock):
+            if not _lock_released(trial, _TIMEOUT_GRACE_SECONDS):
                 os.killpg(launch["pid"], signal.SIGKILL)
+                _lock_released(trial, _TIMEOUT_GRACE_SECONDS)  # a relaunch right after must not adopt the dying one
         except ProcessLookupError:
             pass
+
+
+def _lock_released(trial: LocalTrialDir, seconds: float) -> bool:
+    """Wait up to `seconds` for the trial's process to let go of its run lock (it has ended)."""
+    deadline = time.time() + seconds
+    while _lock_is_held(trial.run_lock) and time.time() < deadline:
+        time.sleep(0.05)
+    return not _lock_is_held(trial.run_lock)
