@@ -10,25 +10,13 @@ from reconciler.budget import budget_view
 from reconciler.cost import trial_hours
 from reconciler.graph import enabled_stages
 from reconciler.plan import QUOTA_NOTE, STOCKOUT_NOTE
-from state.records import FAILED, PENDING, RUNNING, SEARCH, STOPPED, SUCCEEDED, TRAIN, TrialRecord
+from state.records import FAILED, PENDING, RUNNING, SEARCH, STOPPED, SUCCEEDED, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
-from objective.ranking import rank_trials
+from objective.ranking import leaderboard, rank_trials
 from state.snapshot import ExperimentState
 from specs.model import NASExperiment, VertexBackendSpec
 from specs.vertex_machines import flex_start_problem
 from specs.vertex_quotas import accelerator_quota_metric, cpu_quota_metric
-
-
-def leaderboard(experiment: NASExperiment, state: ExperimentState) -> list[TrialRecord]:
-    """Stage-2's trials ranked by score when stage 2 has results, else stage-1's ranked by reward."""
-    trained = state.stage_trials(TRAIN)
-    candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials(SEARCH)
-    return rank_trials(candidates, experiment.spec.reward)
-
-
-def best_trial(experiment: NASExperiment, state: ExperimentState) -> TrialRecord | None:
-    ranked = leaderboard(experiment, state)
-    return ranked[0] if ranked else None
 
 
 def status_view(experiment: NASExperiment, state: ExperimentState, location: str | None = None) -> dict[str, Any]:
@@ -38,7 +26,8 @@ def status_view(experiment: NASExperiment, state: ExperimentState, location: str
     unrecorded = [f"nothing is recorded at {location}: not applied yet, or applied from another folder (a relative "
                   "stateUri is relative to the folder nasctl runs in)"] if (
         location is not None and not trials and not state.experiment_generation) else []
-    best = best_trial(experiment, state)
+    ranked = leaderboard(experiment, state)
+    best = ranked[0] if ranked else None
     return {
         "name": experiment.metadata.name,
         "generation": record.generation,

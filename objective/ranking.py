@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from state.records import SUCCEEDED, TrialRecord
+from state.records import SEARCH, SUCCEEDED, TRAIN, TrialRecord
+from state.snapshot import ExperimentState
 from objective.reward import RewardError, satisfies_targets
-from specs.model import RewardSpec
+from specs.model import NASExperiment, RewardSpec
 
 
 def is_feasible(trial: TrialRecord, spec: RewardSpec) -> bool:
@@ -24,3 +25,11 @@ def rank_trials(trials: Sequence[TrialRecord], spec: RewardSpec) -> list[TrialRe
     """Succeeded trials with a reward, best first: feasible before infeasible, then reward, then index."""
     scored = [t for t in trials if t.status == SUCCEEDED and t.reward is not None]
     return sorted(scored, key=lambda t: (not is_feasible(t, spec), -float(t.reward), t.index))
+
+
+def leaderboard(experiment: NASExperiment, state: ExperimentState) -> list[TrialRecord]:
+    """The experiment's ranking as `status` and the report show it: stage 2's trials by score once stage 2
+    has results, else stage 1's by reward."""
+    trained = state.stage_trials(TRAIN)
+    candidates = trained if any(t.status == SUCCEEDED for t in trained) else state.stage_trials(SEARCH)
+    return rank_trials(candidates, experiment.spec.reward)

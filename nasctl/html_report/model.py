@@ -12,7 +12,8 @@ import time
 from typing import Any, Sequence
 
 from nasctl.html_report.architecture import arch_lines, arch_summary
-from nasctl.views import leaderboard, trial_seconds
+from nasctl.views import trial_seconds
+from objective.ranking import leaderboard
 from objective.pareto import pareto_front
 from reconciler.cost import estimate_cost
 from reconciler.graph import STAGE_NAMES, enabled_nodes

@@ -17,6 +17,7 @@ from reconciler.controllers.settings import ControllerSettings
 
 if TYPE_CHECKING:  # PyGlove is imported only where a space is built, not by `nasctl status`/`diff`
     from search_spaces.space import DNANumbers, SearchSpace
+    from specs.model import RewardSpec
 
 
 @dataclass(frozen=True)
@@ -36,13 +37,13 @@ class Observation:
 class Controller(ABC):
     name: ClassVar[str]
     settings_model: ClassVar[type[ControllerSettings]]  # its `algorithmSettings`, checked by `validate` too
-    # The experiment's reward spec (set by `make_controller`); constraint-aware controllers read its
-    # latency/memory targets. None when the caller does not say.
-    reward_spec: Any = None
 
-    def __init__(self, space: SearchSpace, seed: int, **settings: Any):
+    def __init__(self, space: SearchSpace, seed: int, reward: RewardSpec | None = None, **settings: Any):
+        """`reward`: the experiment's reward spec; constraint-aware controllers read its latency/memory targets
+        (None when the caller does not say)."""
         self.space = space
         self.seed = seed
+        self.reward_spec = reward
         self.history: list[Observation] = []
         self.settings = self.settings_model.parse_or_raise(settings)
 

@@ -54,16 +54,15 @@ from threadpoolctl import threadpool_limits
 
 from reconciler.controllers import hamming_gp
 from reconciler.controllers.base import Controller, Observation
-from reconciler.controllers.settings import BayesOptSettings
 from reconciler.controllers.encoding import (
     cardinalities,
     enumerate_points,
     mutate,
     neighbours,
-    random_point,
     rank_of,
-    unseen_redraw,
+    unseen_random,
 )
+from reconciler.controllers.settings import BayesOptSettings
 from search_spaces.space import DNANumbers, SearchSpace
 
 _TOP_FOR_NEIGHBOURS = 5
@@ -116,10 +115,10 @@ class BayesOpt(Controller):
         seen = {tuple(obs.dna) for obs in self.history} | set(pending_points)
         succeeded = [obs for obs in self.history if not obs.failed]
         if len(self.history) + len(pending) < self.settings.initial_trials or len(succeeded) < 2:
-            return unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
+            return unseen_random(self.sizes, rng, seen)
         pool = self._candidates(rng, seen, succeeded)
         if len(pool) == 0:
-            return unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
+            return unseen_random(self.sizes, rng, seen)
         with threadpool_limits(1):  # GP-sized matrices: BLAS threads cost more than they save
             score = self._acquisition(pool, pending_points)
         return tuple(int(v) for v in pool[int(np.argmax(score))])

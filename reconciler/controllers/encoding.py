@@ -85,6 +85,11 @@ def rank_of(point: DNANumbers, sizes: Sequence[int]) -> int:
     return rank
 
 
+def unseen_random(sizes: Sequence[int], rng: random.Random, seen: set[DNANumbers]) -> DNANumbers:
+    """A uniformly random point not in `seen` (see :func:`unseen_redraw`)."""
+    return unseen_redraw(iter(lambda: random_point(sizes, rng), None), seen)
+
+
 def unseen_redraw(draw: Iterable[DNANumbers], seen: set[DNANumbers], attempts: int = 100) -> DNANumbers:
     """The first drawn point not in `seen`, or the last one drawn after `attempts` tries."""
     candidate: DNANumbers = ()

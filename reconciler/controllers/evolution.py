@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterator, Sequence
 
 from reconciler.controllers.base import Controller
-from reconciler.controllers.encoding import cardinalities, mutate, random_point, unseen_redraw
+from reconciler.controllers.encoding import cardinalities, mutate, unseen_random, unseen_redraw
 from reconciler.controllers.settings import EvolutionSettings
 from search_spaces.space import DNANumbers, SearchSpace
 
@@ -29,7 +29,7 @@ class RegularizedEvolution(Controller):
         seen = {tuple(obs.dna) for obs in self.history} | {tuple(p) for p in pending}
         population = [obs for obs in self.history if not obs.failed][-self.settings.population_size :]
         if len(self.history) + len(pending) < self.settings.population_size or not population:
-            return unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
+            return unseen_random(self.sizes, rng, seen)
 
         def children() -> Iterator[DNANumbers]:
             while True:
@@ -39,5 +39,5 @@ class RegularizedEvolution(Controller):
 
         child = unseen_redraw(children(), seen)
         if child in seen:
-            child = unseen_redraw(iter(lambda: random_point(self.sizes, rng), None), seen)
+            child = unseen_random(self.sizes, rng, seen)
         return child

@@ -2,11 +2,16 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adaptors.keyword_args import Location
 from reconciler.controllers.settings import SETTINGS
 from specs.model import VERTEX_ALGORITHMS
+
+if TYPE_CHECKING:  # the controllers import PyGlove: names and settings are checked without it
+    from reconciler.controllers.base import Controller
+    from search_spaces.space import SearchSpace
+    from specs.model import RewardSpec
 
 ALGORITHMS: dict[str, str] = {
     "random": "reconciler.controllers.random_search:RandomSearch",
@@ -34,7 +39,8 @@ def check_algorithm_settings(name: str, settings: dict[str, Any]) -> list[tuple[
     return SETTINGS[name].problems(settings)
 
 
-def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], reward: Any = None) -> Any:
+def make_controller(name: str, space: SearchSpace, seed: int, settings: dict[str, Any],
+                    reward: RewardSpec | None = None) -> Controller:
     """A controller for `space`; `reward` (the spec's RewardSpec) lets it aim at latency/memory targets."""
     message = check_algorithm(name)
     if message:
@@ -43,6 +49,4 @@ def make_controller(name: str, space: Any, seed: int, settings: dict[str, Any], 
         raise ValueError(f"{name} is Vertex AI NAS's own controller: it runs inside a Vertex NasJob "
                          "(backends.vertex.nas_search), not in the reconciler")
     module_name, _, class_name = ALGORITHMS[name].partition(":")
-    controller = getattr(importlib.import_module(module_name), class_name)(space, seed, **settings)
-    controller.reward_spec = reward
-    return controller
+    return getattr(importlib.import_module(module_name), class_name)(space, seed, reward=reward, **settings)
