@@ -14,6 +14,7 @@ import yaml
 
 from specs.loader import parse_experiment
 from tests.conftest import NASCTL, REPO, nb201_spec
+from tests.support.processes import pid_alive
 
 pytestmark = pytest.mark.slow  # every test here runs the real CLI and trial processes
 
@@ -344,12 +345,6 @@ def _on_a_terminal(cwd: Path, args: list[str], answer: str) -> subprocess.Comple
         os.close(terminal)
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_delete_of_an_experiment_never_applied_is_one_clear_error_and_writes_nothing(write_spec, nasctl, tmp_path):
@@ -368,20 +363,20 @@ def test_delete_stops_running_trials_keeps_state_and_apply_refuses_until_undelet
     nasctl("apply", "-f", str(spec), "--yes", "--once", check=True)  # two trials left running
     pids = [json.loads((tmp_path / "state" / "exp" / "trials" / f"search-000{i}" / "launch.json").read_text())["pid"]
             for i in range(2)]
-    assert all(_alive(pid) for pid in pids)
+    assert all(pid_alive(pid) for pid in pids)
 
     refused = nasctl("delete", "-f", str(spec))  # no TTY, no --yes
-    assert refused.returncode == 1 and "pass --yes" in refused.stderr and all(_alive(pid) for pid in pids)
+    assert refused.returncode == 1 and "pass --yes" in refused.stderr and all(pid_alive(pid) for pid in pids)
     declined = _on_a_terminal(tmp_path, ["delete", "-f", str(spec)], answer="n")
     assert declined.returncode == 1 and "mark it deleted (its state is kept)? [y/N]" in declined.stdout
-    assert "Cancelled; nothing was changed." in declined.stdout and all(_alive(pid) for pid in pids)
+    assert "Cancelled; nothing was changed." in declined.stdout and all(pid_alive(pid) for pid in pids)
 
     deleted = nasctl("delete", "-f", str(spec), "--yes", check=True)
     assert "exp deleted; stopped 2: search-0000, search-0001" in deleted.stdout
     deadline = time.time() + 10
-    while any(_alive(pid) for pid in pids) and time.time() < deadline:
+    while any(pid_alive(pid) for pid in pids) and time.time() < deadline:
         time.sleep(0.1)
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(pid_alive(pid) for pid in pids)
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
     assert status["phase"] == "Deleted" and status["conditions"][0]["reason"] == "DeletedByUser"
     trials = json.loads(nasctl("trials", "-f", str(spec), "-o", "json", check=True).stdout)

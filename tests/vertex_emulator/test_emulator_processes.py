@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from emulator_jobs import PARENT, custom_job, wait_for
+
+from tests.support.processes import pid_alive
 
 CHECK_ENV = """
 import json, os, sys
@@ -45,11 +48,20 @@ def test_a_single_replica_job_has_no_cluster_spec(client, emulator) -> None:
 def test_one_failing_replica_fails_the_job_and_stops_the_others(client, emulator) -> None:
     code = ("import json, os, sys, time\n"
             "index = json.loads(os.environ['CLUSTER_SPEC'])['task']['index']\n"
-            "sys.exit(7) if index == 1 else time.sleep(60)\n")
+            "print(os.getpid(), flush=True)\n"
+            "time.sleep(1) if index == 1 else time.sleep(60)\n"
+            "sys.exit(7)\n")
     created = client.create_custom_job(parent=PARENT, custom_job=custom_job(code, replicas=2))
     done = wait_for(client, created.name)
     assert done.state.name == "JOB_STATE_FAILED"
     assert "workerpool0-1 exited with a non-zero status of 7" in done.error.message
+    sleeper = int((emulator.job_dir(created.name) / "workerpool0-0.log").read_text().split()[0])
+    deadline = time.monotonic() + 10
+    while pid_alive(sleeper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(sleeper), "replica 0 still runs after the job failed"
+
+
 
 
 def test_a_pool_without_command_uses_the_configured_image_entrypoint(make_emulator) -> None:
