@@ -9,7 +9,9 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -100,22 +102,41 @@ def open_page(url: str, width: int = 1300, height: int = 1000) -> Iterator[Page]
     binary = chromium_binary()
     if binary is None:
         raise FileNotFoundError("no chromium binary on PATH")
-    with tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        process = subprocess.Popen(
-            [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-             "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-             f"--window-size={width},{height}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    process = subprocess.Popen(
+        [binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
+         "--no-first-run", f"--user-data-dir={profile}", "--remote-debugging-port=0",
+         f"--window-size={width},{height}", "about:blank"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        port = _devtools_port(Path(profile), process)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
+            target = next(t for t in json.load(response) if t["type"] == "page")
+        with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30) as socket:
+            page = Page(socket)
+            for domain in ("Page", "Runtime", "Log"):
+                page.call(f"{domain}.enable")
+            page.call("Page.navigate", url=url)
+            page.wait_for("Page.loadEventFired")
+            yield page
+    finally:
+        stop(process, grace_seconds=10)
+        _remove_profile(process, Path(profile))
+
+
+def _remove_profile(process: subprocess.Popen, profile: Path) -> None:
+    """Chromium's helper processes (its own session) can still write into the profile after the browser
+    exits: end them, then remove the folder, retrying while a dying helper adds files."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    for _ in range(50):
         try:
-            port = _devtools_port(Path(profile), process)
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=30) as response:
-                target = next(t for t in json.load(response) if t["type"] == "page")
-            with connect(target["webSocketDebuggerUrl"], max_size=None, open_timeout=30) as socket:
-                page = Page(socket)
-                for domain in ("Page", "Runtime", "Log"):
-                    page.call(f"{domain}.enable")
-                page.call("Page.navigate", url=url)
-                page.wait_for("Page.loadEventFired")
-                yield page
-        finally:
-            stop(process, grace_seconds=10)
+            shutil.rmtree(profile)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
+    shutil.rmtree(profile)
