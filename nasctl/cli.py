@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -36,12 +37,14 @@ class Output(str, Enum):
 
 
 OutputOption = typer.Option(Output.text, "--output", "-o", help="Output format.")
+TRACEBACK_ENV = "NASCTL_TRACEBACK"  # "1": known failures keep their traceback as well (reporting a bug)
 # Credentials, permissions, quota, network: shown as one clear line, never as a traceback.
 _CLOUD_ERROR_MODULES = ("google.auth", "google.api_core", "google.cloud.exceptions", "google.resumable_media")
 
 
 def handles_errors(command: F) -> F:
-    """Known failures (bad spec, locked or corrupt state) become a clear message and exit code 1."""
+    """Known failures (bad spec, locked or corrupt state) become a clear message and exit code 1;
+    with NASCTL_TRACEBACK=1 they keep their traceback too (a bug that raises ValueError reads like bad input)."""
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -49,7 +52,7 @@ def handles_errors(command: F) -> F:
             return command(*args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - only the known failures are rendered; the rest propagate
             lines = _error_lines(exc)
-            if lines is None:
+            if lines is None or os.environ.get(TRACEBACK_ENV) == "1":
                 raise
             for line in lines:
                 render.error(line)
@@ -59,8 +62,8 @@ def handles_errors(command: F) -> F:
 
 
 def _error_lines(exc: Exception) -> list[str] | None:
-    """The error lines of a known failure (bad spec, locked or corrupt state, a disk or cloud error); None for
-    anything else, which is a bug and keeps its traceback."""
+    """The error lines of a known failure (bad spec, locked or corrupt state, a disk or cloud error, a
+    ValueError: how the packages refuse input); None for anything else, which is a bug and keeps its traceback."""
     if isinstance(exc, SpecError):
         return [issue.render(exc.source) for issue in exc.issues]
     if isinstance(exc, (StateError, ValueError, QuotaExhausted)):

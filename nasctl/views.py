@@ -8,7 +8,7 @@ from objective.pareto import pareto_front
 from pricing.catalog import machine_field, stage_resources
 from reconciler.budget import budget_view
 from reconciler.cost import trial_hours
-from reconciler.graph import enabled_stages
+from reconciler.graph import STAGE_NAMES, enabled_stages
 from reconciler.plan import QUOTA_NOTE, STOCKOUT_NOTE
 from state.records import FAILED, PENDING, RUNNING, SEARCH, STOPPED, SUCCEEDED, TrialRecord
 from objective.reward import REWARD_RANGE, reward_warnings
@@ -147,4 +147,5 @@ def trials_view(state: ExperimentState, experiment: NASExperiment | None = None,
         if experiment is None:
             raise ValueError("ranking the top trials needs the experiment's reward")
         return [trial_view(t) for t in rank_trials(chosen, experiment.spec.reward)[:top]]
-    return [trial_view(t) for t in sorted(chosen, key=lambda t: (t.stage != SEARCH, t.stage, t.index))]
+    order = {name: rank for rank, name in enumerate(STAGE_NAMES)}  # the stage graph's order, as the report's
+    return [trial_view(t) for t in sorted(chosen, key=lambda t: (order.get(t.stage, len(order)), t.stage, t.index))]

@@ -391,3 +391,19 @@ def test_delete_stops_running_trials_keeps_state_and_apply_refuses_until_undelet
     assert "2 trials the delete stopped run again" in undeleted.stdout
     status = json.loads(nasctl("status", "-f", str(spec), "-o", "json", check=True).stdout)
     assert status["phase"] == "Succeeded" and status["trials"]["succeeded"] == 4
+
+
+def test_a_known_failure_keeps_its_traceback_when_asked(write_spec, tmp_path):
+    """One line for the user; NASCTL_TRACEBACK=1 adds where it came from, for a bug report."""
+    spec = nb201_spec()
+    spec["spec"]["search"]["algorithmSettings"] = {"populationSize": 1}
+    spec["spec"]["search"]["algorithm"] = "evolution"
+    path = write_spec(spec)
+    run = [sys.executable, "-m", "nasctl.cli", "validate", "-f", str(path)]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    plain = subprocess.run(run, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    traced = subprocess.run(run, cwd=tmp_path, env={**env, "NASCTL_TRACEBACK": "1"}, capture_output=True, text=True,
+                            timeout=60)
+    assert plain.returncode == traced.returncode == 1
+    assert "populationSize" in plain.stderr and "Traceback" not in plain.stderr
+    assert "Traceback" in traced.stderr and "SpecError" in traced.stderr and "populationSize" in traced.stderr

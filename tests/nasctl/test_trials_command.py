@@ -85,3 +85,14 @@ def test_status_counts_stopped_trials(spec: Path) -> None:
 def test_a_misspelt_filter_is_an_error_not_an_empty_table(spec: Path, option: str, value: str, needle: str) -> None:
     result = CliRunner().invoke(app, ["trials", "-f", str(spec), option, value])
     assert result.exit_code == 1 and needle in result.stderr
+
+
+def test_trials_are_listed_in_the_stage_graphs_order() -> None:
+    from nasctl.views import trials_view
+    from reconciler.graph import STAGE_NAMES
+
+    trials = [TrialRecord(f"{stage}-{index:04d}", stage, index, [index], None, status=SUCCEEDED, reward=0.5)
+              for stage in reversed(STAGE_NAMES) for index in (1, 0)]
+    listed = [(view["stage"], view["index"]) for view in trials_view(ExperimentState(
+        ExperimentRecord(name="exp", generation="g"), {t.id: t for t in trials}))]
+    assert listed == [(stage, index) for stage in STAGE_NAMES for index in (0, 1)]
