@@ -162,11 +162,13 @@ def _spent_usd(experiment: NASExperiment, plan: _StagePlan, trials: list[TrialRe
                catalog: PriceCatalog | None) -> float:
     """Hours run × the price each trial is billed at, as the budget guard bills it: a NasJob experiment's
     stage-2 trial that nasctl runs as a CustomJob has no NAS multiplier."""
-    finished, running = _trial_hours([t for t in trials if not t.runs_as_custom_job], now)
-    own_finished, own_running = _trial_hours([t for t in trials if t.runs_as_custom_job], now)
-    spent = (sum(finished) + sum(running)) * plan.hourly_usd
-    if own_finished or own_running:
-        spent += (sum(own_finished) + sum(own_running)) * trial_hourly_usd(experiment, TRAIN, catalog, in_nas_job=False)
+    def hours_run(group: list[TrialRecord]) -> float:
+        return sum(map(sum, _trial_hours(group, now)))
+
+    own = [t for t in trials if t.runs_as_custom_job]
+    spent = hours_run([t for t in trials if not t.runs_as_custom_job]) * plan.hourly_usd
+    if own:
+        spent += hours_run(own) * trial_hourly_usd(experiment, TRAIN, catalog, in_nas_job=False)
     return spent
 
 
@@ -194,15 +196,15 @@ def estimate_cost(experiment: NASExperiment, trials: list[TrialRecord] | None = 
     stage_hours: dict[str, float | None] = {}
     plans = _stage_plans(experiment, catalog)
     for plan in plans:
-        finished, running = _trial_hours([t for t in trials or [] if t.stage == plan.name], now)
+        stage_trials = [t for t in trials or [] if t.stage == plan.name]
+        finished, _ = _trial_hours(stage_trials, now)
         spec_hours = plan.resources.hours_per_trial if plan.resources is not None else None
         hours, source = expected_hours(finished, spec_hours, plan.timeout_seconds)
         if plan.name == LATENCY and hours is None:
             hours, source = stage_hours.get(SEARCH), "search runtime"  # it runs alongside the search
         stage = _stage_cost(plan, hours, source)
         stage.finished_trials = len(finished)
-        stage.spent_usd = _spent_usd(experiment, plan, [t for t in trials or [] if t.stage == plan.name], now,
-                                     catalog)
+        stage.spent_usd = _spent_usd(experiment, plan, stage_trials, now, catalog)
         stage_hours[plan.name] = stage.runtime_hours
         report.stages.append(stage)
         report.warnings.extend(_warnings(plan, stage, catalog))

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, ClassVar, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from pydantic.alias_generators import to_camel
+from pydantic import Field, ValidationError
 
 from adaptors.keyword_args import KeywordArgs
 from adaptors.suggest import did_you_mean
@@ -55,11 +54,10 @@ class TabularArgs(TrainerArgs):
 CLASSIFIER_METRICS = ("accuracy", "loss", "train_loss", "learning_rate", "steps", "train_seconds", "num_params")
 
 
-class LatencyArgs(BaseModel):
+class LatencyArgs(KeywordArgs):
     """`image-classifier`'s `latency`: measure the trained model in its own process."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
+    owner: ClassVar[str] = "image-classifier latency"
     batch_size: int = Field(1, ge=1, description="Images per timed forward pass.")
     image_size: int | None = Field(None, ge=1, description="Default: the training image size.")
     warmup: int = Field(20, ge=0, description="Untimed runs first.")
